@@ -1,0 +1,34 @@
+// The broker's settings, as parsed from the command line (see main.cpp for each flag's meaning).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/clock.hpp"
+
+namespace conveyor::broker {
+
+struct Config {
+  std::string frontend = "tcp://*:5555";  // producers connect here
+  std::string backend = "tcp://*:5556";   // consumers connect here
+  std::size_t queue_capacity = 10000;
+  std::optional<std::uint32_t> expected_producers;  // --producers N
+  bool exit_when_drained = false;
+  Duration heartbeat = milliseconds(1000);
+  std::uint32_t liveness = 3;
+  std::uint32_t max_attempts = 3;
+  bool retry_failed = false;
+  std::optional<Duration> producer_timeout;
+  std::size_t max_message_bytes = 16u << 20;
+  std::size_t max_payload_bytes = 4u << 20;
+  std::size_t max_batch_tasks = 100000;
+  std::size_t max_peers = 4096;
+  std::uint32_t max_consumer_capacity = 100000;
+  std::string ready_file;  // written once the sockets are bound: the endpoints, as JSON
+
+  Duration liveness_window() const { return heartbeat * liveness; }
+};
+
+}  // namespace conveyor::broker

@@ -1,0 +1,330 @@
+#include "broker/core.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include "broker/core_sessions.hpp"
+#include "common/logging.hpp"
+#include "common/task.hpp"
+
+namespace conveyor::broker {
+namespace {
+
+std::string hex_route(std::string_view route) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : route) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0xf]);
+  }
+  return out;
+}
+
+BadInput bad_input_for(DecodeError error) {
+  switch (error) {
+    case DecodeError::empty:
+      return BadInput::empty;
+    case DecodeError::too_large:
+      return BadInput::too_large;
+    case DecodeError::malformed:
+      return BadInput::malformed;
+    case DecodeError::version_mismatch:
+      return BadInput::version_mismatch;
+    case DecodeError::no_body:
+      return BadInput::no_body;
+  }
+  return BadInput::malformed;
+}
+
+}  // namespace
+
+const char* to_string(BadInput kind) {
+  static constexpr const char* names[] = {
+      "frame_count",      "empty",         "too_large",      "malformed",
+      "version_mismatch", "no_body",       "not_welcomed",   "wrong_socket",
+      "bad_request",      "invalid_hello", "too_many_peers", "credit_exceeded"};
+  static_assert(std::size(names) == static_cast<std::size_t>(BadInput::count_));
+  return names[static_cast<std::size_t>(kind)];
+}
+
+Core::Core(Config config, TimePoint now)
+    : config_(std::move(config)),
+      log_(logger("broker")),
+      instance_(random_nonce()),
+      last_now_(now),
+      run_started_(now) {}
+
+Core::~Core() = default;
+
+std::size_t Core::in_flight() const {
+  std::size_t total = 0;
+  for (const auto& [serial, consumer] : consumers_)
+    total += consumer->in_flight.size();
+  return total;
+}
+
+void Core::on_frames(Side side, std::string_view route, std::span<const std::string_view> frames,
+                     std::string_view address, TimePoint now) {
+  last_now_ = now;
+  if (frames.size() != 1) {
+    count_bad(BadInput::frame_count, side, route, address,
+              "expected 1 frame after the routing id, got " + std::to_string(frames.size()), now);
+    reply_error(side, route, wire::MALFORMED, "expected exactly one frame holding an Envelope");
+    return;
+  }
+  static thread_local wire::Envelope envelope;  // reused: decoding does not allocate per message
+  envelope.Clear();
+  if (auto error = decode(frames[0], config_.max_message_bytes, envelope)) {
+    const BadInput kind = bad_input_for(*error);
+    std::string detail =
+        std::string(to_string(*error)) + " (" + std::to_string(frames[0].size()) + " bytes)";
+    if (*error == DecodeError::version_mismatch) {
+      detail += ": got version " + std::to_string(envelope.version()) + ", this broker speaks " +
+                std::to_string(kProtocolVersion);
+    }
+    count_bad(kind, side, route, address, detail, now);
+    reply_error(side, route, error_code_for(*error), detail,
+                *error == DecodeError::version_mismatch);
+    return;
+  }
+  on_envelope(side, route, envelope, address, now);
+}
+
+void Core::on_envelope(Side side, std::string_view route, wire::Envelope& envelope,
+                       std::string_view address, TimePoint now) {
+  last_now_ = now;
+  if (envelope.has_hello()) {
+    if (!check_hello(side, route, envelope.hello(), address, now)) return;
+    if (side == Side::frontend) {
+      on_producer_hello(route, envelope.hello(), address, now);
+    } else {
+      on_consumer_hello(route, envelope.hello(), address, now);
+    }
+    return;
+  }
+  const bool known = side == Side::frontend ? producer_routes_.contains(std::string(route))
+                                            : consumer_routes_.contains(std::string(route));
+  if (!known) {
+    count_bad(BadInput::not_welcomed, side, route, address,
+              std::string(body_name(envelope)) + " from a peer without a session", now);
+    reply_error(side, route, wire::NOT_WELCOMED, "no session: say hello first");
+    return;
+  }
+  if (side == Side::frontend) {
+    on_producer_message(route, envelope, now);
+  } else {
+    on_consumer_message(route, envelope, now);
+  }
+}
+
+bool Core::check_hello(Side side, std::string_view route, const wire::Hello& hello,
+                       std::string_view address, TimePoint now) {
+  const auto expected = side == Side::frontend ? wire::PRODUCER : wire::CONSUMER;
+  if (hello.role() != expected) {
+    const bool swapped = hello.role() == wire::PRODUCER || hello.role() == wire::CONSUMER;
+    const std::string text =
+        swapped ? (side == Side::frontend
+                       ? "this is the producer port (--frontend): consumers connect to --backend"
+                       : "this is the consumer port (--backend): producers connect to --frontend")
+                : "hello without a valid role";
+    count_bad(swapped ? BadInput::wrong_socket : BadInput::invalid_hello, side, route, address,
+              text, now);
+    reply_error(side, route, swapped ? wire::WRONG_SOCKET : wire::INVALID_HELLO, text, true);
+    return false;
+  }
+  std::string problem;
+  if (!is_valid_peer_id(hello.id())) {
+    problem = "invalid id: 1-64 characters of A-Z a-z 0-9 . _ -";
+  } else if (side == Side::backend &&
+             (hello.capacity() == 0 || hello.capacity() > config_.max_consumer_capacity)) {
+    problem = "capacity must be 1.." + std::to_string(config_.max_consumer_capacity);
+  }
+  if (!problem.empty()) {
+    count_bad(BadInput::invalid_hello, side, route, address, problem, now);
+    reply_error(side, route, wire::INVALID_HELLO, problem, true);
+    return false;
+  }
+  const bool rejoining = producer_routes_.contains(std::string(route)) ||
+                         consumer_routes_.contains(std::string(route));
+  if (!rejoining && producer_routes_.size() + consumers_.size() >= config_.max_peers) {
+    count_bad(BadInput::too_many_peers, side, route, address, "--max-peers reached", now);
+    reply_error(side, route, wire::TOO_MANY_PEERS,
+                "the broker has " + std::to_string(config_.max_peers) + " peers (--max-peers)");
+    return false;
+  }
+  return true;
+}
+
+void Core::on_producer_hello(std::string_view route, const wire::Hello& hello,
+                             std::string_view address, TimePoint now) {
+  if (stopping_) {
+    reply_error(Side::frontend, route, wire::SHUTTING_DOWN, "the broker is shutting down");
+    return;
+  }
+  if (auto it = producer_routes_.find(std::string(route)); it != producer_routes_.end()) {
+    detach_producer(*producers_[it->second], now);  // a second hello on one connection
+  }
+  const std::uint32_t slot = producer_slot(hello.id());
+  ProducerBook& producer = *producers_[slot];
+  if (producer.connected()) {
+    log_->info("producer {} reconnected from {}: the new session replaces the old one", producer.id,
+               address);
+    detach_producer(producer, now);
+  }
+  if (drained_ && !producer.in_run) start_new_run();
+  if (std::none_of(producers_.begin(), producers_.end(), [](auto& p) { return p->in_run; })) {
+    run_started_ = now;  // the run's clock starts with its first producer
+    run_start_stats_ = stats_;
+  }
+  producer.route = std::string(route);
+  producer.address = std::string(address);
+  producer.in_run = true;
+  producer.vanished = false;
+  producer.session_pilled = false;
+  producer.last_heard = now;
+  producer_routes_.emplace(std::string(route), slot);
+  log_->info("producer {} connected from {} ({})", producer.id, address, hello.agent());
+
+  send(producer, welcome());
+  // Results it has not acknowledged may have been lost with its old connection: send them again.
+  producer.to_send.clear();
+  for (const auto& [seq, result] : producer.unacked)
+    producer.to_send.push_back(seq);
+  if (!producer.to_send.empty()) results_pending_.push_back(slot);
+  if (drained_) {
+    wire::Envelope drained;
+    *drained.mutable_drained()->mutable_summary() = run_summary(now);
+    send(producer, std::move(drained));
+  }
+}
+
+void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
+                             std::string_view address, TimePoint now) {
+  if (auto it = consumer_routes_.find(std::string(route)); it != consumer_routes_.end()) {
+    end_consumer(it->second, "it started a new session on the same connection");
+  }
+  for (const auto& [serial, other] : consumers_) {
+    if (other->id == hello.id()) {
+      end_consumer(serial, "it reconnected as a new session");
+      break;
+    }
+  }
+  auto session = std::make_unique<ConsumerSession>();
+  session->serial = next_consumer_serial_++;
+  session->route = std::string(route);
+  session->id = hello.id();
+  session->address = std::string(address);
+  session->capacity = hello.capacity();
+  session->last_heard = now;
+  ConsumerSession& consumer = *session;
+  consumer_routes_.emplace(consumer.route, consumer.serial);
+  consumers_.emplace(consumer.serial, std::move(session));
+  log_->info("consumer {} connected from {} with capacity {} ({})", consumer.id, address,
+             consumer.capacity, hello.agent());
+
+  send(consumer, welcome());
+  if (drained_ || finished_) {
+    // Rule 4: the run is over; a late joiner is told so at once.
+    consumer.pilled = true;
+    wire::Envelope pill;
+    pill.mutable_pill();
+    send(consumer, std::move(pill));
+  }
+}
+
+void Core::on_producer_message(std::string_view route, wire::Envelope& envelope, TimePoint now) {
+  ProducerBook& producer = *producers_[producer_routes_.at(std::string(route))];
+  producer.last_heard = now;
+  switch (envelope.body_case()) {
+    case wire::Envelope::kTasks:
+      return on_tasks(producer, *envelope.mutable_tasks(), now);
+    case wire::Envelope::kPill:
+      return on_pill(producer, envelope.pill());
+    case wire::Envelope::kAck:
+      for (std::uint64_t seq : envelope.ack().seqs())
+        producer.unacked.erase(seq);
+      return;
+    case wire::Envelope::kGoodbye:
+      return on_producer_goodbye(producer, envelope.goodbye(), now);
+    case wire::Envelope::kHeartbeat:
+      return;
+    case wire::Envelope::kError:
+      log_->warn("producer {} reported an error: {}", producer.id, envelope.error().text());
+      return;
+    default:
+      count_bad(BadInput::bad_request, Side::frontend, route, producer.address,
+                std::string("producers do not send ") + body_name(envelope), now);
+      reply_error(Side::frontend, route, wire::BAD_REQUEST,
+                  std::string("producers do not send ") + body_name(envelope));
+  }
+}
+
+void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope, TimePoint now) {
+  const std::uint64_t serial = consumer_routes_.at(std::string(route));
+  ConsumerSession& consumer = *consumers_.at(serial);
+  consumer.last_heard = now;
+  switch (envelope.body_case()) {
+    case wire::Envelope::kResults:
+      return on_results(consumer, *envelope.mutable_results(), now);
+    case wire::Envelope::kCredit:
+      return on_credit(consumer, envelope.credit());
+    case wire::Envelope::kGoodbye:
+      return on_consumer_goodbye(consumer, envelope.goodbye());
+    case wire::Envelope::kHeartbeat:
+      return;
+    case wire::Envelope::kError:
+      log_->warn("consumer {} reported an error: {}", consumer.id, envelope.error().text());
+      return;
+    default:
+      count_bad(BadInput::bad_request, Side::backend, route, consumer.address,
+                std::string("consumers do not send ") + body_name(envelope), now);
+      reply_error(Side::backend, route, wire::BAD_REQUEST,
+                  std::string("consumers do not send ") + body_name(envelope));
+  }
+}
+
+void Core::count_bad(BadInput kind, Side side, std::string_view route, std::string_view address,
+                     const std::string& detail, TimePoint now) {
+  const auto i = static_cast<std::size_t>(kind);
+  ++stats_.bad_input[i];
+  // At most one line per kind per second: a peer spraying garbage must not flood the log.
+  if (last_bad_log_[i] != TimePoint{} && now - last_bad_log_[i] < milliseconds(1000)) {
+    ++bad_suppressed_[i];
+    return;
+  }
+  log_->warn("bad input ({}) on the {} socket from peer {} at {}: {}{}", to_string(kind),
+             side == Side::frontend ? "producer" : "consumer", hex_route(route),
+             address.empty() ? "?" : address, detail,
+             bad_suppressed_[i] ? " (+" + std::to_string(bad_suppressed_[i]) + " like it)" : "");
+  last_bad_log_[i] = now;
+  bad_suppressed_[i] = 0;
+}
+
+wire::Envelope Core::welcome() const {
+  wire::Envelope envelope;
+  auto* w = envelope.mutable_welcome();
+  w->set_broker_instance(instance_);
+  w->set_heartbeat_ms(static_cast<std::uint32_t>(to_ms(config_.heartbeat)));
+  w->set_liveness(config_.liveness);
+  w->set_max_payload_bytes(config_.max_payload_bytes);
+  w->set_max_message_bytes(config_.max_message_bytes);
+  return envelope;
+}
+
+void Core::reply_error(Side side, std::string_view route, wire::ErrorCode code, std::string text,
+                       bool fatal) {
+  outbox_.push_back(Outgoing{side, std::string(route), make_error(code, std::move(text), fatal)});
+}
+
+void Core::send(ConsumerSession& consumer, wire::Envelope envelope) {
+  consumer.last_sent = last_now_;
+  outbox_.push_back(Outgoing{Side::backend, consumer.route, std::move(envelope)});
+}
+
+void Core::send(ProducerBook& producer, wire::Envelope envelope) {
+  assert(producer.connected());
+  producer.last_sent = last_now_;
+  outbox_.push_back(Outgoing{Side::frontend, *producer.route, std::move(envelope)});
+}
+
+}  // namespace conveyor::broker

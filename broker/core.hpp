@@ -1,0 +1,184 @@
+// broker::Core: the broker's whole logic as a state machine with no sockets (sans-IO).
+//
+// The socket shell feeds it frames and clock ticks; it appends (side, route, envelope) triples to
+// an outbox that the shell sends. Input changes state; flush() turns state into messages: task
+// batches for consumers with credit, results for producers, credit grants, and pills once drained.
+// Calling flush() once per poll round is what batches many tasks into one message under load
+// without adding latency when idle.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "broker/config.hpp"
+#include "broker/task_book.hpp"
+#include "common/clock.hpp"
+#include "common/codec.hpp"
+
+namespace conveyor::broker {
+
+// Which of the broker's sockets a message came in on or goes out of.
+enum class Side : std::uint8_t { frontend, backend };
+
+// One message for the shell to send: to `route` (a ZeroMQ routing id) on `side`.
+struct Outgoing {
+  Side side;
+  std::string route;
+  wire::Envelope envelope;
+};
+
+// Kinds of bad input, each counted (and exported as a metric by the shell).
+enum class BadInput : std::uint8_t {
+  frame_count,
+  empty,
+  too_large,
+  malformed,
+  version_mismatch,
+  no_body,
+  not_welcomed,
+  wrong_socket,
+  bad_request,
+  invalid_hello,
+  too_many_peers,
+  credit_exceeded,
+  count_  // number of kinds
+};
+const char* to_string(BadInput kind);
+
+// Totals since the broker started.
+struct Stats {
+  std::uint64_t tasks_received = 0;
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t dead = 0;
+  std::uint64_t redelivered = 0;
+  std::uint64_t duplicate_tasks = 0;
+  std::uint64_t duplicate_results = 0;
+  std::uint64_t rejected_tasks = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(BadInput::count_)> bad_input{};
+};
+
+class Core {
+ public:
+  Core(Config config, TimePoint now);
+  ~Core();
+
+  // A message from the socket on `side`: `route` is its routing id, `frames` what follows it,
+  // `address` the peer's network address for logs. Never throws on bad input.
+  void on_frames(Side side, std::string_view route, std::span<const std::string_view> frames,
+                 std::string_view address, TimePoint now);
+  // An already decoded envelope (the shell and unit tests use this directly).
+  void on_envelope(Side side, std::string_view route, wire::Envelope& envelope,
+                   std::string_view address, TimePoint now);
+  // Heartbeats out, liveness checks in, producer timeouts.
+  void on_tick(TimePoint now);
+  // The shell could not deliver `message` (peer gone or its queue full): end that session.
+  void on_undeliverable(const Outgoing& message, TimePoint now);
+  // SIGTERM/SIGINT: take no new tasks, finish what is held, then pill consumers and stop.
+  void begin_stop(TimePoint now);
+  // Turns this round's state changes into messages in the outbox.
+  void flush(TimePoint now);
+
+  std::vector<Outgoing>& outbox() { return outbox_; }
+  // True once the broker should exit: drained with --exit-when-drained, or stopped.
+  bool finished() const { return finished_; }
+  bool drained() const { return drained_; }
+  bool stopping() const { return stopping_; }
+  const Stats& stats() const { return stats_; }
+  std::size_t queue_depth() const { return book_.queued(); }
+  std::size_t tasks_held() const { return book_.size(); }
+  std::size_t in_flight() const;
+  std::size_t consumers() const { return consumers_.size(); }
+  std::size_t producers_connected() const { return producer_routes_.size(); }
+
+ private:
+  struct ConsumerSession;
+  struct ProducerBook;
+
+  // core.cpp: sessions and message handling
+  void on_producer_message(std::string_view route, wire::Envelope& envelope, TimePoint now);
+  void on_consumer_message(std::string_view route, wire::Envelope& envelope, TimePoint now);
+  void on_producer_hello(std::string_view route, const wire::Hello& hello, std::string_view address,
+                         TimePoint now);
+  void on_consumer_hello(std::string_view route, const wire::Hello& hello, std::string_view address,
+                         TimePoint now);
+  bool check_hello(Side side, std::string_view route, const wire::Hello& hello,
+                   std::string_view address, TimePoint now);
+  void on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now);
+  void on_pill(ProducerBook& producer, const wire::Pill& pill);
+  void on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& goodbye, TimePoint now);
+  void on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now);
+  void on_result(ConsumerSession& consumer, wire::Result& result);
+  void on_credit(ConsumerSession& consumer, const wire::Credit& credit);
+  void on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye);
+
+  // core_tasks.cpp: what happens to a task
+  void finalize(const TaskKey& key, TaskRecord& record, wire::Result result, bool held_elsewhere);
+  void deliver_final(ProducerBook& producer, wire::Result result);
+  void release(ConsumerSession& consumer, const wire::TaskRef& ref, bool count_attempt);
+  void lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why);
+  void end_consumer(std::uint64_t serial, const std::string& why);
+  void detach_producer(ProducerBook& producer, TimePoint now);
+  std::optional<TaskKey> key_of(const std::string& producer, std::uint64_t seq) const;
+  std::uint32_t producer_slot(const std::string& id);
+  void start_new_run();
+
+  // core_flush.cpp: turning state into messages
+  void dispatch();
+  void send_results();
+  void grant_credit();
+  void check_drained(TimePoint now);
+  void declare_drained(TimePoint now);
+  void send_heartbeats(TimePoint now);
+  void check_liveness(TimePoint now);
+  wire::Summary run_summary(TimePoint now) const;
+
+  // Outbox helpers: every message to a session goes through these, which keep heartbeat clocks.
+  void send(ConsumerSession& consumer, wire::Envelope envelope);
+  void send(ProducerBook& producer, wire::Envelope envelope);
+  wire::Envelope welcome() const;
+  void reply_error(Side side, std::string_view route, wire::ErrorCode code, std::string text,
+                   bool fatal = false);
+  void count_bad(BadInput kind, Side side, std::string_view route, std::string_view address,
+                 const std::string& detail, TimePoint now);
+
+  Config config_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::uint64_t instance_;
+  TimePoint last_now_;
+  TaskBook book_;
+  std::vector<Outgoing> outbox_;
+  Stats stats_;
+
+  std::vector<std::unique_ptr<ProducerBook>> producers_;  // by slot; slots live for the process
+  std::unordered_map<std::string, std::uint32_t> producer_slots_;        // id -> slot
+  std::unordered_map<std::string, std::uint32_t> producer_routes_;       // route -> slot
+  std::map<std::uint64_t, std::unique_ptr<ConsumerSession>> consumers_;  // serial -> session
+  std::unordered_map<std::string, std::uint64_t> consumer_routes_;       // route -> serial
+  std::uint64_t next_consumer_serial_ = 1;
+  std::uint64_t dispatch_cursor_ = 0;  // serial after which round-robin dispatch resumes
+  std::uint32_t grant_cursor_ = 0;
+  std::size_t outstanding_grants_ = 0;          // granted to producers, not yet used
+  std::vector<std::uint32_t> results_pending_;  // producer slots with results to send
+
+  TimePoint run_started_;
+  Stats run_start_stats_;
+  bool drained_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  std::array<TimePoint, static_cast<std::size_t>(BadInput::count_)> last_bad_log_{};
+  std::array<std::uint64_t, static_cast<std::size_t>(BadInput::count_)> bad_suppressed_{};
+};
+
+}  // namespace conveyor::broker

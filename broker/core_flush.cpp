@@ -1,0 +1,252 @@
+// broker::Core: turning state into messages, once per poll round (dispatch, results, credit,
+// drain) and once per tick (heartbeats, liveness).
+#include <algorithm>
+
+#include "broker/core.hpp"
+#include "broker/core_sessions.hpp"
+
+namespace conveyor::broker {
+namespace {
+
+// Batches are cut at about this size so that no message nears --max-message-bytes.
+std::size_t batch_target_bytes(const Config& config) {
+  return std::min<std::size_t>(1u << 20, config.max_message_bytes / 4);
+}
+
+}  // namespace
+
+void Core::flush(TimePoint now) {
+  last_now_ = now;
+  dispatch();
+  send_results();
+  grant_credit();
+  check_drained(now);
+}
+
+void Core::on_tick(TimePoint now) {
+  last_now_ = now;
+  check_liveness(now);
+  send_heartbeats(now);
+}
+
+void Core::dispatch() {
+  if (book_.queued() == 0) return;
+  struct Slot {
+    ConsumerSession* consumer;
+    std::size_t credit;
+    std::optional<wire::Envelope> batch;
+    std::size_t bytes = 0;
+  };
+  // Round-robin over consumers with credit, resuming after the last one served: fair dispatch,
+  // and a consumer that joins mid-run is served in the very next round.
+  std::vector<Slot> slots;
+  auto collect = [&](auto from, auto to) {
+    for (auto it = from; it != to; ++it) {
+      if (const std::size_t credit = it->second->free_credit()) {
+        slots.push_back(Slot{it->second.get(), credit, std::nullopt});
+      }
+    }
+  };
+  const auto resume = consumers_.upper_bound(dispatch_cursor_);
+  collect(resume, consumers_.end());
+  collect(consumers_.begin(), resume);
+  const std::size_t target = batch_target_bytes(config_);
+  std::size_t active = slots.size();
+  for (std::size_t i = 0; active > 0; i = (i + 1) % slots.size()) {
+    Slot& slot = slots[i];
+    if (slot.credit == 0) continue;
+    auto next = book_.pop_queued();
+    if (!next) break;
+    auto& [key, record] = *next;
+    if (!slot.batch) slot.batch.emplace();
+    wire::Task* task = slot.batch->mutable_tasks()->add_tasks();
+    const std::string& producer = producers_[key.producer]->id;
+    task->set_producer(producer);
+    task->set_seq(key.seq);
+    task->set_attempt(++record->deliveries);
+    task->set_payload(record->payload);
+    if (!record->headers.empty()) *task->mutable_headers() = record->headers;
+    record->state = TaskState::in_flight;
+    record->holder = slot.consumer->serial;
+    slot.consumer->in_flight.insert(key);
+    slot.bytes += record->payload.size() + producer.size() + 16;
+    dispatch_cursor_ = slot.consumer->serial;
+    if (--slot.credit == 0) --active;
+    if (slot.bytes >= target) {
+      send(*slot.consumer, std::move(*slot.batch));
+      slot.batch.reset();
+      slot.bytes = 0;
+    }
+  }
+  for (Slot& slot : slots) {
+    if (slot.batch) send(*slot.consumer, std::move(*slot.batch));
+  }
+}
+
+void Core::send_results() {
+  const std::size_t target = batch_target_bytes(config_);
+  for (const std::uint32_t slot : results_pending_) {
+    ProducerBook& producer = *producers_[slot];
+    if (!producer.connected()) {
+      producer.to_send.clear();  // kept in `unacked`: sent again when it says hello
+      continue;
+    }
+    wire::Envelope envelope;
+    std::size_t bytes = 0;
+    for (const std::uint64_t seq : producer.to_send) {
+      auto it = producer.unacked.find(seq);
+      if (it == producer.unacked.end()) continue;
+      *envelope.mutable_results()->add_results() = it->second;
+      bytes += it->second.output().size() + it->second.error().size() + 32;
+      if (bytes >= target) {
+        send(producer, std::move(envelope));
+        envelope = wire::Envelope();
+        bytes = 0;
+      }
+    }
+    if (envelope.has_results()) send(producer, std::move(envelope));
+    producer.to_send.clear();
+  }
+  results_pending_.clear();
+}
+
+void Core::grant_credit() {
+  if (stopping_) return;
+  const auto capacity = static_cast<long long>(config_.queue_capacity);
+  long long room = capacity - static_cast<long long>(book_.queued() + outstanding_grants_);
+  if (room <= 0) return;
+  std::vector<ProducerBook*> eligible;
+  for (std::size_t n = 0; n < producers_.size(); ++n) {
+    ProducerBook& p = *producers_[(grant_cursor_ + n) % producers_.size()];
+    // Results waiting for their acknowledgement are bounded too: no credit past a queue's worth.
+    if (p.connected() && !p.session_pilled && p.unacked.size() < config_.queue_capacity) {
+      eligible.push_back(&p);
+    }
+  }
+  if (eligible.empty()) return;
+  grant_cursor_ = (grant_cursor_ + 1) % static_cast<std::uint32_t>(producers_.size());
+  // Each producer may hold up to an equal share; top it up only once half is used, so grants
+  // travel in a few large messages rather than one per task.
+  const long long share =
+      std::max<long long>(1, capacity / static_cast<long long>(eligible.size()));
+  const long long threshold = std::max<long long>(1, share / 2);
+  for (ProducerBook* p : eligible) {
+    const long long want = share - static_cast<long long>(p->outstanding);
+    if (want < threshold) continue;
+    const long long grant = std::min(want, room);
+    p->outstanding += static_cast<std::uint32_t>(grant);
+    outstanding_grants_ += static_cast<std::size_t>(grant);
+    room -= grant;
+    wire::Envelope envelope;
+    envelope.mutable_credit()->set_grant(static_cast<std::uint32_t>(grant));
+    send(*p, std::move(envelope));
+    if (room <= 0) break;
+  }
+}
+
+void Core::check_drained(TimePoint now) {
+  if (drained_ || finished_ || !book_.empty()) return;
+  std::size_t in_run = 0;
+  std::size_t done = 0;
+  for (const auto& p : producers_) {
+    if (!p->in_run) continue;
+    ++in_run;
+    done += p->done() ? 1 : 0;
+    // Work is over only when producers have every result; a vanished one is not waited for.
+    const bool waiting_for_ack = !p->unacked.empty() && !p->vanished;
+    if (waiting_for_ack && (!stopping_ || p->connected())) return;
+  }
+  if (!stopping_) {
+    if (in_run == 0) return;
+    const std::size_t needed = config_.expected_producers.value_or(in_run);
+    if (done < needed) return;
+  }
+  declare_drained(now);
+}
+
+void Core::declare_drained(TimePoint now) {
+  drained_ = true;
+  const wire::Summary summary = run_summary(now);
+  log_->info(
+      "drained: {} tasks ({} ok, {} failed, {} dead, {} redelivered) in {:.3f} s; sending pills "
+      "to {} consumers",
+      summary.tasks(), summary.ok(), summary.failed(), summary.dead(), summary.redelivered(),
+      summary.seconds(), consumers_.size());
+  for (auto& p : producers_) {
+    if (!p->unacked.empty() && (p->vanished || stopping_)) {
+      log_->warn("producer {} is gone: {} of its results are dropped undelivered", p->id,
+                 p->unacked.size());
+      p->unacked.clear();
+    }
+  }
+  for (auto& [serial, consumer] : consumers_) {
+    if (consumer->pilled) continue;
+    consumer->pilled = true;
+    wire::Envelope pill;
+    pill.mutable_pill();
+    send(*consumer, std::move(pill));
+  }
+  for (auto& p : producers_) {
+    if (!p->connected()) continue;
+    wire::Envelope envelope;
+    *envelope.mutable_drained()->mutable_summary() = summary;
+    envelope.mutable_drained()->set_broker_stopping(stopping_);
+    send(*p, std::move(envelope));
+  }
+  if (config_.exit_when_drained || stopping_) finished_ = true;
+}
+
+void Core::check_liveness(TimePoint now) {
+  const Duration window = config_.liveness_window();
+  std::vector<std::uint64_t> dead;
+  for (const auto& [serial, consumer] : consumers_) {
+    if (now - consumer->last_heard > window) dead.push_back(serial);
+  }
+  for (const std::uint64_t serial : dead) {
+    const ConsumerSession& consumer = *consumers_.at(serial);
+    log_->warn("consumer {} at {} sent nothing for {} ms: declared dead", consumer.id,
+               consumer.address, to_ms(now - consumer.last_heard));
+    end_consumer(serial, "was declared dead");
+  }
+  for (auto& p : producers_) {
+    if (p->connected() && now - p->last_heard > window) {
+      log_->warn("producer {} at {} sent nothing for {} ms: declared gone; its results wait", p->id,
+                 p->address, to_ms(now - p->last_heard));
+      detach_producer(*p, now);
+    }
+    if (config_.producer_timeout && p->in_run && !p->connected() && !p->done() &&
+        now - p->detached_at > *config_.producer_timeout) {
+      p->vanished = true;
+      log_->warn("producer {} has been gone for {} ms (--producer-timeout): counted as pilled",
+                 p->id, to_ms(now - p->detached_at));
+    }
+  }
+}
+
+void Core::send_heartbeats(TimePoint now) {
+  for (auto& [serial, consumer] : consumers_) {
+    if (now - consumer->last_sent < config_.heartbeat) continue;
+    wire::Envelope beat;
+    beat.mutable_heartbeat();
+    send(*consumer, std::move(beat));
+  }
+  for (auto& p : producers_) {
+    if (!p->connected() || now - p->last_sent < config_.heartbeat) continue;
+    wire::Envelope beat;
+    beat.mutable_heartbeat();
+    send(*p, std::move(beat));
+  }
+}
+
+wire::Summary Core::run_summary(TimePoint now) const {
+  wire::Summary summary;
+  summary.set_tasks(stats_.tasks_received - run_start_stats_.tasks_received);
+  summary.set_ok(stats_.ok - run_start_stats_.ok);
+  summary.set_failed(stats_.failed - run_start_stats_.failed);
+  summary.set_dead(stats_.dead - run_start_stats_.dead);
+  summary.set_redelivered(stats_.redelivered - run_start_stats_.redelivered);
+  summary.set_seconds(seconds_between(run_started_, now));
+  return summary;
+}
+
+}  // namespace conveyor::broker

@@ -1,0 +1,55 @@
+// The broker's view of its peers: private to broker::Core, shared by its implementation files.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/core.hpp"
+
+namespace conveyor::broker {
+
+// One connected consumer session. A reconnecting consumer is a new session (new serial).
+struct Core::ConsumerSession {
+  std::uint64_t serial = 0;
+  std::string route;
+  std::string id;
+  std::string address;
+  std::uint32_t capacity = 0;
+  std::unordered_set<TaskKey, TaskKeyHash> in_flight;
+  TimePoint last_heard{};
+  TimePoint last_sent{};
+  bool pilled = false;
+  std::uint64_t completed = 0;
+
+  std::size_t free_credit() const {
+    if (pilled || in_flight.size() >= capacity) return 0;
+    return capacity - in_flight.size();
+  }
+};
+
+// Everything known about a producer id; it outlives the producer's connections.
+struct Core::ProducerBook {
+  std::uint32_t slot = 0;
+  std::string id;
+  std::optional<std::string> route;  // set while a session is connected
+  std::string address;
+  std::uint32_t outstanding = 0;  // credit granted to the current session and not yet used
+  bool session_pilled = false;    // the current session sent its pill: it sends no more
+  bool in_run = false;            // said hello in the current run
+  bool pilled = false;            // sent its pill in the current run
+  std::uint64_t pill_tasks = 0;
+  bool vanished = false;  // gone past --producer-timeout: counts as pilled
+  TimePoint last_heard{};
+  TimePoint last_sent{};
+  TimePoint detached_at{};
+  std::map<std::uint64_t, wire::Result> unacked;  // final results it has not acknowledged
+  std::vector<std::uint64_t> to_send;             // seqs in `unacked` not sent yet
+
+  bool connected() const { return route.has_value(); }
+  bool done() const { return pilled || vanished; }
+};
+
+}  // namespace conveyor::broker

@@ -1,0 +1,314 @@
+// broker::Core: what happens to tasks as messages arrive and sessions come and go.
+#include <algorithm>
+#include <cassert>
+
+#include "broker/core.hpp"
+#include "broker/core_sessions.hpp"
+#include "common/task.hpp"
+
+namespace conveyor::broker {
+
+void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now) {
+  auto& tasks = *batch.mutable_tasks();
+  const bool too_many = static_cast<std::size_t>(tasks.size()) > config_.max_batch_tasks;
+  wire::Envelope refusal;
+  auto* rejected = refusal.mutable_error()->mutable_rejected_seqs();
+  for (auto& task : tasks) {
+    if (stopping_ || too_many || producer.outstanding == 0) {
+      rejected->Add(task.seq());
+      continue;
+    }
+    --producer.outstanding;
+    --outstanding_grants_;
+    const TaskKey key{producer.slot, task.seq()};
+    if (book_.contains(key) || producer.unacked.contains(key.seq)) {
+      ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
+      continue;
+    }
+    ++stats_.tasks_received;
+    if (task.payload().size() > config_.max_payload_bytes) {
+      wire::Result result;
+      result.set_seq(key.seq);
+      result.set_status(wire::FAILED);
+      result.set_error("payload of " + std::to_string(task.payload().size()) +
+                       " bytes is over the broker's --max-payload-bytes " +
+                       std::to_string(config_.max_payload_bytes));
+      deliver_final(producer, std::move(result));
+      continue;
+    }
+    TaskRecord record;
+    record.payload = std::move(*task.mutable_payload());
+    record.headers.Swap(task.mutable_headers());
+    record.received = now;
+    book_.add(key, std::move(record));
+  }
+  if (rejected->empty()) return;
+  stats_.rejected_tasks += static_cast<std::uint64_t>(rejected->size());
+  auto* error = refusal.mutable_error();
+  if (stopping_) {
+    error->set_code(wire::SHUTTING_DOWN);
+    error->set_text("the broker is shutting down and takes no new tasks");
+  } else if (too_many) {
+    error->set_code(wire::TOO_LARGE);
+    error->set_text("more than --max-batch-tasks " + std::to_string(config_.max_batch_tasks) +
+                    " tasks in one message");
+  } else {
+    error->set_code(wire::CREDIT_EXCEEDED);
+    error->set_text("tasks beyond the granted credit");
+    count_bad(BadInput::credit_exceeded, Side::frontend, *producer.route, producer.address,
+              std::to_string(rejected->size()) + " tasks beyond credit", now);
+  }
+  send(producer, std::move(refusal));
+}
+
+void Core::on_pill(ProducerBook& producer, const wire::Pill& pill) {
+  producer.session_pilled = true;
+  outstanding_grants_ -= producer.outstanding;  // it sends no more: its credit is free again
+  producer.outstanding = 0;
+  if (producer.pilled) return;
+  producer.pilled = true;
+  producer.pill_tasks = pill.tasks();
+  std::size_t done = 0;
+  std::size_t in_run = 0;
+  for (const auto& p : producers_) {
+    in_run += p->in_run ? 1 : 0;
+    done += p->in_run && p->done() ? 1 : 0;
+  }
+  log_->info("producer {} sent its pill after {} tasks ({} of {} producers done)", producer.id,
+             pill.tasks(), done,
+             config_.expected_producers ? std::to_string(*config_.expected_producers)
+                                        : std::to_string(in_run));
+}
+
+void Core::on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& goodbye,
+                               TimePoint now) {
+  if (producer.unacked.empty()) {
+    log_->info("producer {} said goodbye{}", producer.id,
+               goodbye.reason().empty() ? "" : " (" + goodbye.reason() + ")");
+  } else {
+    log_->warn("producer {} said goodbye with {} results unacknowledged; they wait for it",
+               producer.id, producer.unacked.size());
+  }
+  detach_producer(producer, now);
+}
+
+void Core::on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint) {
+  for (auto& result : *batch.mutable_results())
+    on_result(consumer, result);
+}
+
+void Core::on_result(ConsumerSession& consumer, wire::Result& result) {
+  const auto key = key_of(result.producer(), result.seq());
+  TaskRecord* record = key ? book_.find(*key) : nullptr;
+  if (record == nullptr) {
+    ++stats_.duplicate_results;  // final already: a redelivered copy finished second
+    return;
+  }
+  const bool holder = record->state != TaskState::queued && record->holder == consumer.serial;
+  if (holder) consumer.in_flight.erase(*key);
+  if (record->state == TaskState::settled) {
+    if (holder) book_.erase(*key);
+    ++stats_.duplicate_results;
+    return;
+  }
+  ++consumer.completed;
+  if (result.status() != wire::OK) result.set_status(wire::FAILED);  // only the broker says dead
+  if (result.status() == wire::FAILED && config_.retry_failed) {
+    if (!holder) {
+      ++stats_.duplicate_results;  // another delivery of it is queued or running
+      return;
+    }
+    if (record->deliveries < config_.max_attempts) {
+      book_.requeue_front(*key, *record);
+      ++stats_.redelivered;
+      return;
+    }
+    result.set_status(wire::DEAD);
+    result.set_error("failed " + std::to_string(record->deliveries) +
+                     " times (--max-attempts); last error: " + result.error());
+    log_->warn("task {} is dead: {}", task_id(result.producer(), key->seq), result.error());
+  }
+  result.set_consumer(consumer.id);
+  const bool held_elsewhere = !holder && record->state == TaskState::in_flight;
+  finalize(*key, *record, std::move(result), held_elsewhere);
+}
+
+void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit) {
+  if (credit.has_capacity()) {
+    consumer.capacity = std::min(credit.capacity(), config_.max_consumer_capacity);
+  }
+  for (const auto& ref : credit.released())
+    release(consumer, ref, false);
+  if (credit.released_size() > 0) {
+    log_->info("consumer {} handed back {} unstarted tasks; capacity now {}", consumer.id,
+               credit.released_size(), consumer.capacity);
+  }
+}
+
+void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye) {
+  for (const auto& ref : goodbye.released())
+    release(consumer, ref, false);
+  for (const auto& ref : goodbye.abandoned())
+    release(consumer, ref, true);
+  const std::string reason = goodbye.reason().empty() ? "" : " (" + goodbye.reason() + ")";
+  log_->info("consumer {} said goodbye{} after {} results; {} handed back, {} cut short",
+             consumer.id, reason, consumer.completed, goodbye.released_size(),
+             goodbye.abandoned_size());
+  end_consumer(consumer.serial, "left");
+}
+
+void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result,
+                    bool held_elsewhere) {
+  result.clear_producer();
+  result.set_seq(key.seq);
+  result.set_attempts(record.deliveries);
+  if (held_elsewhere) {
+    // Another session still runs it: keep the record, settled, so its report is known as a copy.
+    record.state = TaskState::settled;
+    std::string().swap(record.payload);
+    record.headers.Clear();
+  } else {
+    book_.erase(key);
+  }
+  deliver_final(*producers_[key.producer], std::move(result));
+}
+
+void Core::deliver_final(ProducerBook& producer, wire::Result result) {
+  switch (result.status()) {
+    case wire::OK:
+      ++stats_.ok;
+      break;
+    case wire::DEAD:
+      ++stats_.dead;
+      break;
+    default:
+      ++stats_.failed;
+  }
+  if (producer.to_send.empty()) results_pending_.push_back(producer.slot);
+  producer.to_send.push_back(result.seq());
+  const std::uint64_t seq = result.seq();
+  producer.unacked.insert_or_assign(seq, std::move(result));
+}
+
+void Core::release(ConsumerSession& consumer, const wire::TaskRef& ref, bool count_attempt) {
+  const auto key = key_of(ref.producer(), ref.seq());
+  TaskRecord* record = key ? book_.find(*key) : nullptr;
+  if (record == nullptr || record->state == TaskState::queued ||
+      record->holder != consumer.serial) {
+    return;  // not this session's to hand back
+  }
+  consumer.in_flight.erase(*key);
+  if (count_attempt) {
+    lose_delivery(*key, *record, "cut short by consumer " + consumer.id);
+  } else if (record->state == TaskState::settled) {
+    book_.erase(*key);
+  } else {
+    --record->deliveries;  // never started: this delivery does not count as an attempt
+    book_.requeue_front(*key, *record);
+  }
+}
+
+void Core::lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why) {
+  if (record.state == TaskState::settled) {
+    book_.erase(key);
+    return;
+  }
+  if (record.deliveries < config_.max_attempts) {
+    book_.requeue_front(key, record);
+    ++stats_.redelivered;
+    return;
+  }
+  wire::Result result;
+  result.set_status(wire::DEAD);
+  result.set_error("lost " + std::to_string(record.deliveries) +
+                   " times (--max-attempts); last: " + why);
+  log_->warn("task {} is dead: {}", task_id(producers_[key.producer]->id, key.seq), result.error());
+  finalize(key, record, std::move(result), false);
+}
+
+void Core::end_consumer(std::uint64_t serial, const std::string& why) {
+  auto it = consumers_.find(serial);
+  if (it == consumers_.end()) return;
+  ConsumerSession& consumer = *it->second;
+  // Requeue in descending order: each goes to the head, so the lowest ends up first.
+  std::vector<TaskKey> held(consumer.in_flight.begin(), consumer.in_flight.end());
+  std::sort(held.begin(), held.end(), std::greater<>());
+  consumer.in_flight.clear();
+  for (const TaskKey& key : held) {
+    if (TaskRecord* record = book_.find(key)) {
+      lose_delivery(key, *record, "consumer " + consumer.id + " " + why);
+    }
+  }
+  if (!held.empty()) {
+    log_->warn("consumer {} {} holding {} tasks: they go back to the queue", consumer.id, why,
+               held.size());
+  }
+  consumer_routes_.erase(consumer.route);
+  consumers_.erase(it);
+}
+
+void Core::detach_producer(ProducerBook& producer, TimePoint now) {
+  if (!producer.connected()) return;
+  producer_routes_.erase(*producer.route);
+  producer.route.reset();
+  outstanding_grants_ -= producer.outstanding;
+  producer.outstanding = 0;
+  producer.session_pilled = false;
+  producer.detached_at = now;
+}
+
+std::optional<TaskKey> Core::key_of(const std::string& producer, std::uint64_t seq) const {
+  auto it = producer_slots_.find(producer);
+  if (it == producer_slots_.end()) return std::nullopt;
+  return TaskKey{it->second, seq};
+}
+
+std::uint32_t Core::producer_slot(const std::string& id) {
+  if (auto it = producer_slots_.find(id); it != producer_slots_.end()) return it->second;
+  const auto slot = static_cast<std::uint32_t>(producers_.size());
+  auto book = std::make_unique<ProducerBook>();
+  book->slot = slot;
+  book->id = id;
+  producers_.push_back(std::move(book));
+  producer_slots_.emplace(id, slot);
+  return slot;
+}
+
+void Core::start_new_run() {
+  log_->info("a new run begins: a new producer said hello after the drain");
+  drained_ = false;
+  for (auto& p : producers_) {
+    p->in_run = false;
+    p->pilled = false;
+    p->vanished = false;
+    p->pill_tasks = 0;
+  }
+}
+
+void Core::begin_stop(TimePoint now) {
+  if (stopping_) return;
+  last_now_ = now;
+  stopping_ = true;
+  for (auto& p : producers_)
+    p->outstanding = 0;
+  outstanding_grants_ = 0;
+  log_->info(
+      "stopping: no new tasks; {} queued and {} in flight will finish before consumers are "
+      "pilled (signal again to stop now)",
+      book_.queued(), in_flight());
+}
+
+void Core::on_undeliverable(const Outgoing& message, TimePoint now) {
+  last_now_ = now;
+  if (message.side == Side::backend) {
+    if (auto it = consumer_routes_.find(message.route); it != consumer_routes_.end()) {
+      end_consumer(it->second, "could not be reached");
+    }
+  } else if (auto it = producer_routes_.find(message.route); it != producer_routes_.end()) {
+    ProducerBook& producer = *producers_[it->second];
+    log_->warn("producer {} could not be reached; its results wait for it", producer.id);
+    detach_producer(producer, now);
+  }
+}
+
+}  // namespace conveyor::broker

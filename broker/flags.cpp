@@ -1,0 +1,63 @@
+#include "broker/flags.hpp"
+
+namespace conveyor::broker {
+
+std::optional<int> parse_flags(int argc, const char* const* argv, Config& config, LogOptions& log) {
+  CLI::App app{
+      "conveyor-broker: the broker of a Conveyor job. Producers connect to --frontend and send "
+      "tasks; consumers connect to --backend and take them. The queue is bounded: producers get "
+      "credit only for free room. When every producer has sent its poison pill and every task "
+      "has its final result, the broker is drained: it sends each consumer a pill.",
+      "conveyor-broker"};
+  app.option_defaults()->always_capture_default();
+  std::uint32_t producers = 0;
+  std::uint32_t heartbeat_ms = static_cast<std::uint32_t>(to_ms(config.heartbeat));
+  std::uint32_t producer_timeout_ms = 0;
+  app.add_option("--frontend", config.frontend, "endpoint producers connect to");
+  app.add_option("--backend", config.backend, "endpoint consumers connect to");
+  app.add_option("--producers", producers,
+                 "wait for this many producers' pills before draining (0: every producer that "
+                 "said hello)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--exit-when-drained", config.exit_when_drained,
+               "exit 0 once drained, instead of serving a next run");
+  app.add_option("--queue-capacity", config.queue_capacity,
+                 "tasks the broker queues at most (producers get credit only for free room)")
+      ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--heartbeat-ms", heartbeat_ms,
+                 "heartbeat interval; peers silent for "
+                 "--liveness intervals are declared dead")
+      ->check(CLI::Range(10, 3'600'000));
+  app.add_option("--liveness", config.liveness, "heartbeats a peer may miss")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--max-attempts", config.max_attempts,
+                 "deliveries of a task before it is final with status dead")
+      ->check(CLI::Range(1, 1000));
+  app.add_flag("--retry-failed", config.retry_failed,
+               "redeliver failed tasks too (up to --max-attempts), not only lost ones");
+  app.add_option("--producer-timeout-ms", producer_timeout_ms,
+                 "a producer gone this long counts as having sent its pill (0: wait forever)");
+  app.add_option("--max-message-bytes", config.max_message_bytes,
+                 "largest message accepted from a peer")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+  app.add_option("--max-payload-bytes", config.max_payload_bytes, "largest task payload accepted")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  app.add_option("--max-peers", config.max_peers, "connected producers and consumers at most")
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--ready-file", config.ready_file,
+                 "write the bound endpoints here as JSON once listening (for scripts and tests)");
+  add_log_flags(app, log);
+  bind_environment(app);
+  if (auto status = parse_command_line(app, argc, argv)) return status;
+  if (producers > 0) config.expected_producers = producers;
+  config.heartbeat = milliseconds(heartbeat_ms);
+  if (producer_timeout_ms > 0) config.producer_timeout = milliseconds(producer_timeout_ms);
+  if (config.max_payload_bytes + 1024 > config.max_message_bytes) {
+    print_error(app.get_name(),
+                "--max-payload-bytes must be at least 1 KiB below --max-message-bytes");
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace conveyor::broker

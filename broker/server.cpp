@@ -1,0 +1,153 @@
+#include "broker/server.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "common/logging.hpp"
+#include "common/sockets.hpp"
+
+namespace conveyor::broker {
+namespace {
+
+constexpr std::size_t kReceiveBudget = 4096;  // messages per socket per round, for fairness
+
+SocketOptions router_options(const Config& config) {
+  SocketOptions options;
+  options.linger_ms = 2000;  // long enough to deliver the final pills
+  // libzmq drops a connection above this hard cap. The core applies --max-message-bytes itself,
+  // below it, so a moderately oversized message still gets a logged, answered error.
+  options.max_message_bytes = static_cast<long long>(config.max_message_bytes) * 2;
+  options.send_hwm = 100000;
+  options.receive_hwm = 100000;
+  return options;
+}
+
+void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, const char* flag) {
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw StartupError(std::string("cannot bind ") + flag + " " + endpoint + ": " + e.what());
+  }
+}
+
+std::string peer_address(zmq::message_t& frame) {
+  try {
+    const char* address = frame.gets("Peer-Address");
+    return address ? address : "";
+  } catch (const zmq::error_t&) {
+    return "";  // not a TCP peer (inproc, ipc)
+  }
+}
+
+}  // namespace
+
+Server::Server(Config config)
+    : config_(std::move(config)),
+      signals_({SIGINT, SIGTERM}),
+      context_(1),
+      frontend_(make_router(context_, router_options(config_))),
+      backend_(make_router(context_, router_options(config_))),
+      core_(config_, Clock::now()) {
+  bind_endpoint(frontend_, config_.frontend, "--frontend");
+  bind_endpoint(backend_, config_.backend, "--backend");
+  logger("broker")->info(
+      "listening: producers on {}, consumers on {}; queue capacity {}, heartbeat {} ms",
+      last_endpoint(frontend_), last_endpoint(backend_), config_.queue_capacity,
+      to_ms(config_.heartbeat));
+  if (!config_.ready_file.empty()) write_ready_file();
+}
+
+void Server::write_ready_file() {
+  const std::string tmp = config_.ready_file + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"frontend\":\"" << last_endpoint(frontend_) << "\",\"backend\":\""
+        << last_endpoint(backend_) << "\",\"pid\":" << ::getpid() << "}\n";
+    if (!out) throw StartupError("cannot write --ready-file " + config_.ready_file);
+  }
+  std::filesystem::rename(tmp, config_.ready_file);
+}
+
+int Server::run() {
+  loop_.watch(frontend_, [this] { receive(frontend_, Side::frontend); });
+  loop_.watch(backend_, [this] { receive(backend_, Side::backend); });
+  loop_.watch(signals_.fd(), [this] { on_signal(); });
+  const Duration tick =
+      std::clamp<Duration>(config_.heartbeat / 4, milliseconds(10), milliseconds(250));
+  loop_.every(tick, [this] { core_.on_tick(Clock::now()); });
+  loop_.after_each_round([this] {
+    core_.flush(Clock::now());
+    send_outbox();
+    if (core_.finished()) loop_.stop();
+  });
+  loop_.run();
+  return exit_status_;
+}
+
+void Server::receive(zmq::socket_t& socket, Side side) {
+  std::vector<zmq::message_t> parts;
+  std::vector<std::string_view> frames;
+  for (std::size_t n = 0; n < kReceiveBudget; ++n) {
+    parts.clear();
+    zmq::message_t part;
+    if (!socket.recv(part, zmq::recv_flags::dontwait)) return;
+    std::size_t count = 1;
+    bool more = part.more();
+    parts.push_back(std::move(part));
+    while (more) {
+      zmq::message_t next;
+      (void)socket.recv(next, zmq::recv_flags::none);  // the rest of a message is already here
+      more = next.more();
+      ++count;
+      if (parts.size() < 4) parts.push_back(std::move(next));  // a flood of frames is not kept
+    }
+    frames.clear();
+    for (std::size_t i = 1; i < parts.size(); ++i)
+      frames.push_back(parts[i].to_string_view());
+    const std::string address = parts.size() > 1 ? peer_address(parts[1]) : "";
+    core_.on_frames(side, parts[0].to_string_view(), frames, address, Clock::now());
+  }
+}
+
+void Server::send_outbox() {
+  sending_.clear();
+  sending_.swap(core_.outbox());
+  for (Outgoing& out : sending_) {
+    zmq::socket_t& socket = out.side == Side::frontend ? frontend_ : backend_;
+    bool delivered = false;
+    try {
+      zmq::message_t payload = encode(out.envelope);
+      delivered =
+          socket.send(zmq::buffer(out.route), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+              .has_value() &&
+          socket.send(payload, zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+      delivered = false;  // EHOSTUNREACH: the peer is gone (ZMQ_ROUTER_MANDATORY)
+    }
+    if (!delivered && out.envelope.body_case() != wire::Envelope::kError) {
+      core_.on_undeliverable(out, Clock::now());
+    }
+  }
+}
+
+void Server::on_signal() {
+  while (auto signo = signals_.read()) {
+    auto log = logger("broker");
+    if (!core_.stopping()) {
+      log->info("{} received: stopping in order", signal_name(*signo));
+      core_.begin_stop(Clock::now());
+    } else {
+      log->warn("{} received again: stopping now with {} tasks held; producers keep theirs",
+                signal_name(*signo), core_.tasks_held());
+      exit_status_ = 128 + *signo;
+      loop_.stop();
+      return;
+    }
+  }
+}
+
+}  // namespace conveyor::broker

@@ -1,0 +1,48 @@
+// broker::Server: the socket shell around broker::Core. It binds the two ROUTER sockets, moves
+// frames between them and the core, and turns signals and time into core calls. No decisions.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "broker/config.hpp"
+#include "broker/core.hpp"
+#include "common/event_loop.hpp"
+#include "common/signals.hpp"
+
+namespace conveyor::broker {
+
+// A problem that stops the broker from starting (bad endpoint, port in use); one clear line.
+class StartupError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Server {
+ public:
+  // Binds both sockets; throws StartupError.
+  explicit Server(Config config);
+  // Serves until drained (with --exit-when-drained) or stopped; returns the exit status.
+  int run();
+
+  const Core& core() const { return core_; }
+
+ private:
+  void receive(zmq::socket_t& socket, Side side);
+  void send_outbox();
+  void on_signal();
+  void write_ready_file();
+
+  Config config_;
+  SignalFd signals_;  // first: blocks signals before the context starts its threads
+  zmq::context_t context_;
+  zmq::socket_t frontend_;
+  zmq::socket_t backend_;
+  EventLoop loop_;
+  Core core_;
+  int exit_status_ = 0;
+  std::vector<Outgoing> sending_;
+};
+
+}  // namespace conveyor::broker

@@ -1,0 +1,86 @@
+// TaskBook: every task the broker holds, by id, and the FIFO of those waiting for a consumer.
+// A task leaves the book only when its result is final (at-least-once).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <google/protobuf/repeated_field.h>
+
+#include "common/clock.hpp"
+#include "proto/conveyor.pb.h"
+
+namespace conveyor::broker {
+
+// A task's id inside the broker: the producer's slot number and the task's seq.
+struct TaskKey {
+  std::uint32_t producer = 0;
+  std::uint64_t seq = 0;
+  bool operator==(const TaskKey&) const = default;
+  auto operator<=>(const TaskKey&) const = default;
+};
+
+struct TaskKeyHash {
+  std::size_t operator()(const TaskKey& k) const noexcept {
+    return std::hash<std::uint64_t>{}(k.seq * 0x9E3779B97F4A7C15ull ^ k.producer);
+  }
+};
+
+enum class TaskState : std::uint8_t {
+  queued,     // waiting in the FIFO
+  in_flight,  // held by the consumer session `holder`
+  settled,    // final already (a late result won), but `holder` has not reported yet
+};
+
+struct TaskRecord {
+  std::string payload;
+  google::protobuf::RepeatedPtrField<wire::Header> headers;
+  std::uint32_t deliveries = 0;
+  TaskState state = TaskState::queued;
+  std::uint64_t holder = 0;  // consumer session serial while in_flight or settled
+  std::uint64_t ticket = 0;  // matches the FIFO entry that is current for this record
+  TimePoint received{};
+};
+
+class TaskBook {
+ public:
+  TaskRecord* find(const TaskKey& key);
+  bool contains(const TaskKey& key) const { return records_.contains(key); }
+
+  // Adds a new task at the tail of the FIFO. The key must not be in the book.
+  TaskRecord& add(const TaskKey& key, TaskRecord record);
+  // Puts a held task back at the head of the FIFO (redelivery goes first).
+  void requeue_front(const TaskKey& key, TaskRecord& record);
+  // The next queued task, or nothing when the FIFO holds none.
+  std::optional<std::pair<TaskKey, TaskRecord*>> pop_queued();
+  // Removes a task in any state.
+  void erase(const TaskKey& key);
+
+  std::size_t size() const { return records_.size(); }
+  std::size_t queued() const { return queued_; }
+  std::size_t held_for(std::uint32_t producer) const;
+  bool empty() const { return records_.empty(); }
+
+ private:
+  struct Entry {
+    TaskKey key;
+    std::uint64_t ticket;
+  };
+
+  void count(std::uint32_t producer, int delta);
+
+  std::unordered_map<TaskKey, TaskRecord, TaskKeyHash> records_;
+  // Entries go stale when their record is erased or requeued; pop_queued() skips them by ticket.
+  std::deque<Entry> fifo_;
+  std::size_t queued_ = 0;
+  std::uint64_t next_ticket_ = 1;
+  std::vector<std::size_t> per_producer_;
+};
+
+}  // namespace conveyor::broker

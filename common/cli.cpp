@@ -1,0 +1,69 @@
+#include "common/cli.hpp"
+
+#include <cctype>
+#include <iostream>
+
+namespace conveyor {
+
+void add_log_flags(CLI::App& app, LogOptions& options) {
+  app.add_option("--log-level", options.level,
+                 "trace, debug, info, warn, error or off (debug logs every task)")
+      ->capture_default_str();
+  app.add_option("--log-format", options.format, "text, or json for one object per line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+}
+
+bool apply_log_options(const std::string& program, const LogOptions& options) {
+  try {
+    setup_logging(options.level, options.format == "json" ? LogFormat::json : LogFormat::text);
+    return true;
+  } catch (const std::exception& e) {
+    print_error(program, std::string("--log-level: ") + e.what());
+    return false;
+  }
+}
+
+std::string environment_name(const std::string& long_flag) {
+  std::string name = "CONVEYOR_";
+  const auto first = long_flag.find_first_not_of('-');
+  for (std::size_t i = first == std::string::npos ? long_flag.size() : first; i < long_flag.size();
+       ++i) {
+    const char c = long_flag[i];
+    name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return name;
+}
+
+void bind_environment(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    const auto& names = option->get_lnames();
+    if (names.empty() || names.front() == "help") continue;
+    option->envname(environment_name(names.front()));
+  }
+  app.footer(
+      "Every flag can also be set with an environment variable: --queue-capacity is "
+      "CONVEYOR_QUEUE_CAPACITY. A flag on the command line wins over the variable.");
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, const char* const* argv) {
+  try {
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    print_error(app.get_name(), std::string(e.what()) + " (see --help)");
+    return 2;
+  }
+}
+
+void print_error(const std::string& program, const std::string& message) {
+  std::cerr << program << ": error: " << message << std::endl;
+}
+
+}  // namespace conveyor

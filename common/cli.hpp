@@ -1,0 +1,38 @@
+// Command-line conventions shared by every executable: CLI11 flags, each also readable from
+// CONVEYOR_<FLAG> (the command line wins), logging flags, and one-line errors on bad input.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "common/logging.hpp"
+
+namespace conveyor {
+
+struct LogOptions {
+  std::string level = "info";
+  std::string format = "text";
+};
+
+// --log-level and --log-format.
+void add_log_flags(CLI::App& app, LogOptions& options);
+
+// Applies LogOptions; returns false after printing one line when they are invalid.
+bool apply_log_options(const std::string& program, const LogOptions& options);
+
+// "--queue-capacity" -> "CONVEYOR_QUEUE_CAPACITY".
+std::string environment_name(const std::string& long_flag);
+
+// Gives every long flag of `app` its CONVEYOR_* environment variable. Call after adding flags.
+void bind_environment(CLI::App& app);
+
+// Parses the command line. Returns an exit code when the program should stop now: 0 after --help,
+// 2 after printing one line naming the bad flag.
+std::optional<int> parse_command_line(CLI::App& app, int argc, const char* const* argv);
+
+// Prints "program: error: message" on stderr.
+void print_error(const std::string& program, const std::string& message);
+
+}  // namespace conveyor

@@ -1,0 +1,40 @@
+// The codec: one Envelope per ZeroMQ frame, with the checks every receiver needs before it trusts
+// a frame (size, parse, protocol version, a body present). Decoding never throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "proto/conveyor.pb.h"
+
+namespace conveyor {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+// Why a frame was refused. Each kind is counted and logged separately by the receiver.
+enum class DecodeError { empty, too_large, malformed, version_mismatch, no_body };
+
+const char* to_string(DecodeError error);
+
+// The wire error code a receiver answers a decode failure with.
+wire::ErrorCode error_code_for(DecodeError error);
+
+// Parses `bytes` into `out` (reused across calls, so steady-state decoding does not allocate the
+// envelope). Returns the reason when the frame is not a usable envelope.
+std::optional<DecodeError> decode(std::string_view bytes, std::size_t max_bytes,
+                                  wire::Envelope& out);
+
+// Serializes `envelope` into a new ZeroMQ message, stamping the protocol version.
+zmq::message_t encode(wire::Envelope& envelope);
+
+// An envelope of the current version with an Error body.
+wire::Envelope make_error(wire::ErrorCode code, std::string text, bool fatal = false);
+
+// The envelope's body name, for logs ("hello", "tasks", ...).
+const char* body_name(const wire::Envelope& envelope);
+
+}  // namespace conveyor

@@ -1,0 +1,34 @@
+#include "common/sockets.hpp"
+
+namespace conveyor {
+namespace {
+
+void apply_common(zmq::socket_t& socket, const SocketOptions& options) {
+  socket.set(zmq::sockopt::linger, options.linger_ms);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_message_bytes));
+  socket.set(zmq::sockopt::sndhwm, options.send_hwm);
+  socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+}
+
+}  // namespace
+
+zmq::socket_t make_router(zmq::context_t& context, const SocketOptions& options) {
+  zmq::socket_t socket(context, zmq::socket_type::router);
+  apply_common(socket, options);
+  socket.set(zmq::sockopt::router_mandatory, 1);
+  return socket;
+}
+
+zmq::socket_t make_dealer(zmq::context_t& context, const SocketOptions& options) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  apply_common(socket, options);
+  socket.set(zmq::sockopt::reconnect_ivl, 100);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
+  return socket;
+}
+
+std::string last_endpoint(zmq::socket_t& socket) {
+  return socket.get(zmq::sockopt::last_endpoint);
+}
+
+}  // namespace conveyor

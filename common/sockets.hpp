@@ -1,0 +1,50 @@
+// ZeroMQ socket setup in one place. libzmq's defaults are wrong for us on purpose-by-purpose
+// grounds: infinite linger hangs shutdown, a ROUTER silently drops what it cannot route, and an
+// unbounded message size lets one peer exhaust our memory.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+namespace conveyor {
+
+struct SocketOptions {
+  int linger_ms = 1000;              // how long close() may spend delivering what is queued
+  long long max_message_bytes = -1;  // libzmq drops the connection above this; -1 for no limit
+  int send_hwm = 10000;              // messages (batches), sized well above any credit window
+  int receive_hwm = 10000;
+};
+
+// A ROUTER that reports unroutable sends (ZMQ_ROUTER_MANDATORY) instead of dropping them.
+zmq::socket_t make_router(zmq::context_t& context, const SocketOptions& options);
+
+// A DEALER for a producer or consumer, with bounded reconnect backoff.
+zmq::socket_t make_dealer(zmq::context_t& context, const SocketOptions& options);
+
+// The endpoint a socket actually bound (resolves "tcp://*:0" style wildcards).
+std::string last_endpoint(zmq::socket_t& socket);
+
+// Ownership of a heap object passed between threads over an inproc socket: the pointer travels in
+// a frame, the receiver adopts it. Nothing is shared; the object has one owner at a time.
+template <class T>
+void send_owned(zmq::socket_t& socket, std::unique_ptr<T> object) {
+  T* raw = object.get();
+  zmq::message_t frame(&raw, sizeof raw);
+  socket.send(frame, zmq::send_flags::none);
+  object.release();  // the receiver owns it now
+}
+
+template <class T>
+std::unique_ptr<T> receive_owned(zmq::socket_t& socket,
+                                 zmq::recv_flags flags = zmq::recv_flags::none) {
+  zmq::message_t frame;
+  if (!socket.recv(frame, flags) || frame.size() != sizeof(T*)) return nullptr;
+  T* raw = nullptr;
+  std::memcpy(&raw, frame.data(), sizeof raw);
+  return std::unique_ptr<T>(raw);
+}
+
+}  // namespace conveyor
