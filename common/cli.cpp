@@ -62,6 +62,47 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, const char* const
   }
 }
 
+std::optional<Duration> parse_duration(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (value < 0) return std::nullopt;
+  const std::string unit = text.substr(used);
+  double ms;
+  if (unit.empty() || unit == "s") {
+    ms = value * 1000;
+  } else if (unit == "ms") {
+    ms = value;
+  } else if (unit == "m" || unit == "min") {
+    ms = value * 60'000;
+  } else if (unit == "h") {
+    ms = value * 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms));
+}
+
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help) {
+  auto* option = app.add_option_function<std::string>(
+      name,
+      [&target, name](const std::string& text) {
+        auto parsed = parse_duration(text);
+        if (!parsed) {
+          throw CLI::ValidationError(name, "'" + text + "' is not a duration (10s, 250ms, 2m)");
+        }
+        target = *parsed;
+      },
+      help);
+  option->type_name("DURATION")->default_str(std::to_string(to_ms(target)) + "ms");
+  return option;
+}
+
 void print_error(const std::string& program, const std::string& message) {
   std::cerr << program << ": error: " << message << std::endl;
 }

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/clock.hpp"
 #include "common/logging.hpp"
 
 namespace conveyor {
@@ -27,6 +28,13 @@ std::string environment_name(const std::string& long_flag);
 
 // Gives every long flag of `app` its CONVEYOR_* environment variable. Call after adding flags.
 void bind_environment(CLI::App& app);
+
+// "10", "10s", "250ms", "2m": a duration (a bare number is seconds). Nothing when unparsable.
+std::optional<Duration> parse_duration(const std::string& text);
+
+// A duration flag ("--connect-timeout 10s") stored into `target`; shows `target` as its default.
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help);
 
 // Parses the command line. Returns an exit code when the program should stop now: 0 after --help,
 // 2 after printing one line naming the bad flag.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <vector>
@@ -57,7 +58,7 @@ class EventLoop {
   void compact_watches();
   milliseconds poll_timeout(TimePoint now) const;
 
-  std::vector<Watch> watches_;
+  std::deque<Watch> watches_;  // a deque: watching from a callback must not move the caller
   std::vector<zmq_pollitem_t> items_;
   std::multimap<TimePoint, Timer> timers_;
   std::vector<Callback> round_hooks_;

@@ -1,0 +1,189 @@
+#include "consumer/consumer.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <thread>
+
+#include "common/cli.hpp"
+#include "common/codec.hpp"
+#include "common/logging.hpp"
+#include "common/sockets.hpp"
+#include "common/task.hpp"
+
+namespace conveyor::consumer {
+namespace {
+
+constexpr std::size_t kReceiveBudget = 1024;
+constexpr std::size_t kMaxWorkBatch = 256;
+
+Config with_defaults(Config config) {
+  if (config.id.empty()) config.id = default_peer_id("consumer");
+  if (!is_valid_peer_id(config.id)) {
+    throw StartupError("invalid --id '" + config.id + "': 1-64 characters of A-Z a-z 0-9 . _ -");
+  }
+  if (config.concurrency == 0) {
+    config.concurrency = std::max(1u, std::thread::hardware_concurrency());
+  }
+  if (config.prefetch == 0) config.prefetch = config.concurrency;
+  if (config.concurrency > 4096) throw StartupError("--concurrency is at most 4096");
+  if (config.concurrency + config.prefetch > 100000) {
+    throw StartupError("--concurrency plus --prefetch is at most 100000");
+  }
+  return config;
+}
+
+SessionConfig session_config(const Config& config) {
+  return SessionConfig{config.id, static_cast<std::uint32_t>(config.concurrency + config.prefetch),
+                       config.connect_timeout, config.reconnect_timeout, config.broker};
+}
+
+}  // namespace
+
+Consumer::Consumer(Config config)
+    : config_(with_defaults(std::move(config))),
+      signals_({SIGINT, SIGTERM}),
+      context_(1),
+      session_(session_config(config_), Clock::now()) {
+  ignore_sigpipe();
+}
+
+Consumer::~Consumer() = default;
+
+void Consumer::on_task(Handler handler) {
+  handler_ = std::move(handler);
+}
+
+int Consumer::run() {
+  if (!handler_) throw std::logic_error("Consumer::run() needs on_task() first");
+  pool_ = std::make_unique<WorkerPool>(context_, config_.concurrency, handler_);
+  for (std::size_t i = 0; i < pool_->size(); ++i) {
+    loop_.watch(pool_->socket(i), [this, i] { on_worker(i); });
+  }
+  connect();
+  loop_.watch(signals_.fd(), [this] { on_signal(); });
+  loop_.every(milliseconds(50), [this] { session_.on_tick(Clock::now()); });
+  loop_.after_each_round([this] { round(); });
+  round();
+  loop_.run();
+  return finish();
+}
+
+void Consumer::connect() {
+  if (socket_) {
+    loop_.unwatch(*socket_);
+    socket_->set(zmq::sockopt::linger, 0);
+    socket_.reset();
+  }
+  SocketOptions options;
+  options.max_message_bytes = 1ll << 30;
+  socket_.emplace(make_dealer(context_, options));
+  try {
+    socket_->connect(config_.broker);
+  } catch (const zmq::error_t& e) {
+    throw StartupError("cannot connect to --broker " + config_.broker + ": " + e.what());
+  }
+  loop_.watch(*socket_, [this] { receive(); });
+  session_.on_connect(Clock::now());
+}
+
+void Consumer::receive() {
+  static thread_local wire::Envelope envelope;
+  for (std::size_t n = 0; n < kReceiveBudget; ++n) {
+    zmq::message_t frame;
+    if (!socket_->recv(frame, zmq::recv_flags::dontwait)) return;
+    envelope.Clear();
+    if (auto error = decode(frame.to_string_view(), std::size_t{1} << 30, envelope)) {
+      logger("consumer")->warn("ignoring a bad message from the broker: {}", to_string(*error));
+      continue;
+    }
+    session_.on_envelope(envelope, Clock::now());
+  }
+}
+
+void Consumer::on_worker(std::size_t i) {
+  auto batch = pool_->collect(i);
+  if (!batch) return;
+  if (!batch->tasks.empty()) {
+    const double per_task = std::chrono::duration<double>(batch->elapsed).count() /
+                            static_cast<double>(batch->tasks.size());
+    task_seconds_ = task_seconds_ == 0 ? per_task : 0.8 * task_seconds_ + 0.2 * per_task;
+  }
+  session_.on_done(batch->id, batch->results);
+}
+
+void Consumer::on_signal() {
+  while (auto signo = signals_.read()) {
+    if (!session_.stopping()) {
+      logger("consumer")->info("{}: finishing running tasks, then exiting", signal_name(*signo));
+      session_.stop(Clock::now());
+    } else {
+      logger("consumer")
+          ->warn("{} again: stopping now; the broker requeues what we held", signal_name(*signo));
+      session_.abort(Clock::now());
+      forced_exit_ = 128 + *signo;
+      send_outbox();
+      loop_.stop();
+      return;
+    }
+  }
+}
+
+void Consumer::hand_out_work() {
+  // Fast handlers get batches (fewer thread hand-offs); slow ones one task at a time, so that
+  // tasks wait in our queue, where a stop can still hand them back, not behind a busy worker.
+  const bool fast = task_seconds_ < 200e-6;
+  while (pool_->idle() > 0 && session_.pending() > 0) {
+    const std::size_t share = (session_.pending() + pool_->idle() - 1) / pool_->idle();
+    Work work = session_.take_work(fast ? std::min(share, kMaxWorkBatch) : 1);
+    auto batch = std::make_unique<WorkBatch>();
+    batch->id = work.id;
+    batch->tasks = std::move(work.tasks);
+    pool_->submit(std::move(batch));
+  }
+}
+
+void Consumer::round() {
+  const TimePoint now = Clock::now();
+  hand_out_work();
+  session_.flush(now);
+  send_outbox();
+  if (session_.wants_new_connection()) connect();
+  const auto phase = session_.phase();
+  if (phase == Session::Phase::done || phase == Session::Phase::failed) loop_.stop();
+}
+
+void Consumer::send_outbox() {
+  auto& outbox = session_.outbox();
+  for (auto& envelope : outbox) {
+    zmq::message_t frame = encode(envelope);
+    if (!socket_->send(frame, zmq::send_flags::dontwait)) {
+      logger("consumer")->warn("the connection to the broker is congested; reconnecting");
+      outbox.clear();
+      connect();
+      return;
+    }
+  }
+  outbox.clear();
+}
+
+int Consumer::finish() {
+  const auto& counts = session_.counts();
+  auto log = logger("consumer");
+  if (forced_exit_ != 0) {
+    kill_running_commands();
+    pool_->abandon();
+    socket_->close();  // linger: the goodbye goes out before we leave
+    // Handlers cannot be interrupted; the process ends here without waiting for them.
+    std::_Exit(forced_exit_);
+  }
+  pool_->stop();
+  log->info("{}: {} tasks: {} ok, {} failed, {} handed back", config_.id, counts.received,
+            counts.ok, counts.failed, counts.handed_back);
+  if (session_.phase() == Session::Phase::failed) {
+    print_error("conveyor-consumer", session_.failure());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace conveyor::consumer

@@ -1,0 +1,36 @@
+#include "consumer/flags.hpp"
+
+namespace conveyor::consumer {
+
+std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) {
+  CLI::App app{
+      "conveyor-consumer: takes tasks from the broker, runs each through a handler on a pool of "
+      "worker threads and returns the results. It exits 0 after the broker's poison pill, or "
+      "after SIGTERM/SIGINT once its running tasks are finished (a second signal stops at once; "
+      "the broker requeues what it held).",
+      "conveyor-consumer"};
+  app.option_defaults()->always_capture_default();
+  Config& c = flags.config;
+  app.add_option("--broker", c.broker, "the broker's backend endpoint, tcp://HOST:5556");
+  app.add_option("--id", c.id,
+                 "this consumer's id, for logs and results "
+                 "(default: consumer-HOST-PID)");
+  app.add_option("--concurrency", c.concurrency, "worker threads (0: one per CPU)")
+      ->check(CLI::Range(0, 4096));
+  app.add_option("--prefetch", c.prefetch,
+                 "tasks held beyond the running ones (0: as many as --concurrency)")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--handler", flags.handler,
+                 "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "
+                 "exec:COMMAND (payload on stdin, stdout is the output, non-zero exit fails)")
+      ->required();
+  add_duration_option(app, "--connect-timeout", c.connect_timeout,
+                      "give up when the broker does not answer within this (10s, 500ms)");
+  add_duration_option(app, "--reconnect-timeout", c.reconnect_timeout,
+                      "give up when a lost broker does not come back within this");
+  add_log_flags(app, flags.log);
+  bind_environment(app);
+  return parse_command_line(app, argc, argv);
+}
+
+}  // namespace conveyor::consumer

@@ -1,0 +1,81 @@
+#include "consumer/handlers.hpp"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "consumer/subprocess.hpp"
+
+namespace conveyor::consumer {
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+Handler echo_handler() {
+  return [](const Task& task) { return Result::ok(std::string(task.payload())); };
+}
+
+Handler sha256_handler() {
+  return [](const Task& task) { return Result::ok(sha256_hex(task.payload())); };
+}
+
+Handler sleep_handler(unsigned ms) {
+  return [ms](const Task& task) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return Result::ok(std::string(task.payload()));
+  };
+}
+
+Handler exec_handler(std::string command) {
+  return [command = std::move(command)](const Task& task) {
+    const CommandResult run = run_command(command, task.payload());
+    if (run.exit_status == 0) return Result::ok(run.stdout_text);
+    return Result::failed(run.describe_failure());
+  };
+}
+
+Handler make_handler(const std::string& spec) {
+  if (spec == "echo") return echo_handler();
+  if (spec == "sha256") return sha256_handler();
+  if (spec.rfind("sleep:", 0) == 0) {
+    const std::string ms = spec.substr(6);
+    std::size_t used = 0;
+    unsigned long value = 0;
+    try {
+      value = std::stoul(ms, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != ms.size() || value > 86'400'000) {
+      throw std::invalid_argument("sleep:MS needs milliseconds, got '" + ms + "'");
+    }
+    return sleep_handler(static_cast<unsigned>(value));
+  }
+  if (spec.rfind("exec:", 0) == 0) {
+    if (spec.size() == 5) throw std::invalid_argument("exec:COMMAND needs a command");
+    return exec_handler(spec.substr(5));
+  }
+  throw std::invalid_argument("unknown handler '" + spec +
+                              "': use echo, sha256, sleep:MS or exec:COMMAND");
+}
+
+void kill_running_commands() {
+  kill_all_commands();
+}
+
+}  // namespace conveyor::consumer

@@ -1,0 +1,33 @@
+// Handlers: what a consumer does with a task. A handler may throw; the worker turns that into a
+// `failed` result with the exception's text, and the consumer goes on.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/task.hpp"
+
+namespace conveyor::consumer {
+
+// Called on worker threads, possibly at once from several: it must be thread-safe.
+using Handler = std::function<Result(const Task&)>;
+
+Handler echo_handler();
+// Lowercase hex SHA-256 of the payload.
+Handler sha256_handler();
+// Sleeps `ms` milliseconds, then echoes the payload.
+Handler sleep_handler(unsigned ms);
+// Runs `/bin/sh -c command` with the payload on stdin; stdout is the output. A non-zero exit (or
+// death by signal) is `failed`, with the exit status and the end of stderr as the error text.
+Handler exec_handler(std::string command);
+
+// Parses --handler: "echo", "sha256", "sleep:MS" or "exec:COMMAND". Throws std::invalid_argument.
+Handler make_handler(const std::string& spec);
+
+// Kills every child an exec handler is running (used when the consumer stops at once).
+void kill_running_commands();
+
+// Lowercase hex SHA-256 of `bytes`.
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace conveyor::consumer

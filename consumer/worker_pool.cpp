@@ -1,0 +1,98 @@
+#include "consumer/worker_pool.hpp"
+
+#include <cassert>
+
+#include "common/sockets.hpp"
+
+namespace conveyor::consumer {
+
+wire::Result run_handler(const Handler& handler, const wire::Task& task) {
+  wire::Result result;
+  result.set_producer(task.producer());
+  result.set_seq(task.seq());
+  try {
+    Result outcome = handler(Task(task));
+    if (outcome.is_ok()) {
+      result.set_status(wire::OK);
+      result.set_output(outcome.take_output());
+    } else {
+      result.set_status(wire::FAILED);
+      result.set_error(outcome.error());
+    }
+  } catch (const std::exception& e) {
+    result.set_status(wire::FAILED);
+    result.set_error(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    result.set_status(wire::FAILED);
+    result.set_error("handler threw a non-standard exception");
+  }
+  return result;
+}
+
+WorkerPool::WorkerPool(zmq::context_t& context, std::size_t size, Handler handler)
+    : handler_(std::move(handler)) {
+  for (std::size_t i = 0; i < size; ++i) {
+    const std::string endpoint = "inproc://conveyor-worker-" +
+                                 std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
+                                 std::to_string(i);
+    auto worker =
+        std::make_unique<Worker>(Worker{zmq::socket_t(context, zmq::socket_type::pair), {}});
+    worker->socket.set(zmq::sockopt::linger, 0);
+    worker->socket.bind(endpoint);
+    zmq::socket_t peer(context, zmq::socket_type::pair);
+    peer.set(zmq::sockopt::linger, 0);
+    peer.connect(endpoint);
+    worker->thread = std::thread(&WorkerPool::serve, std::move(peer), std::cref(handler_));
+    workers_.push_back(std::move(worker));
+    idle_.push_back(i);
+  }
+}
+
+WorkerPool::~WorkerPool() {
+  stop();
+}
+
+void WorkerPool::submit(std::unique_ptr<WorkBatch> batch) {
+  assert(!idle_.empty());
+  const std::size_t i = idle_.back();
+  idle_.pop_back();
+  send_owned(workers_[i]->socket, std::move(batch));
+}
+
+std::unique_ptr<WorkBatch> WorkerPool::collect(std::size_t i) {
+  auto batch = receive_owned<WorkBatch>(workers_[i]->socket, zmq::recv_flags::dontwait);
+  if (batch) idle_.push_back(i);
+  return batch;
+}
+
+void WorkerPool::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& worker : workers_)
+    worker->socket.send(zmq::message_t(), zmq::send_flags::none);
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+void WorkerPool::abandon() {
+  stopped_ = true;
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.detach();
+  }
+}
+
+void WorkerPool::serve(zmq::socket_t socket, const Handler& handler) {
+  while (true) {
+    auto batch = receive_owned<WorkBatch>(socket);
+    if (!batch) break;  // the pill
+    const auto start = std::chrono::steady_clock::now();
+    batch->results.reserve(batch->tasks.size());
+    for (const auto& task : batch->tasks)
+      batch->results.push_back(run_handler(handler, task));
+    batch->elapsed = std::chrono::steady_clock::now() - start;
+    send_owned(socket, std::move(batch));
+  }
+}
+
+}  // namespace conveyor::consumer

@@ -1,0 +1,36 @@
+#include "producer/flags.hpp"
+
+namespace conveyor::producer {
+
+std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) {
+  CLI::App app{
+      "conveyor-producer: reads tasks from a source, sends them to the broker within the credit "
+      "it grants, and writes one JSON line per final result. When the source is exhausted it "
+      "sends its poison pill and waits until every task has a final result, then exits 0.",
+      "conveyor-producer"};
+  app.option_defaults()->always_capture_default();
+  Config& c = flags.config;
+  app.add_option("--broker", c.broker, "the broker's frontend endpoint, tcp://HOST:5555");
+  app.add_option("--id", c.id,
+                 "this producer's id, first part of its task ids; reuse it to resume after a "
+                 "restart (default: producer-HOST-PID)");
+  app.add_option("--source", flags.source,
+                 "lines:PATH (one task per line; lines:- reads stdin), gen:COUNT or "
+                 "gen:COUNT:SIZE (generated payloads of SIZE bytes)")
+      ->required();
+  app.add_option("--results", c.results,
+                 "results file, one JSON object per task (- for stdout; empty for none)");
+  app.add_option("--window", c.window,
+                 "tasks without a final result held at most (memory bound, resend buffer)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+  add_duration_option(app, "--connect-timeout", c.connect_timeout,
+                      "give up when the broker does not answer within this (10s, 500ms)");
+  add_duration_option(app, "--reconnect-timeout", c.reconnect_timeout,
+                      "give up when a lost broker does not come back within this");
+  app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
+  add_log_flags(app, flags.log);
+  bind_environment(app);
+  return parse_command_line(app, argc, argv);
+}
+
+}  // namespace conveyor::producer

@@ -1,0 +1,21 @@
+// The producer's command line (DESIGN.md section 6), each flag also read from CONVEYOR_<FLAG>.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/cli.hpp"
+#include "producer/producer.hpp"
+
+namespace conveyor::producer {
+
+struct Flags {
+  Config config;
+  std::string source;
+  LogOptions log;
+};
+
+// Returns an exit status when the program should stop now (--help, or a bad flag).
+std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags);
+
+}  // namespace conveyor::producer

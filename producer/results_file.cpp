@@ -1,0 +1,92 @@
+#include "producer/results_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "common/task.hpp"
+#include "common/text.hpp"
+
+namespace conveyor::producer {
+namespace {
+
+const char* status_name(wire::Status status) {
+  switch (status) {
+    case wire::OK:
+      return "ok";
+    case wire::DEAD:
+      return "dead";
+    default:
+      return "failed";
+  }
+}
+
+}  // namespace
+
+std::string format_result_line(const std::string& producer_id, const wire::Result& result) {
+  std::string line;
+  line.reserve(96 + result.output().size() + result.error().size());
+  line += "{\"id\":\"";
+  append_json_string(line, task_id(producer_id, result.seq()));
+  line += "\",\"seq\":";
+  line += std::to_string(result.seq());
+  line += ",\"status\":\"";
+  line += status_name(result.status());
+  line += "\",\"output\":\"";
+  const bool text = is_valid_utf8(result.output());
+  if (text) {
+    append_json_string(line, result.output());
+  } else {
+    line += base64_encode(result.output());
+  }
+  line += '"';
+  if (!text) line += ",\"encoding\":\"base64\"";
+  if (result.status() != wire::OK) {
+    line += ",\"error\":\"";
+    append_json_string(
+        line, is_valid_utf8(result.error()) ? result.error() : "(error text is not UTF-8)");
+    line += '"';
+  }
+  line += ",\"consumer\":\"";
+  append_json_string(line, result.consumer());
+  line += "\",\"attempts\":";
+  line += std::to_string(result.attempts());
+  line += '}';
+  return line;
+}
+
+ResultsFile::ResultsFile(const std::string& path) : path_(path) {
+  if (path.empty()) return;
+  if (path == "-") {
+    file_ = stdout;
+    return;
+  }
+  file_ = std::fopen(path.c_str(), "w");
+  if (file_ == nullptr) {
+    throw std::runtime_error("cannot write --results " + path + ": " + std::strerror(errno));
+  }
+  owned_ = true;
+  std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
+}
+
+ResultsFile::~ResultsFile() {
+  if (file_ == nullptr) return;
+  std::fflush(file_);
+  if (owned_) std::fclose(file_);
+}
+
+void ResultsFile::write(const std::string& producer_id, const wire::Result& result) {
+  if (file_ == nullptr) return;
+  line_ = format_result_line(producer_id, result);
+  line_.push_back('\n');
+  std::fwrite(line_.data(), 1, line_.size(), file_);
+}
+
+void ResultsFile::flush() {
+  if (file_ == nullptr) return;
+  if (std::fflush(file_) != 0 || std::ferror(file_)) {
+    throw std::runtime_error("writing --results " + path_ + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace conveyor::producer
