@@ -177,9 +177,13 @@ int Consumer::finish() {
     std::_Exit(forced_exit_);
   }
   pool_->stop();
+  // The goodbye is a courtesy once the broker has pilled us (it may be gone already); a failed
+  // session has nobody to deliver to.
+  const bool failed = session_.phase() == Session::Phase::failed;
+  socket_->set(zmq::sockopt::linger, failed ? 0 : 250);
   log->info("{}: {} tasks: {} ok, {} failed, {} handed back", config_.id, counts.received,
             counts.ok, counts.failed, counts.handed_back);
-  if (session_.phase() == Session::Phase::failed) {
+  if (failed) {
     print_error("conveyor-consumer", session_.failure());
     return 1;
   }

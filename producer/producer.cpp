@@ -223,6 +223,7 @@ int Producer::finish() {
     return 1;
   }
   if (session_.phase() == Session::Phase::failed) {
+    socket_->set(zmq::sockopt::linger, 0);  // nobody is listening: do not wait to deliver
     print_error("conveyor-producer", session_.failure());
     return 1;
   }

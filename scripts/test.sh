@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds everything, and runs the whole test suite with CTest.
+# CONVEYOR_REQUIRE_ALL=1 (set in CI) makes tests that need root or a container engine fail
+# instead of skipping.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh" test
+"$root/scripts/build.sh" -DCONVEYOR_BUILD_TESTS=ON -DCONVEYOR_BUILD_BENCH=ON
+build="${CONVEYOR_BUILD_DIR:-$root/build}"
+ctest --test-dir "$build" --output-on-failure --timeout 600 -j2 "$@"
