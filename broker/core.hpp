@@ -126,7 +126,10 @@ class Core {
   // core_tasks.cpp: what happens to a task
   void finalize(const TaskKey& key, TaskRecord& record, wire::Result result, bool held_elsewhere);
   void deliver_final(ProducerBook& producer, wire::Result result);
-  void release(ConsumerSession& consumer, const wire::TaskRef& ref, bool count_attempt);
+  void release_all(ConsumerSession& consumer,
+                   const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
+                   const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending);
+  void release(ConsumerSession& consumer, const TaskKey& key, bool count_attempt);
   void lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why);
   void end_consumer(std::uint64_t serial, const std::string& why);
   void detach_producer(ProducerBook& producer, TimePoint now);

@@ -145,7 +145,13 @@ void Core::grant_credit() {
 }
 
 void Core::check_drained(TimePoint now) {
-  if (drained_ || finished_ || !book_.empty()) return;
+  if (finished_ || !book_.empty()) return;
+  if (drained_) {
+    // Stopped after a drain (no --exit-when-drained): consumers are pilled and producers told
+    // already, so there is nothing left to wait for.
+    if (stopping_) finished_ = true;
+    return;
+  }
   std::size_t in_run = 0;
   std::size_t done = 0;
   for (const auto& p : producers_) {
@@ -158,7 +164,10 @@ void Core::check_drained(TimePoint now) {
   }
   if (!stopping_) {
     if (in_run == 0) return;
-    const std::size_t needed = config_.expected_producers.value_or(in_run);
+    // --producers N is a floor, not a cap: a producer beyond N that said hello may still send
+    // work, and draining now would pill the consumers before its tasks are done.
+    const std::size_t needed =
+        std::max<std::size_t>(config_.expected_producers.value_or(0), in_run);
     if (done < needed) return;
   }
   declare_drained(now);
@@ -214,11 +223,16 @@ void Core::check_liveness(TimePoint now) {
                  p->address, to_ms(now - p->last_heard));
       detach_producer(*p, now);
     }
-    if (config_.producer_timeout && p->in_run && !p->connected() && !p->done() &&
+    // A pilled producer can vanish too while results wait for its acknowledgement: the drain
+    // waits for those, and a producer that died after its pill would hold the run open forever.
+    const bool awaited = !p->pilled || !p->unacked.empty();
+    if (config_.producer_timeout && p->in_run && !p->connected() && !p->vanished && awaited &&
         now - p->detached_at > *config_.producer_timeout) {
       p->vanished = true;
-      log_->warn("producer {} has been gone for {} ms (--producer-timeout): counted as pilled",
-                 p->id, to_ms(now - p->detached_at));
+      log_->warn(
+          "producer {} has been gone for {} ms (--producer-timeout): counted as pilled, its "
+          "unacknowledged results are not waited for",
+          p->id, to_ms(now - p->detached_at));
     }
   }
 }

@@ -1,6 +1,7 @@
 // broker::Core: what happens to tasks as messages arrive and sessions come and go.
 #include <algorithm>
 #include <cassert>
+#include <map>
 
 #include "broker/core.hpp"
 #include "broker/core_sessions.hpp"
@@ -137,8 +138,7 @@ void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit) {
   if (credit.has_capacity()) {
     consumer.capacity = std::min(credit.capacity(), config_.max_consumer_capacity);
   }
-  for (const auto& ref : credit.released())
-    release(consumer, ref, false);
+  release_all(consumer, credit.released(), {}, false);
   if (credit.released_size() > 0) {
     log_->info("consumer {} handed back {} unstarted tasks; capacity now {}", consumer.id,
                credit.released_size(), consumer.capacity);
@@ -146,10 +146,7 @@ void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit) {
 }
 
 void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye) {
-  for (const auto& ref : goodbye.released())
-    release(consumer, ref, false);
-  for (const auto& ref : goodbye.abandoned())
-    release(consumer, ref, true);
+  release_all(consumer, goodbye.released(), goodbye.abandoned(), true);
   const std::string reason = goodbye.reason().empty() ? "" : " (" + goodbye.reason() + ")";
   log_->info("consumer {} said goodbye{} after {} results; {} handed back, {} cut short",
              consumer.id, reason, consumer.completed, goodbye.released_size(),
@@ -190,21 +187,41 @@ void Core::deliver_final(ProducerBook& producer, wire::Result result) {
   producer.unacked.insert_or_assign(seq, std::move(result));
 }
 
-void Core::release(ConsumerSession& consumer, const wire::TaskRef& ref, bool count_attempt) {
-  const auto key = key_of(ref.producer(), ref.seq());
-  TaskRecord* record = key ? book_.find(*key) : nullptr;
+void Core::release_all(ConsumerSession& consumer,
+                       const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
+                       const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned,
+                       bool ending) {
+  std::map<TaskKey, bool> handed_back;  // task -> counts as an attempt; the first listing wins
+  for (const auto& ref : released) {
+    if (auto key = key_of(ref.producer(), ref.seq())) handed_back.emplace(*key, false);
+  }
+  for (const auto& ref : abandoned) {
+    if (auto key = key_of(ref.producer(), ref.seq())) handed_back.emplace(*key, true);
+  }
+  if (ending) {
+    for (const TaskKey& key : consumer.in_flight)
+      handed_back.emplace(key, true);  // not listed: lost, as with a consumer that died
+  }
+  // Each goes to the head of the queue, whatever order the consumer listed them in: put them back
+  // highest first so that the lowest ends up first, as end_consumer() does.
+  for (auto it = handed_back.rbegin(); it != handed_back.rend(); ++it)
+    release(consumer, it->first, it->second);
+}
+
+void Core::release(ConsumerSession& consumer, const TaskKey& key, bool count_attempt) {
+  TaskRecord* record = book_.find(key);
   if (record == nullptr || record->state == TaskState::queued ||
       record->holder != consumer.serial) {
     return;  // not this session's to hand back
   }
-  consumer.in_flight.erase(*key);
+  consumer.in_flight.erase(key);
   if (count_attempt) {
-    lose_delivery(*key, *record, "cut short by consumer " + consumer.id);
+    lose_delivery(key, *record, "cut short by consumer " + consumer.id);
   } else if (record->state == TaskState::settled) {
-    book_.erase(*key);
+    book_.erase(key);
   } else {
     --record->deliveries;  // never started: this delivery does not count as an attempt
-    book_.requeue_front(*key, *record);
+    book_.requeue_front(key, *record);
   }
 }
 

@@ -1,0 +1,172 @@
+// broker::Core: dispatch. FIFO order, round-robin across consumers with credit, and one TaskBatch
+// per consumer per flush.
+#include <gtest/gtest.h>
+
+#include "tests/unit/broker_driver.hpp"
+
+namespace conveyor::broker::testing {
+namespace {
+
+TEST(BrokerCoreDispatch, TasksAreDispatchedInFifoOrder) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 100);
+  b.send_tasks("p1", {0, 1, 2});
+  b.send_tasks("p1", {3, 4});
+  b.send_tasks("p1", {5});
+  EXPECT_EQ(seqs_of(b.flush_and_take_tasks("c1")), seq_range(0, 6));
+}
+
+TEST(BrokerCoreDispatch, FifoOrderHoldsAcrossProducersByArrival) {
+  BrokerDriver b;
+  b.producer_hello("p1");
+  b.producer_hello("p2");
+  b.flush();
+  b.take_all();
+  b.connect_consumer("c1", 100);
+  b.send_tasks("p1", {0, 1});
+  b.send_tasks("p2", {0});
+  b.send_tasks("p1", {2});
+  auto tasks = b.flush_and_take_tasks("c1");
+  ASSERT_EQ(tasks.size(), 4u);
+  std::vector<std::string> ids;
+  for (const auto& t : tasks)
+    ids.push_back(t.producer() + ":" + std::to_string(t.seq()));
+  EXPECT_EQ(ids, (std::vector<std::string>{"p1:0", "p1:1", "p2:0", "p1:2"}));
+}
+
+TEST(BrokerCoreDispatch, DispatchedTaskCarriesProducerSeqFirstAttemptPayloadAndHeaders) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 4);
+  wire::Envelope batch = task_batch({7});
+  auto* header = batch.mutable_tasks()->mutable_tasks(0)->add_headers();
+  header->set_key("content-type");
+  header->set_value("text/plain");
+  b.to_frontend(route_of("p1"), batch);
+  auto tasks = b.flush_and_take_tasks("c1");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].producer(), "p1");
+  EXPECT_EQ(tasks[0].seq(), 7u);
+  EXPECT_EQ(tasks[0].attempt(), 1u);
+  EXPECT_EQ(tasks[0].payload(), "payload-7");
+  ASSERT_EQ(tasks[0].headers_size(), 1);
+  EXPECT_EQ(tasks[0].headers(0).key(), "content-type");
+  EXPECT_EQ(tasks[0].headers(0).value(), "text/plain");
+}
+
+TEST(BrokerCoreDispatch, NothingIsDispatchedWithoutAConsumer) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.send_tasks("p1", seq_range(0, 5));
+  b.flush();
+  EXPECT_EQ(b.core().queue_depth(), 5u);
+  EXPECT_EQ(b.core().in_flight(), 0u);
+  for (const auto& out : b.take_all())
+    EXPECT_FALSE(out.envelope.has_tasks());
+}
+
+TEST(BrokerCoreDispatch, TwoConsumersShareTenTasksFiveAndFiveInterleaved) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 10);
+  b.connect_consumer("c2", 10);
+  b.send_tasks("p1", seq_range(0, 10));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{0, 2, 4, 6, 8}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")), (std::vector<std::uint64_t>{1, 3, 5, 7, 9}));
+}
+
+TEST(BrokerCoreDispatch, RoundRobinResumesAfterTheLastConsumerServed) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 10);
+  b.connect_consumer("c2", 10);
+  b.connect_consumer("c3", 10);
+  std::vector<std::string> order;
+  for (std::uint64_t seq = 0; seq < 6; ++seq) {
+    b.send_tasks("p1", {seq});
+    b.flush();
+    for (const char* c : {"c1", "c2", "c3"}) {
+      if (!b.take_tasks(c).empty()) order.push_back(c);
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"c1", "c2", "c3", "c1", "c2", "c3"}));
+}
+
+TEST(BrokerCoreDispatch, ConsumerWithoutCreditIsSkippedNotWaitedFor) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 1);
+  b.connect_consumer("c2", 10);
+  b.send_tasks("p1", seq_range(0, 6));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+}
+
+TEST(BrokerCoreDispatch, ConsumerJoiningMidRunGetsQueuedWorkInTheNextFlush) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 2);
+  b.send_tasks("p1", seq_range(0, 6));
+  ASSERT_EQ(b.flush_and_take_tasks("c1").size(), 2u);
+  b.connect_consumer("c2", 10);
+  EXPECT_EQ(seqs_of(b.flush_and_take_tasks("c2")), (std::vector<std::uint64_t>{2, 3, 4, 5}));
+  EXPECT_EQ(b.core().queue_depth(), 0u);
+}
+
+TEST(BrokerCoreDispatch, ManyTasksGoOutAsOneBatchPerConsumerPerFlush) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 100);
+  b.connect_consumer("c2", 100);
+  b.send_tasks("p1", seq_range(0, 50));
+  b.send_tasks("p1", seq_range(50, 100));
+  b.flush();
+  auto c1 = b.take_consumer("c1");
+  auto c2 = b.take_consumer("c2");
+  ASSERT_EQ(c1.size(), 1u);
+  ASSERT_EQ(c2.size(), 1u);
+  EXPECT_EQ(c1[0].tasks().tasks_size(), 50);
+  EXPECT_EQ(c2[0].tasks().tasks_size(), 50);
+}
+
+TEST(BrokerCoreDispatch, BatchesAreCutBeforeTheyNearTheMessageSizeLimit) {
+  Config config = test_config();
+  config.max_message_bytes = 8192;  // batches are cut at a quarter: 2 KiB
+  config.max_payload_bytes = 1024;
+  BrokerDriver b(config);
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 100);
+  b.to_frontend(route_of("p1"), task_batch(seq_range(0, 10), std::string(1000, 'x')));
+  b.flush();
+  auto got = b.take_consumer("c1");
+  EXPECT_GE(got.size(), 4u);
+  for (const auto& e : got) {
+    EXPECT_LE(e.ByteSizeLong(), config.max_message_bytes);
+    EXPECT_LE(e.tasks().tasks_size(), 3);
+  }
+  EXPECT_EQ(seqs_of(tasks_in(got)), seq_range(0, 10)) << "every task once, in order";
+}
+
+TEST(BrokerCoreDispatch, PilledConsumerGetsNoTasks) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.send_pill("p1", 0);
+  b.connect_consumer("c1", 10);
+  b.flush();
+  ASSERT_TRUE(b.core().drained());
+  ASSERT_EQ(count_body(b.take_consumer("c1"), wire::Envelope::kPill), 1u);
+  // A new run begins; the old run's consumer is on its way out and must not get its work.
+  b.connect_producer("p2");
+  b.send_tasks("p2", {0});
+  b.flush();
+  EXPECT_TRUE(b.take_tasks("c1").empty());
+  EXPECT_EQ(b.core().queue_depth(), 1u);
+  b.connect_consumer("c2", 10);
+  EXPECT_EQ(b.flush_and_take_tasks("c2").size(), 1u);
+}
+
+}  // namespace
+}  // namespace conveyor::broker::testing
