@@ -1,6 +1,7 @@
 #include "common/cli.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <iostream>
 
 namespace conveyor {
@@ -84,6 +85,9 @@ std::optional<Duration> parse_duration(const std::string& text) {
   } else {
     return std::nullopt;
   }
+  // "inf", "nan" and huge values parse as doubles; converting them to Duration is undefined.
+  const std::chrono::duration<double, std::milli> longest = Duration::max();
+  if (!std::isfinite(ms) || ms >= longest.count()) return std::nullopt;
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms));
 }
 

@@ -1,5 +1,8 @@
 #include "common/sockets.hpp"
 
+#include <atomic>
+#include <cstdint>
+
 namespace conveyor {
 namespace {
 
@@ -29,6 +32,11 @@ zmq::socket_t make_dealer(zmq::context_t& context, const SocketOptions& options)
 
 std::string last_endpoint(zmq::socket_t& socket) {
   return socket.get(zmq::sockopt::last_endpoint);
+}
+
+std::string unique_inproc_endpoint(const std::string& prefix) {
+  static std::atomic<std::uint64_t> counter{0};
+  return "inproc://" + prefix + "-" + std::to_string(counter.fetch_add(1) + 1);
 }
 
 }  // namespace conveyor

@@ -27,6 +27,11 @@ zmq::socket_t make_dealer(zmq::context_t& context, const SocketOptions& options)
 // The endpoint a socket actually bound (resolves "tcp://*:0" style wildcards).
 std::string last_endpoint(zmq::socket_t& socket);
 
+// A new "inproc://<prefix>-<n>" name on every call. Never derive one from an object's address:
+// libzmq releases an inproc name on its reaper thread after close(), so an object built where the
+// last one stood would find the name still bound (EADDRINUSE).
+std::string unique_inproc_endpoint(const std::string& prefix);
+
 // Ownership of a heap object passed between threads over an inproc socket: the pointer travels in
 // a frame, the receiver adopts it. Nothing is shared; the object has one owner at a time.
 template <class T>

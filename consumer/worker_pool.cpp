@@ -32,9 +32,7 @@ wire::Result run_handler(const Handler& handler, const wire::Task& task) {
 WorkerPool::WorkerPool(zmq::context_t& context, std::size_t size, Handler handler)
     : handler_(std::move(handler)) {
   for (std::size_t i = 0; i < size; ++i) {
-    const std::string endpoint = "inproc://conveyor-worker-" +
-                                 std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
-                                 std::to_string(i);
+    const std::string endpoint = unique_inproc_endpoint("conveyor-worker");
     auto worker =
         std::make_unique<Worker>(Worker{zmq::socket_t(context, zmq::socket_type::pair), {}});
     worker->socket.set(zmq::sockopt::linger, 0);

@@ -208,7 +208,7 @@ void Session::flush(TimePoint now) {
     acks_.clear();
     emit(std::move(ack));
   }
-  if (source_ended_ && unsent_.empty() && !pill_sent_) {
+  if (source_ended_ && all_sent() && !pill_sent_) {
     wire::Envelope pill;
     pill.mutable_pill()->set_tasks(next_seq_);
     emit(std::move(pill));
@@ -221,6 +221,14 @@ void Session::flush(TimePoint now) {
     emit(std::move(goodbye));
     phase_ = Phase::done;
   }
+}
+
+bool Session::all_sent() {
+  // A task queued to go again can turn final first (the broker held it and its result came back
+  // after the reconnect): it is nothing to send, and without credit it would hold back the pill.
+  while (!unsent_.empty() && !unfinished_.contains(unsent_.front()))
+    unsent_.pop_front();
+  return unsent_.empty();
 }
 
 void Session::send_tasks() {

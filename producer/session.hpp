@@ -84,6 +84,8 @@ class Session {
   void on_error(const wire::Error& error, TimePoint now);
   void on_drained(const wire::Drained& drained);
   void send_tasks();
+  // True when every unfinished task was sent in this session (drops final ones from unsent_).
+  bool all_sent();
   void fail(std::string why);
   void lose_connection(TimePoint now, const std::string& why);
   void emit(wire::Envelope envelope);

@@ -6,23 +6,17 @@
 #include "common/sockets.hpp"
 
 namespace conveyor::producer {
-namespace {
-
-std::string endpoint_for(const void* self) {
-  return "inproc://conveyor-source-" + std::to_string(reinterpret_cast<std::uintptr_t>(self));
-}
-
-}  // namespace
 
 SourceReader::SourceReader(zmq::context_t& context, std::unique_ptr<Source> source)
     : source_(std::move(source)),
       size_hint_(source_->size_hint()),
       socket_(context, zmq::socket_type::pair) {
+  const std::string endpoint = unique_inproc_endpoint("conveyor-source");
   socket_.set(zmq::sockopt::linger, 0);
-  socket_.bind(endpoint_for(this));
+  socket_.bind(endpoint);
   zmq::socket_t peer(context, zmq::socket_type::pair);
   peer.set(zmq::sockopt::linger, 0);
-  peer.connect(endpoint_for(this));
+  peer.connect(endpoint);
   thread_ = std::thread(&SourceReader::serve, std::move(peer), std::ref(*source_));
 }
 

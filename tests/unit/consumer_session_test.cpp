@@ -1,0 +1,391 @@
+// consumer::Session, driven by hand: envelopes in, work taken and finished, the outbox read back.
+#include "consumer/session.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/unit/session_envelopes.hpp"
+
+namespace conveyor::consumer {
+namespace {
+
+using namespace conveyor::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using Body = wire::Envelope::BodyCase;
+
+SessionConfig test_config() {
+  SessionConfig config;
+  config.id = "c1";
+  config.capacity = 8;
+  config.connect_timeout = milliseconds(5000);
+  config.reconnect_timeout = milliseconds(20000);
+  config.broker = "tcp://broker:5556";
+  return config;
+}
+
+// What a worker would return for `work`: ok, output "done-<seq>".
+std::vector<wire::Result> results_for(const Work& work) {
+  std::vector<wire::Result> out;
+  for (const auto& task : work.tasks) {
+    wire::Result result;
+    result.set_producer(task.producer());
+    result.set_seq(task.seq());
+    result.set_status(wire::OK);
+    result.set_output("done-" + std::to_string(task.seq()));
+    out.push_back(std::move(result));
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> seqs_of(const Work& work) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& task : work.tasks)
+    seqs.push_back(task.seq());
+  return seqs;
+}
+
+class ConsumerSession : public ::testing::Test {
+ protected:
+  void feed(wire::Envelope envelope) { session.on_envelope(envelope, now); }
+  void connect(wire::Envelope welcome_envelope = welcome()) {
+    session.on_connect(now);
+    feed(std::move(welcome_envelope));
+    take_outbox(session);
+  }
+  void finish(const Work& work) {
+    auto results = results_for(work);
+    session.on_done(work.id, results);
+  }
+  std::vector<wire::Envelope> flush() {
+    session.flush(now);
+    return take_outbox(session);
+  }
+
+  TimePoint now = kStart;
+  Session session{test_config(), kStart};
+};
+
+TEST_F(ConsumerSession, HelloCarriesItsCapacity) {
+  session.on_connect(now);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kHello));
+  const auto& hello = out[0].hello();
+  EXPECT_EQ(hello.role(), wire::CONSUMER);
+  EXPECT_EQ(hello.id(), "c1");
+  EXPECT_EQ(hello.capacity(), 8u);
+  EXPECT_NE(hello.session(), 0u);
+  EXPECT_THAT(hello.agent(), HasSubstr("conveyor-consumer"));
+}
+
+TEST_F(ConsumerSession, WelcomeStartsTheSession) {
+  session.on_connect(now);
+  EXPECT_EQ(session.phase(), Session::Phase::connecting);
+  feed(welcome());
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+}
+
+TEST_F(ConsumerSession, TakeWorkHandsOutTheOldestTasksFirst) {
+  connect();
+  feed(tasks("p1", {0, 1}));
+  feed(tasks("p2", {7}));
+  EXPECT_EQ(session.pending(), 3u);
+  EXPECT_EQ(session.counts().received, 3u);
+  Work first = session.take_work(2);
+  ASSERT_THAT(seqs_of(first), ElementsAre(0u, 1u));
+  EXPECT_EQ(first.tasks[0].producer(), "p1");
+  EXPECT_EQ(first.tasks[0].payload(), "task-0");
+  Work second = session.take_work(2);
+  ASSERT_THAT(seqs_of(second), ElementsAre(7u));
+  EXPECT_EQ(second.tasks[0].producer(), "p2");
+  EXPECT_NE(first.id, second.id);
+  EXPECT_EQ(session.pending(), 0u);
+  EXPECT_EQ(session.running(), 3u);
+}
+
+TEST_F(ConsumerSession, TakeWorkRespectsItsMaximum) {
+  connect();
+  feed(tasks("p1", {0, 1, 2, 3}));
+  EXPECT_EQ(session.take_work(1).tasks.size(), 1u);
+  EXPECT_EQ(session.take_work(0).tasks.size(), 0u);
+  EXPECT_EQ(session.pending(), 3u);
+  EXPECT_EQ(session.running(), 1u);
+}
+
+TEST_F(ConsumerSession, TakeWorkFromAnEmptyQueueGivesNothing) {
+  connect();
+  Work work = session.take_work(4);
+  EXPECT_THAT(work.tasks, IsEmpty());
+  EXPECT_EQ(session.running(), 0u);
+}
+
+TEST_F(ConsumerSession, BatchesResultsInOneResultBatch) {
+  connect();
+  feed(tasks("p1", {0, 1, 2}));
+  Work a = session.take_work(2);
+  Work b = session.take_work(1);
+  finish(b);
+  finish(a);
+  EXPECT_EQ(session.running(), 0u);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kResults));
+  const auto& batch = out[0].results();
+  ASSERT_EQ(batch.results_size(), 3);
+  EXPECT_THAT(ref_seqs(batch.results()), ElementsAre(2u, 0u, 1u)) << "completion order";
+  EXPECT_EQ(batch.results(0).producer(), "p1");
+  EXPECT_EQ(batch.results(0).output(), "done-2");
+  EXPECT_EQ(session.counts().ok, 3u);
+  EXPECT_THAT(flush(), IsEmpty()) << "results go once";
+}
+
+TEST_F(ConsumerSession, CountsFailedResults) {
+  connect();
+  feed(tasks("p1", {0}));
+  Work work = session.take_work(1);
+  auto results = results_for(work);
+  results[0].set_status(wire::FAILED);
+  results[0].set_error("boom");
+  session.on_done(work.id, results);
+  EXPECT_EQ(session.counts().failed, 1u);
+  EXPECT_EQ(session.counts().ok, 0u);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kResults));
+  ASSERT_EQ(out[0].results().results_size(), 1);
+  EXPECT_EQ(out[0].results().results(0).error(), "boom");
+}
+
+TEST_F(ConsumerSession, IgnoresResultsOfUnknownWork) {
+  connect();
+  std::vector<wire::Result> stray(1);
+  session.on_done(99, stray);
+  EXPECT_THAT(flush(), IsEmpty());
+  EXPECT_EQ(session.counts().ok + session.counts().failed, 0u);
+}
+
+TEST_F(ConsumerSession, PillWithNothingHeldSaysGoodbyeAtOnce) {
+  connect();
+  feed(pill());
+  EXPECT_EQ(session.phase(), Session::Phase::finishing);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kGoodbye));
+  EXPECT_EQ(out[0].goodbye().released_size(), 0);
+  EXPECT_EQ(out[0].goodbye().abandoned_size(), 0);
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+}
+
+TEST_F(ConsumerSession, PillSaysGoodbyeOnlyAfterRunningWorkIsReported) {
+  connect();
+  feed(tasks("p1", {0, 1}));
+  Work work = session.take_work(2);
+  feed(pill());
+  EXPECT_EQ(session.phase(), Session::Phase::finishing);
+  EXPECT_THAT(flush(), IsEmpty());
+  EXPECT_EQ(session.phase(), Session::Phase::finishing);
+  finish(work);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kResults, Body::kGoodbye));
+  EXPECT_EQ(out[0].results().results_size(), 2);
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+}
+
+TEST_F(ConsumerSession, PillWaitsForTasksNotYetStarted) {
+  connect();
+  feed(tasks("p1", {0}));
+  feed(pill());
+  EXPECT_THAT(flush(), IsEmpty());
+  Work work = session.take_work(1);
+  ASSERT_EQ(work.tasks.size(), 1u) << "a pill never overtakes work";
+  finish(work);
+  EXPECT_THAT(bodies(flush()), ElementsAre(Body::kResults, Body::kGoodbye));
+}
+
+TEST_F(ConsumerSession, StopHandsBackUnstartedTasksWithCapacityZero) {
+  connect();
+  feed(tasks("p1", {0, 1, 2, 3}));
+  Work running = session.take_work(1);
+  session.stop(now);
+  EXPECT_TRUE(session.stopping());
+  EXPECT_EQ(session.phase(), Session::Phase::finishing);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kCredit));
+  const auto& credit = out[0].credit();
+  ASSERT_TRUE(credit.has_capacity());
+  EXPECT_EQ(credit.capacity(), 0u);
+  EXPECT_EQ(credit.grant(), 0u);
+  ASSERT_THAT(ref_seqs(credit.released()), ElementsAre(1u, 2u, 3u));
+  EXPECT_EQ(credit.released(0).producer(), "p1");
+  EXPECT_EQ(session.pending(), 0u);
+  EXPECT_EQ(session.running(), 1u);
+  EXPECT_EQ(session.counts().handed_back, 3u);
+}
+
+TEST_F(ConsumerSession, StopReleasesTasksThatArriveAfterIt) {
+  connect();
+  session.stop(now);
+  take_outbox(session);
+  feed(tasks("p1", {5, 6}));
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kCredit));
+  EXPECT_EQ(out[0].credit().capacity(), 0u);
+  EXPECT_THAT(ref_seqs(out[0].credit().released()), ElementsAre(5u, 6u));
+  EXPECT_EQ(session.pending(), 0u);
+  EXPECT_THAT(session.take_work(10).tasks, IsEmpty());
+}
+
+TEST_F(ConsumerSession, StopSaysGoodbyeOnlyAfterRunningWorkFinishes) {
+  connect();
+  feed(tasks("p1", {0, 1}));
+  Work running = session.take_work(1);
+  session.stop(now);
+  take_outbox(session);
+  EXPECT_THAT(flush(), IsEmpty());
+  EXPECT_EQ(session.phase(), Session::Phase::finishing);
+  finish(running);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kResults, Body::kGoodbye));
+  EXPECT_THAT(ref_seqs(out[0].results().results()), ElementsAre(0u));
+  EXPECT_EQ(out[1].goodbye().released_size(), 0) << "released already, with the credit";
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+}
+
+TEST_F(ConsumerSession, StopTwiceHandsBackOnce) {
+  connect();
+  feed(tasks("p1", {0}));
+  session.stop(now);
+  session.stop(now);
+  EXPECT_EQ(count_of(take_outbox(session), Body::kCredit), 1u);
+  EXPECT_EQ(session.counts().handed_back, 1u);
+}
+
+TEST_F(ConsumerSession, AbortGoodbyeListsReleasedAndAbandonedTasks) {
+  connect();
+  feed(tasks("p1", {0, 1, 2, 3}));
+  Work running = session.take_work(2);
+  session.abort(now);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kGoodbye));
+  const auto& goodbye = out[0].goodbye();
+  EXPECT_THAT(ref_seqs(goodbye.released()), ElementsAre(2u, 3u));
+  ASSERT_THAT(ref_seqs(goodbye.abandoned()), ElementsAre(0u, 1u));
+  EXPECT_EQ(goodbye.abandoned(0).producer(), "p1");
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+}
+
+TEST_F(ConsumerSession, AbortAfterStopAbandonsOnlyWhatRuns) {
+  connect();
+  feed(tasks("p1", {0, 1}));
+  Work running = session.take_work(1);
+  session.stop(now);
+  take_outbox(session);
+  session.abort(now);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kGoodbye));
+  EXPECT_EQ(out[0].goodbye().released_size(), 0);
+  EXPECT_THAT(ref_seqs(out[0].goodbye().abandoned()), ElementsAre(0u));
+}
+
+TEST_F(ConsumerSession, SilenceMakesItReconnectAndDropUnstartedTasks) {
+  connect(welcome(100, 3));
+  feed(tasks("p1", {0, 1, 2}));
+  Work running = session.take_work(1);
+  session.on_tick(now + milliseconds(300));
+  EXPECT_FALSE(session.wants_new_connection());
+  session.on_tick(now + milliseconds(301));
+  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_EQ(session.pending(), 0u) << "the broker requeues them; they are not ours any more";
+  EXPECT_EQ(session.running(), 1u);
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+}
+
+TEST_F(ConsumerSession, SendsResultsOfWorkThatRanThroughAReconnectAfterTheNewWelcome) {
+  connect(welcome(100, 3));
+  feed(tasks("p1", {0}));
+  Work running = session.take_work(1);
+  now += milliseconds(301);
+  session.on_tick(now);
+  ASSERT_TRUE(session.wants_new_connection());
+  finish(running);
+  EXPECT_THAT(flush(), IsEmpty()) << "nobody to send them to yet";
+  session.on_connect(now);
+  auto hello = take_outbox(session);
+  ASSERT_THAT(bodies(hello), ElementsAre(Body::kHello));
+  EXPECT_THAT(flush(), IsEmpty()) << "not before the Welcome";
+  feed(welcome(100, 3));
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kResults));
+  EXPECT_THAT(ref_seqs(out[0].results().results()), ElementsAre(0u));
+}
+
+TEST_F(ConsumerSession, NotWelcomedAsksForANewConnection) {
+  connect();
+  feed(tasks("p1", {0}));
+  feed(error(wire::NOT_WELCOMED));
+  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_EQ(session.pending(), 0u);
+  session.on_connect(now);
+  EXPECT_FALSE(session.wants_new_connection());
+}
+
+TEST_F(ConsumerSession, AStopDuringAReconnectIsAnnouncedToTheNewSession) {
+  connect();
+  feed(error(wire::NOT_WELCOMED));
+  session.stop(now);
+  EXPECT_THAT(take_outbox(session), IsEmpty()) << "no session to tell";
+  session.on_connect(now);
+  feed(welcome());
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kHello, Body::kCredit));
+  EXPECT_EQ(out[1].credit().capacity(), 0u);
+}
+
+TEST_F(ConsumerSession, AFatalErrorFailsTheSession) {
+  connect();
+  feed(error(wire::WRONG_SOCKET, {}, true));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("refused for a test"));
+}
+
+TEST_F(ConsumerSession, ANonFatalErrorIsOnlyLogged) {
+  connect();
+  feed(error(wire::BAD_REQUEST));
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+  EXPECT_FALSE(session.wants_new_connection());
+}
+
+TEST_F(ConsumerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
+  session.on_connect(now);
+  session.on_tick(now + milliseconds(5000));
+  EXPECT_EQ(session.phase(), Session::Phase::connecting);
+  session.on_tick(now + milliseconds(5001));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
+  EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5556"));
+}
+
+TEST_F(ConsumerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
+  connect(welcome(100, 3));
+  const TimePoint lost = now + milliseconds(301);
+  session.on_tick(lost);
+  ASSERT_TRUE(session.wants_new_connection());
+  session.on_connect(lost);
+  session.on_tick(lost + milliseconds(20000));
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+  session.on_tick(lost + milliseconds(20001));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("--reconnect-timeout"));
+}
+
+TEST_F(ConsumerSession, SendsAHeartbeatWhenIdle) {
+  connect(welcome(100, 3));
+  session.on_tick(now + milliseconds(99));
+  EXPECT_THAT(take_outbox(session), IsEmpty());
+  session.on_tick(now + milliseconds(100));
+  EXPECT_THAT(bodies(take_outbox(session)), ElementsAre(Body::kHeartbeat));
+}
+
+}  // namespace
+}  // namespace conveyor::consumer

@@ -1,0 +1,168 @@
+// producer::Session: hello and welcome, timeouts, lost links, errors and heartbeats.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/unit/producer_session_fixture.hpp"
+
+namespace conveyor::producer {
+namespace {
+
+using namespace conveyor::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using Body = wire::Envelope::BodyCase;
+
+TEST_F(ProducerSession, SaysHelloAsAProducerWithItsId) {
+  session.on_connect(now);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kHello));
+  const auto& hello = out[0].hello();
+  EXPECT_EQ(hello.role(), wire::PRODUCER);
+  EXPECT_EQ(hello.id(), "p1");
+  EXPECT_NE(hello.session(), 0u);
+  EXPECT_EQ(hello.capacity(), 0u);
+  EXPECT_THAT(hello.agent(), HasSubstr("conveyor-producer"));
+  EXPECT_EQ(session.phase(), Session::Phase::connecting);
+}
+
+TEST_F(ProducerSession, EachConnectionIsANewSession) {
+  session.on_connect(now);
+  session.on_connect(now);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kHello, Body::kHello));
+  EXPECT_NE(out[0].hello().session(), out[1].hello().session());
+}
+
+TEST_F(ProducerSession, SendsNothingBeforeWelcome) {
+  session.on_connect(now);
+  take_outbox(session);
+  add(3);
+  feed(credit(10));
+  session.end_of_source();
+  EXPECT_THAT(flush(), IsEmpty());
+  EXPECT_EQ(session.phase(), Session::Phase::connecting);
+}
+
+TEST_F(ProducerSession, IgnoresCreditGrantedBeforeWelcome) {
+  session.on_connect(now);
+  feed(credit(10));
+  feed(welcome());
+  take_outbox(session);
+  add(3);
+  EXPECT_THAT(flush(), IsEmpty());
+  feed(credit(1));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u));
+}
+
+TEST_F(ProducerSession, ForgetsCreditWhenTheConnectionIsReplaced) {
+  connect();
+  feed(credit(5));
+  reconnect();
+  add(2);
+  EXPECT_THAT(flush(), IsEmpty()) << "grants belong to the old session";
+  feed(credit(1));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u));
+}
+
+TEST_F(ProducerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
+  session.on_connect(now);
+  session.on_tick(now + milliseconds(5000));
+  EXPECT_EQ(session.phase(), Session::Phase::connecting);
+  session.on_tick(now + milliseconds(5001));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
+  EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5555"));
+  EXPECT_EQ(session.source_room(), 0u);
+}
+
+TEST_F(ProducerSession, TriesAFreshConnectionWhenAHelloGoesUnanswered) {
+  // Before any Welcome the limit is the default 1 s heartbeat times 3.
+  session.on_connect(now);
+  session.on_tick(now + milliseconds(3000));
+  EXPECT_FALSE(session.wants_new_connection());
+  session.on_tick(now + milliseconds(3001));
+  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_EQ(session.phase(), Session::Phase::connecting);
+  session.on_connect(now + milliseconds(3001));
+  EXPECT_FALSE(session.wants_new_connection());
+}
+
+TEST_F(ProducerSession, AsksForANewConnectionWhenTheBrokerFallsSilent) {
+  connect(welcome(100, 3));
+  session.on_tick(now + milliseconds(300));
+  EXPECT_FALSE(session.wants_new_connection());
+  session.on_tick(now + milliseconds(301));
+  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_EQ(session.phase(), Session::Phase::running) << "a lost link is not a failure";
+}
+
+TEST_F(ProducerSession, AnyMessageFromTheBrokerKeepsTheSessionAlive) {
+  connect(welcome(100, 3));
+  now += milliseconds(250);
+  feed(heartbeat());
+  session.on_tick(now + milliseconds(300));
+  EXPECT_FALSE(session.wants_new_connection());
+  session.on_tick(now + milliseconds(301));
+  EXPECT_TRUE(session.wants_new_connection());
+}
+
+TEST_F(ProducerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
+  connect(welcome(100, 3));
+  add(1);
+  const TimePoint lost = now + milliseconds(301);
+  session.on_tick(lost);
+  ASSERT_TRUE(session.wants_new_connection());
+  session.on_connect(lost);
+  session.on_tick(lost + milliseconds(20000));
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+  session.on_tick(lost + milliseconds(20001));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("--reconnect-timeout"));
+  EXPECT_THAT(session.failure(), HasSubstr("1 tasks unfinished"));
+}
+
+TEST_F(ProducerSession, NotWelcomedAsksForANewConnection) {
+  connect();
+  feed(error(wire::NOT_WELCOMED));
+  EXPECT_TRUE(session.wants_new_connection());
+  add(1);
+  feed(credit(1));
+  EXPECT_THAT(flush(), IsEmpty()) << "nothing goes to a broker that does not know us";
+  session.on_connect(now);
+  EXPECT_FALSE(session.wants_new_connection());
+}
+
+TEST_F(ProducerSession, AFatalErrorFailsTheSession) {
+  connect();
+  wire::Envelope fatal = error(wire::INVALID_HELLO, {}, true);
+  feed(std::move(fatal));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("refused for a test"));
+  session.end_of_source();
+  EXPECT_THAT(flush(), IsEmpty());
+}
+
+TEST_F(ProducerSession, SendsAHeartbeatWhenIdle) {
+  connect(welcome(100, 3));
+  session.on_tick(now + milliseconds(99));
+  EXPECT_THAT(take_outbox(session), IsEmpty());
+  session.on_tick(now + milliseconds(100));
+  EXPECT_THAT(bodies(take_outbox(session)), ElementsAre(Body::kHeartbeat));
+}
+
+TEST_F(ProducerSession, SendsNoHeartbeatRightAfterOtherTraffic) {
+  connect(welcome(100, 3));
+  add(1);
+  feed(credit(1));
+  now += milliseconds(60);
+  flush();
+  session.on_tick(now + milliseconds(60));
+  EXPECT_THAT(take_outbox(session), IsEmpty()) << "the batch 60 ms ago proves we are alive";
+}
+
+}  // namespace
+}  // namespace conveyor::producer

@@ -1,0 +1,304 @@
+// producer::Session: tasks within credit, results and acks, the pill and the goodbye.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/unit/producer_session_fixture.hpp"
+
+namespace conveyor::producer {
+namespace {
+
+using namespace conveyor::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using Body = wire::Envelope::BodyCase;
+
+TEST_F(ProducerSession, SendsOnlyWithinGrantedCreditInSeqOrder) {
+  connect();
+  add(5);
+  feed(credit(3));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 1u, 2u));
+  EXPECT_THAT(flush(), IsEmpty());
+  feed(credit(2));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(3u, 4u));
+}
+
+TEST_F(ProducerSession, BatchesManyTasksInOneTaskBatch) {
+  connect();
+  add(100);
+  feed(credit(100));
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kTasks));
+  const auto& batch = out[0].tasks();
+  ASSERT_EQ(batch.tasks_size(), 100);
+  for (int i = 0; i < batch.tasks_size(); ++i) {
+    EXPECT_EQ(batch.tasks(i).seq(), static_cast<std::uint64_t>(i));
+    EXPECT_EQ(batch.tasks(i).payload(), "payload-" + std::to_string(i));
+    EXPECT_EQ(batch.tasks(i).producer(), "") << "the session names the producer";
+  }
+}
+
+TEST_F(ProducerSession, CutsBatchesNearAQuarterOfTheMaxMessageSize) {
+  // 400-byte messages: batches aim at 100 bytes; each 40-byte payload counts 52.
+  connect(welcome(100, 3, 300, 400));
+  for (int i = 0; i < 6; ++i)
+    session.add_task(std::string(40, 'x'));
+  feed(credit(6));
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kTasks, Body::kTasks, Body::kTasks));
+  for (const auto& envelope : out)
+    EXPECT_EQ(envelope.tasks().tasks_size(), 2);
+  EXPECT_THAT(task_seqs(out), ElementsAre(0u, 1u, 2u, 3u, 4u, 5u));
+}
+
+TEST_F(ProducerSession, AssignsSeqsInSourceOrderFromZero) {
+  connect();
+  session.add_task("a");
+  session.add_task("b");
+  session.add_task("c");
+  EXPECT_EQ(session.counts().produced, 3u);
+  feed(credit(3));
+  auto out = flush();
+  ASSERT_EQ(out.size(), 1u);
+  const auto& batch = out[0].tasks();
+  ASSERT_EQ(batch.tasks_size(), 3);
+  EXPECT_EQ(batch.tasks(0).seq(), 0u);
+  EXPECT_EQ(batch.tasks(0).payload(), "a");
+  EXPECT_EQ(batch.tasks(1).seq(), 1u);
+  EXPECT_EQ(batch.tasks(1).payload(), "b");
+  EXPECT_EQ(batch.tasks(2).seq(), 2u);
+  EXPECT_EQ(batch.tasks(2).payload(), "c");
+}
+
+TEST_F(ProducerSession, SourceRoomIsTheWindowsFreeRoom) {
+  use_window(3);
+  connect();
+  EXPECT_EQ(session.source_room(), 3u);
+  add(2);
+  EXPECT_EQ(session.source_room(), 1u);
+  add(1);
+  EXPECT_EQ(session.source_room(), 0u);
+  feed(credit(3));
+  flush();
+  EXPECT_EQ(session.source_room(), 0u) << "sent is not final: the window still holds it";
+  feed(results({{1, wire::OK}}));
+  EXPECT_EQ(session.source_room(), 1u);
+}
+
+TEST_F(ProducerSession, SourceRoomIsZeroOnceTheSourceEnded) {
+  connect();
+  session.end_of_source();
+  EXPECT_TRUE(session.source_ended());
+  EXPECT_EQ(session.source_room(), 0u);
+}
+
+TEST_F(ProducerSession, AResultFinalizesItsTaskAndIsAcked) {
+  connect();
+  add(2);
+  feed(credit(2));
+  flush();
+  feed(results({{1, wire::OK}}));
+  ASSERT_EQ(session.finished().size(), 1u);
+  EXPECT_EQ(session.finished()[0].seq(), 1u);
+  EXPECT_EQ(session.finished()[0].output(), "out-1");
+  EXPECT_EQ(session.finished()[0].consumer(), "c1");
+  EXPECT_EQ(session.counts().ok, 1u);
+  EXPECT_EQ(session.unfinished(), 1u);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kAck));
+  EXPECT_THAT(out[0].ack().seqs(), ElementsAre(1u));
+  EXPECT_THAT(flush(), IsEmpty()) << "an ack goes once";
+}
+
+TEST_F(ProducerSession, CountsFailedAndDeadResultsAsFinal) {
+  connect();
+  add(3);
+  feed(credit(3));
+  flush();
+  feed(results({{0, wire::FAILED}, {1, wire::DEAD}, {2, wire::OK}}));
+  EXPECT_THAT(finished_seqs(), ElementsAre(0u, 1u, 2u));
+  EXPECT_EQ(session.counts().failed, 1u);
+  EXPECT_EQ(session.counts().dead, 1u);
+  EXPECT_EQ(session.counts().ok, 1u);
+  EXPECT_EQ(session.counts().done(), 3u);
+  EXPECT_EQ(session.unfinished(), 0u);
+}
+
+TEST_F(ProducerSession, DropsDuplicateResultsButStillAcksThem) {
+  connect();
+  add(1);
+  feed(credit(1));
+  flush();
+  feed(results({{0, wire::OK}}));
+  EXPECT_THAT(finished_seqs(), ElementsAre(0u));
+  flush();
+  feed(results({{0, wire::FAILED}}));
+  EXPECT_THAT(session.finished(), IsEmpty());
+  EXPECT_EQ(session.counts().duplicates, 1u);
+  EXPECT_EQ(session.counts().ok, 1u);
+  EXPECT_EQ(session.counts().failed, 0u);
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kAck));
+  EXPECT_THAT(out[0].ack().seqs(), ElementsAre(0u));
+}
+
+TEST_F(ProducerSession, RejectedTasksGoBackToTheFrontAndAreResentWhenCreditReturns) {
+  connect();
+  add(5);
+  feed(credit(3));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 1u, 2u));
+  feed(error(wire::CREDIT_EXCEEDED, {2, 1}));
+  EXPECT_THAT(flush(), IsEmpty()) << "no credit left";
+  feed(credit(2));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(1u, 2u));
+  feed(credit(2));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(3u, 4u));
+}
+
+TEST_F(ProducerSession, ShuttingDownTakesBackEveryGrant) {
+  connect();
+  add(2);
+  feed(credit(5));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 1u));
+  feed(error(wire::SHUTTING_DOWN, {1}));
+  add(1);
+  EXPECT_THAT(flush(), IsEmpty()) << "the 3 unused grants are void";
+  feed(credit(2));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(1u, 2u));
+}
+
+TEST_F(ProducerSession, DoesNotSendATaskThatBecameFinalWhileWaitingToBeSent) {
+  connect();
+  add(3);
+  feed(credit(3));
+  flush();
+  reconnect();  // 0, 1 and 2 wait to be sent again
+  feed(results({{1, wire::OK}}));
+  feed(credit(3));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 2u));
+  add(1);
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(3u)) << "the skipped task used no credit";
+}
+
+TEST_F(ProducerSession, ResendsEveryUnfinishedTaskAfterWelcome) {
+  connect();
+  add(6);
+  feed(credit(4));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 1u, 2u, 3u));
+  feed(results({{1, wire::OK}, {3, wire::FAILED}}));
+  flush();
+  reconnect();
+  feed(credit(10));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 2u, 4u, 5u));
+}
+
+TEST_F(ProducerSession, SendsThePillOnlyAfterTheLastTaskWasSent) {
+  connect();
+  add(3);
+  session.end_of_source();
+  feed(credit(2));
+  auto out = flush();
+  EXPECT_EQ(count_of(out, Body::kPill), 0u);
+  EXPECT_THAT(task_seqs(out), ElementsAre(0u, 1u));
+  feed(credit(1));
+  out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kTasks, Body::kPill));
+  EXPECT_THAT(task_seqs(out), ElementsAre(2u));
+  EXPECT_EQ(out[1].pill().tasks(), 3u);
+}
+
+TEST_F(ProducerSession, SendsThePillExactlyOncePerSession) {
+  connect();
+  add(2);
+  session.end_of_source();
+  feed(credit(2));
+  EXPECT_EQ(count_of(flush(), Body::kPill), 1u);
+  EXPECT_EQ(count_of(flush(), Body::kPill), 0u);
+  feed(results({{0, wire::OK}}));
+  EXPECT_EQ(count_of(flush(), Body::kPill), 0u);
+  reconnect();
+  EXPECT_EQ(count_of(flush(), Body::kPill), 0u) << "task 1 must go again first";
+  feed(credit(1));
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kTasks, Body::kPill));
+  EXPECT_EQ(out[1].pill().tasks(), 2u);
+  EXPECT_EQ(count_of(flush(), Body::kPill), 0u);
+}
+
+TEST_F(ProducerSession, SaysGoodbyeOnlyWhenEveryTaskHasAFinalResult) {
+  connect();
+  add(2);
+  session.end_of_source();
+  feed(credit(2));
+  flush();
+  feed(results({{0, wire::OK}}));
+  auto out = flush();
+  EXPECT_EQ(count_of(out, Body::kGoodbye), 0u);
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+  feed(results({{1, wire::DEAD}}));
+  out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kAck, Body::kGoodbye)) << "acked before leaving";
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+  EXPECT_THAT(flush(), IsEmpty()) << "done means silent";
+}
+
+TEST_F(ProducerSession, DoesNotSayGoodbyeBeforeTheSourceEnds) {
+  connect();
+  add(1);
+  feed(credit(1));
+  flush();
+  feed(results({{0, wire::OK}}));
+  EXPECT_EQ(count_of(flush(), Body::kGoodbye), 0u);
+  EXPECT_EQ(session.phase(), Session::Phase::running);
+}
+
+TEST_F(ProducerSession, AnEmptySourceStillSendsItsPillAndFinishes) {
+  connect();
+  session.end_of_source();
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kPill, Body::kGoodbye));
+  EXPECT_EQ(out[0].pill().tasks(), 0u);
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+}
+
+TEST_F(ProducerSession, FinishesWhenResultsArriveForTasksWaitingToBeResent) {
+  // After a reconnect the broker may return results for tasks the session means to send again,
+  // and grant no credit (it may be stopping). Nothing is left to send: pill and goodbye go anyway.
+  connect();
+  add(2);
+  session.end_of_source();
+  feed(credit(2));
+  flush();
+  reconnect();
+  feed(results({{0, wire::OK}, {1, wire::OK}}));
+  auto out = flush();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kAck, Body::kPill, Body::kGoodbye));
+  EXPECT_EQ(out[1].pill().tasks(), 2u);
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+}
+
+TEST_F(ProducerSession, FailsAnOversizedPayloadAtOnceWithoutSendingIt) {
+  connect(welcome(100, 3, 4, 1 << 20));
+  session.add_task("12345");
+  session.add_task("1234");
+  ASSERT_EQ(session.finished().size(), 1u);
+  const auto& result = session.finished()[0];
+  EXPECT_EQ(result.seq(), 0u);
+  EXPECT_EQ(result.status(), wire::FAILED);
+  EXPECT_THAT(result.error(), HasSubstr("5 bytes"));
+  EXPECT_THAT(result.error(), HasSubstr("limit of 4"));
+  EXPECT_EQ(session.counts().failed, 1u);
+  EXPECT_EQ(session.unfinished(), 1u);
+  session.end_of_source();
+  feed(credit(5));
+  auto out = flush();
+  EXPECT_THAT(task_seqs(out), ElementsAre(1u));
+  ASSERT_EQ(count_of(out, Body::kPill), 1u);
+  EXPECT_EQ(out.back().pill().tasks(), 2u) << "the failed task still counts";
+}
+
+}  // namespace
+}  // namespace conveyor::producer

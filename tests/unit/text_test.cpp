@@ -1,0 +1,133 @@
+// UTF-8 validation, JSON string escaping and base64, as the results file needs them.
+#include "common/text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace conveyor {
+namespace {
+
+std::string bytes(std::initializer_list<int> values) {
+  std::string out;
+  for (int v : values)
+    out.push_back(static_cast<char>(v));
+  return out;
+}
+
+TEST(Utf8, AcceptsAsciiAndTheEmptyString) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii ~"));
+  EXPECT_TRUE(is_valid_utf8(std::string("nul\0inside", 10)));
+}
+
+TEST(Utf8, AcceptsWellFormedSequencesOfEveryLength) {
+  EXPECT_TRUE(is_valid_utf8(bytes({0xC2, 0x80})));              // U+0080, smallest 2-byte
+  EXPECT_TRUE(is_valid_utf8(bytes({0xC3, 0xA9})));              // é
+  EXPECT_TRUE(is_valid_utf8(bytes({0xDF, 0xBF})));              // U+07FF
+  EXPECT_TRUE(is_valid_utf8(bytes({0xE0, 0xA0, 0x80})));        // U+0800, smallest 3-byte
+  EXPECT_TRUE(is_valid_utf8(bytes({0xE2, 0x82, 0xAC})));        // €
+  EXPECT_TRUE(is_valid_utf8(bytes({0xED, 0x9F, 0xBF})));        // U+D7FF, below the surrogates
+  EXPECT_TRUE(is_valid_utf8(bytes({0xEE, 0x80, 0x80})));        // U+E000, above them
+  EXPECT_TRUE(is_valid_utf8(bytes({0xEF, 0xBF, 0xBF})));        // U+FFFF
+  EXPECT_TRUE(is_valid_utf8(bytes({0xF0, 0x90, 0x80, 0x80})));  // U+10000, smallest 4-byte
+  EXPECT_TRUE(is_valid_utf8(bytes({0xF0, 0x9F, 0x9A, 0x80})));  // 🚀
+  EXPECT_TRUE(is_valid_utf8(bytes({0xF4, 0x8F, 0xBF, 0xBF})));  // U+10FFFF, the largest
+}
+
+TEST(Utf8, RejectsOverlongEncodings) {
+  EXPECT_FALSE(is_valid_utf8(bytes({0xC0, 0x80})));              // NUL in two bytes
+  EXPECT_FALSE(is_valid_utf8(bytes({0xC1, 0xBF})));              // U+007F in two bytes
+  EXPECT_FALSE(is_valid_utf8(bytes({0xE0, 0x80, 0x80})));        // NUL in three
+  EXPECT_FALSE(is_valid_utf8(bytes({0xE0, 0x9F, 0xBF})));        // U+07FF in three
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF0, 0x80, 0x80, 0x80})));  // NUL in four
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF0, 0x8F, 0xBF, 0xBF})));  // U+FFFF in four
+}
+
+TEST(Utf8, RejectsSurrogates) {
+  EXPECT_FALSE(is_valid_utf8(bytes({0xED, 0xA0, 0x80})));  // U+D800
+  EXPECT_FALSE(is_valid_utf8(bytes({0xED, 0xBF, 0xBF})));  // U+DFFF
+  // A CESU-8 style pair is two surrogates, not one character.
+  EXPECT_FALSE(is_valid_utf8(bytes({0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80})));
+}
+
+TEST(Utf8, RejectsCodePointsAboveU10FFFF) {
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF4, 0x90, 0x80, 0x80})));  // U+110000
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF5, 0x80, 0x80, 0x80})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF7, 0xBF, 0xBF, 0xBF})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF8, 0x88, 0x80, 0x80, 0x80})));  // old 5-byte form
+  EXPECT_FALSE(is_valid_utf8(bytes({0xFE})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xFF})));
+}
+
+TEST(Utf8, RejectsTruncatedSequences) {
+  EXPECT_FALSE(is_valid_utf8(bytes({0xC3})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xE2, 0x82})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xF0, 0x9F, 0x9A})));
+  EXPECT_FALSE(is_valid_utf8("text then \xE2\x82"));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xC3, 0x41})));        // a continuation byte replaced by 'A'
+  EXPECT_FALSE(is_valid_utf8(bytes({0xE2, 0x28, 0xA1})));  // broken in the middle
+}
+
+TEST(Utf8, RejectsASequenceCutShortByTheEndOfTheView) {
+  // The bytes past the view would complete the character: they must not be looked at.
+  const std::string euro = "\xE2\x82\xAC";
+  EXPECT_TRUE(is_valid_utf8(euro));
+  EXPECT_FALSE(is_valid_utf8(std::string_view(euro).substr(0, 2)));
+  EXPECT_FALSE(is_valid_utf8(std::string_view(euro).substr(0, 1)));
+}
+
+TEST(Utf8, RejectsLoneContinuationBytes) {
+  EXPECT_FALSE(is_valid_utf8(bytes({0x80})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0x41, 0xBF})));
+  EXPECT_FALSE(is_valid_utf8(bytes({0xC3, 0xA9, 0xA9})));  // é plus one too many
+}
+
+TEST(JsonString, EscapesQuoteBackslashAndTheNamedControls) {
+  std::string out = "prefix:";
+  append_json_string(out, "a\"b\\c\nd\re\tf");
+  EXPECT_EQ(out, R"(prefix:a\"b\\c\nd\re\tf)");
+}
+
+TEST(JsonString, EscapesOtherControlCharactersAsUnicode) {
+  std::string out;
+  append_json_string(out, bytes({0x00, 0x01, 0x08, 0x0C, 0x1B, 0x1F}));
+  EXPECT_EQ(out, R"(\u0000\u0001\u0008\u000c\u001b\u001f)");
+}
+
+TEST(JsonString, LeavesPrintableAndMultibyteTextAlone) {
+  std::string out;
+  append_json_string(out, "caf\xc3\xa9 / ~ \x7f");
+  EXPECT_EQ(out, "caf\xc3\xa9 / ~ \x7f");
+}
+
+TEST(JsonString, EveryAsciiCharacterRoundTripsThroughAJsonParser) {
+  std::string all;
+  for (int c = 0; c < 0x80; ++c)
+    all.push_back(static_cast<char>(c));
+  std::string document = "\"";
+  append_json_string(document, all);
+  document += "\"";
+  EXPECT_EQ(nlohmann::json::parse(document).get<std::string>(), all);
+}
+
+TEST(Base64, MatchesTheRfc4648TestVectors) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
+TEST(Base64, EncodesHighAndZeroBytes) {
+  EXPECT_EQ(base64_encode(bytes({0x00})), "AA==");
+  EXPECT_EQ(base64_encode(bytes({0xFF, 0xFF, 0xFF})), "////");
+  EXPECT_EQ(base64_encode(bytes({0xFB, 0xEF, 0xBE})), "++++");
+  EXPECT_EQ(base64_encode(bytes({0x00, 0x10, 0x83, 0x10, 0x51, 0x87})), "ABCDEFGH");
+}
+
+}  // namespace
+}  // namespace conveyor
