@@ -5,6 +5,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" test
+# The compose test needs a container engine: in CI, prepare podman when there is none.
+setup="$root/../shared/container-setup.sh"
+if [[ "${CONVEYOR_REQUIRE_ALL:-0}" == 1 && -f "$setup" ]] &&
+  ! command -v podman >/dev/null && ! docker info >/dev/null 2>&1; then
+  bash "$setup"
+fi
 "$root/scripts/build.sh" -DCONVEYOR_BUILD_TESTS=ON -DCONVEYOR_BUILD_BENCH=ON
 build="${CONVEYOR_BUILD_DIR:-$root/build}"
 ctest --test-dir "$build" --output-on-failure --timeout 600 -j2 "$@"
