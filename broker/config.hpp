@@ -16,6 +16,7 @@ struct Config {
   std::size_t queue_capacity = 10000;
   std::optional<std::uint32_t> expected_producers;  // --producers N
   bool exit_when_drained = false;
+  bool service = false;  // a drain leaves consumers connected for the next run; a stop pills them
   Duration heartbeat = milliseconds(1000);
   std::uint32_t liveness = 3;
   std::uint32_t max_attempts = 3;

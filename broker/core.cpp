@@ -171,7 +171,9 @@ void Core::on_producer_hello(std::string_view route, const wire::Hello& hello,
                address);
     detach_producer(producer, now);
   }
-  if (drained_ && !producer.in_run) start_new_run();
+  // A producer process that never had a welcome is new work, even under an id of the drained run
+  // (a service's producer run again); a reconnecting one is told below that its run is over.
+  if (drained_ && (!producer.in_run || !hello.resuming())) start_new_run();
   if (std::none_of(producers_.begin(), producers_.end(), [](auto& p) { return p->in_run; })) {
     run_started_ = now;  // the run's clock starts with its first producer
     run_start_stats_ = stats_;
@@ -223,7 +225,7 @@ void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
              consumer.capacity, hello.agent());
 
   send(consumer, welcome());
-  if (drained_ || finished_) {
+  if (consumers_released()) {
     // Rule 4: the run is over; a late joiner is told so at once.
     consumer.pilled = true;
     wire::Envelope pill;

@@ -143,6 +143,9 @@ class Core {
   void grant_credit();
   void check_drained(TimePoint now);
   void declare_drained(TimePoint now);
+  // Whether consumers are done with: after a drain (in --service mode only after a stop too).
+  bool consumers_released() const;
+  void pill_consumers();
   void send_heartbeats(TimePoint now);
   void check_liveness(TimePoint now);
   wire::Summary run_summary(TimePoint now) const;

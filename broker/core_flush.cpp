@@ -147,9 +147,12 @@ void Core::grant_credit() {
 void Core::check_drained(TimePoint now) {
   if (finished_ || !book_.empty()) return;
   if (drained_) {
-    // Stopped after a drain (no --exit-when-drained): consumers are pilled and producers told
-    // already, so there is nothing left to wait for.
-    if (stopping_) finished_ = true;
+    // Stopped after a drain (no --exit-when-drained): producers were told already; consumers were
+    // pilled then too, except in --service mode, where the stop is what ends them.
+    if (stopping_) {
+      pill_consumers();
+      finished_ = true;
+    }
     return;
   }
   std::size_t in_run = 0;
@@ -176,11 +179,9 @@ void Core::check_drained(TimePoint now) {
 void Core::declare_drained(TimePoint now) {
   drained_ = true;
   const wire::Summary summary = run_summary(now);
-  log_->info(
-      "drained: {} tasks ({} ok, {} failed, {} dead, {} redelivered) in {:.3f} s; sending pills "
-      "to {} consumers",
-      summary.tasks(), summary.ok(), summary.failed(), summary.dead(), summary.redelivered(),
-      summary.seconds(), consumers_.size());
+  log_->info("drained: {} tasks ({} ok, {} failed, {} dead, {} redelivered) in {:.3f} s",
+             summary.tasks(), summary.ok(), summary.failed(), summary.dead(), summary.redelivered(),
+             summary.seconds());
   for (auto& p : producers_) {
     if (!p->unacked.empty() && (p->vanished || stopping_)) {
       log_->warn("producer {} is gone: {} of its results are dropped undelivered", p->id,
@@ -188,12 +189,10 @@ void Core::declare_drained(TimePoint now) {
       p->unacked.clear();
     }
   }
-  for (auto& [serial, consumer] : consumers_) {
-    if (consumer->pilled) continue;
-    consumer->pilled = true;
-    wire::Envelope pill;
-    pill.mutable_pill();
-    send(*consumer, std::move(pill));
+  if (consumers_released()) {
+    pill_consumers();
+  } else {
+    log_->info("--service: {} consumers stay for the next run", consumers_.size());
   }
   for (auto& p : producers_) {
     if (!p->connected()) continue;
@@ -203,6 +202,21 @@ void Core::declare_drained(TimePoint now) {
     send(*p, std::move(envelope));
   }
   if (config_.exit_when_drained || stopping_) finished_ = true;
+}
+
+bool Core::consumers_released() const {
+  return finished_ || (drained_ && (stopping_ || !config_.service));
+}
+
+void Core::pill_consumers() {
+  log_->info("sending a pill to each of {} consumers", consumers_.size());
+  for (auto& [serial, consumer] : consumers_) {
+    if (consumer->pilled) continue;
+    consumer->pilled = true;
+    wire::Envelope pill;
+    pill.mutable_pill();
+    send(*consumer, std::move(pill));
+  }
 }
 
 void Core::check_liveness(TimePoint now) {

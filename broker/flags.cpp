@@ -21,6 +21,10 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--exit-when-drained", config.exit_when_drained,
                "exit 0 once drained, instead of serving a next run");
+  app.add_flag("--service", config.service,
+               "keep consumers for the next run: a drain does not pill them (nor late joiners); "
+               "SIGTERM/SIGINT still drains, then pills them")
+      ->excludes("--exit-when-drained");
   app.add_option("--queue-capacity", config.queue_capacity,
                  "tasks the broker queues at most (producers get credit only for free room)")
       ->check(CLI::Range(1, 100'000'000));

@@ -33,6 +33,7 @@ void Session::on_connect(TimePoint now) {
   h->set_id(config_.id);
   h->set_session(random_nonce());
   h->set_agent(kAgent);
+  h->set_resuming(ever_welcomed_);
   emit(std::move(hello));
 }
 

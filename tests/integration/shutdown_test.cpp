@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include "tests/support/cluster.hpp"
 
@@ -131,6 +132,44 @@ TEST(Shutdown, SigtermOnAProducerStopsReadingSendsThePillAndWaitsForResults) {
   // Exactly the tasks read before the signal, 0..n-1, each with a final result.
   EXPECT_EQ(results.rbegin()->first + 1, results.size());
   EXPECT_NE(job.log("p1").find("no more reading from the source"), std::string::npos);
+}
+
+// --service: a run's drain leaves the consumers connected for the next producers, including a new
+// process under an id already seen; SIGTERM on the broker then pills them and all exit 0.
+TEST(Shutdown, ServiceBrokerKeepsConsumersAcrossRunsAndPillsThemOnSigterm) {
+  Cluster job;
+  job.start_broker({"--service"});
+  Process& c1 = job.start_consumer("c1", {"--handler", "echo", "--concurrency", "2"});
+  Process& c2 = job.start_consumer("c2", {"--handler", "echo", "--concurrency", "2"});
+  Process& first = job.start_producer("p1", {"--source", "gen:200"});
+  ASSERT_EQ(first.wait(30s), 0) << job.log("p1");
+  expect_all_ok_once(job, "p1", 200);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return job.log("broker").find("consumers stay for the next run") != std::string::npos;
+      },
+      10s))
+      << job.log("broker");
+
+  // The same producer id again, as a new process: a new run on the same two consumers.
+  const std::string second_results = job.path("p1-second.jsonl");
+  Process& second =
+      job.start("p1-second", {CONVEYOR_PRODUCER_BIN, "--broker", job.frontend(), "--id", "p1",
+                              "--results", second_results, "--quiet", "--source", "gen:300"});
+  ASSERT_EQ(second.wait(30s), 0) << job.log("p1-second") << job.log("broker");
+  const auto results = read_results(second_results);
+  ASSERT_EQ(results.size(), 300u);
+  std::set<std::string> consumers;
+  for (const auto& [seq, r] : results) {
+    EXPECT_EQ(r.at("status"), "ok");
+    consumers.insert(r.at("consumer").get<std::string>());
+  }
+  EXPECT_EQ(consumers, (std::set<std::string>{"c1", "c2"})) << "both stayed for the second run";
+
+  job.broker().signal(SIGTERM);
+  EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
+  EXPECT_EQ(c1.wait(20s), 0) << job.log("c1");
+  EXPECT_EQ(c2.wait(20s), 0) << job.log("c2");
 }
 
 }  // namespace

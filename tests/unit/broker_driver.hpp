@@ -264,8 +264,11 @@ class BrokerDriver {
   }
 
   void producer_hello(std::string_view id) { producer_hello_on(id, route_of(id)); }
-  void producer_hello_on(std::string_view id, std::string_view route) {
-    to_frontend(route, hello(wire::PRODUCER, id));
+  // `resuming`: the producer process was welcomed before (a reconnect, not a new process).
+  void producer_hello_on(std::string_view id, std::string_view route, bool resuming = true) {
+    auto envelope = hello(wire::PRODUCER, id);
+    envelope.mutable_hello()->set_resuming(resuming);
+    to_frontend(route, std::move(envelope));
   }
   void consumer_hello(std::string_view id, std::uint32_t capacity) {
     consumer_hello_on(id, capacity, route_of(id));
