@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <future>
+#include <thread>
 
 namespace conveyor {
 namespace {
@@ -37,6 +39,18 @@ std::string last_endpoint(zmq::socket_t& socket) {
 std::string unique_inproc_endpoint(const std::string& prefix) {
   static std::atomic<std::uint64_t> counter{0};
   return "inproc://" + prefix + "-" + std::to_string(counter.fetch_add(1) + 1);
+}
+
+bool close_context_within(zmq::context_t& context, std::chrono::milliseconds limit) {
+  std::packaged_task<void()> close([&context] { context.close(); });
+  auto closed = close.get_future();
+  std::thread closer(std::move(close));
+  if (closed.wait_for(limit) == std::future_status::ready) {
+    closer.join();
+    return true;
+  }
+  closer.detach();  // the process ends before it returns
+  return false;
 }
 
 }  // namespace conveyor

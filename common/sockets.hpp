@@ -3,6 +3,7 @@
 // unbounded message size lets one peer exhaust our memory.
 #pragma once
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -31,6 +32,12 @@ std::string last_endpoint(zmq::socket_t& socket);
 // libzmq releases an inproc name on its reaper thread after close(), so an object built where the
 // last one stood would find the name still bound (EADDRINUSE).
 std::string unique_inproc_endpoint(const std::string& prefix);
+
+// Terminates `context` (zmq_ctx_term, which waits for each closed socket's linger) within `limit`.
+// False when it did not: libzmq's I/O thread can be stuck for tens of seconds in a DNS lookup for
+// a reconnect to a host that is gone (a removed broker container). The caller must then end the
+// process (std::_Exit) without touching the context again.
+bool close_context_within(zmq::context_t& context, std::chrono::milliseconds limit);
 
 // Ownership of a heap object passed between threads over an inproc socket: the pointer travels in
 // a frame, the receiver adopts it. Nothing is shared; the object has one owner at a time.

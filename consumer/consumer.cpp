@@ -4,6 +4,8 @@
 #include <csignal>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "common/cli.hpp"
 #include "common/codec.hpp"
 #include "common/logging.hpp"
@@ -12,6 +14,8 @@
 
 namespace conveyor::consumer {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr std::size_t kReceiveBudget = 1024;
 constexpr std::size_t kMaxWorkBatch = 256;
@@ -24,16 +28,16 @@ Config with_defaults(Config config) {
   if (config.concurrency == 0) {
     config.concurrency = std::max(1u, std::thread::hardware_concurrency());
   }
-  if (config.prefetch == 0) config.prefetch = config.concurrency;
+  if (!config.prefetch) config.prefetch = config.concurrency;
   if (config.concurrency > 4096) throw StartupError("--concurrency is at most 4096");
-  if (config.concurrency + config.prefetch > 100000) {
+  if (config.concurrency + *config.prefetch > 100000) {
     throw StartupError("--concurrency plus --prefetch is at most 100000");
   }
   return config;
 }
 
 SessionConfig session_config(const Config& config) {
-  return SessionConfig{config.id, static_cast<std::uint32_t>(config.concurrency + config.prefetch),
+  return SessionConfig{config.id, static_cast<std::uint32_t>(config.concurrency + *config.prefetch),
                        config.connect_timeout, config.reconnect_timeout, config.broker};
 }
 
@@ -180,14 +184,27 @@ int Consumer::finish() {
   // The goodbye is a courtesy once the broker has pilled us (it may be gone already); a failed
   // session has nobody to deliver to.
   const bool failed = session_.phase() == Session::Phase::failed;
-  socket_->set(zmq::sockopt::linger, failed ? 0 : 250);
   log->info("{}: {} tasks: {} ok, {} failed, {} handed back", config_.id, counts.received,
             counts.ok, counts.failed, counts.handed_back);
-  if (failed) {
-    print_error("conveyor-consumer", session_.failure());
-    return 1;
-  }
-  return 0;
+  if (failed) print_error("conveyor-consumer", session_.failure());
+  const int status = failed ? 1 : 0;
+  close_network(failed ? 0ms : 250ms, status);
+  return status;
+}
+
+void Consumer::close_network(std::chrono::milliseconds linger, int status) {
+  socket_->set(zmq::sockopt::linger, static_cast<int>(linger.count()));
+  loop_.unwatch(*socket_);
+  socket_.reset();
+  pool_.reset();
+  if (close_context_within(context_, linger + 1000ms)) return;
+  logger("consumer")
+      ->warn(
+          "the network layer did not let go within {} ms (a reconnect to a broker that is gone?); "
+          "exiting without it",
+          (linger + 1000ms).count());
+  spdlog::shutdown();
+  std::_Exit(status);
 }
 
 }  // namespace conveyor::consumer

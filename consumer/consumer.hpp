@@ -30,7 +30,9 @@ struct Config {
   std::string broker = "tcp://localhost:5556";
   std::string id;               // empty: "consumer-<host>-<pid>"
   std::size_t concurrency = 0;  // worker threads; 0: one per CPU
-  std::size_t prefetch = 0;     // tasks held beyond those running; 0: same as concurrency
+  // Tasks held beyond those running, so a worker never waits for the network; 0 holds only what
+  // runs (a slow or dangerous task never waits behind another). Unset: as many as concurrency.
+  std::optional<std::size_t> prefetch;
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
 };
@@ -54,6 +56,8 @@ class Consumer {
 
  private:
   void connect();
+  // Closes the sockets and the context; ends the process with `status` if libzmq hangs on.
+  void close_network(std::chrono::milliseconds linger, int status);
   void receive();
   void on_worker(std::size_t i);
   void on_signal();

@@ -17,9 +17,11 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
                  "(default: consumer-HOST-PID)");
   app.add_option("--concurrency", c.concurrency, "worker threads (0: one per CPU)")
       ->check(CLI::Range(0, 4096));
-  app.add_option("--prefetch", c.prefetch,
-                 "tasks held beyond the running ones (0: as many as --concurrency)")
-      ->check(CLI::Range(0, 100000));
+  std::string prefetch = "auto";
+  app.add_option("--prefetch", prefetch,
+                 "tasks held beyond the running ones, so workers never wait for the network; 0 "
+                 "holds only what runs (for slow or risky tasks); auto: as many as --concurrency")
+      ->check(CLI::IsMember({"auto"}) | CLI::Range(0, 100000));
   app.add_option("--handler", flags.handler,
                  "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "
                  "exec:COMMAND (payload on stdin, stdout is the output, non-zero exit fails)")
@@ -30,7 +32,9 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
                       "give up when a lost broker does not come back within this");
   add_log_flags(app, flags.log);
   bind_environment(app);
-  return parse_command_line(app, argc, argv);
+  if (auto status = parse_command_line(app, argc, argv)) return status;
+  if (prefetch != "auto") c.prefetch = std::stoul(prefetch);  // checked by the validator above
+  return std::nullopt;
 }
 
 }  // namespace conveyor::consumer

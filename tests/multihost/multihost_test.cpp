@@ -213,7 +213,7 @@ TEST_F(MultiHost, TheBrokerKilledAndRestartedMidRunLosesNothing) {
   EXPECT_NE(job_.log("p1").find("sending"), std::string::npos) << job_.log("p1");
 }
 
-TEST_F(MultiHost, DISABLED_APoisonTaskThatKillsItsConsumerEndsDeadAndTheRestCompletes) {
+TEST_F(MultiHost, APoisonTaskThatKillsItsConsumerEndsDeadAndTheRestCompletes) {
   Process& broker =
       start_broker("broker", {"--producers", "1", "--exit-when-drained", "--max-attempts", "3"});
   // Task 7 kills the consumer running it (its shell's parent); every other task echoes.
