@@ -16,6 +16,7 @@
 
 #include <spdlog/logger.h>
 
+#include "common/backoff.hpp"
 #include "common/clock.hpp"
 #include "proto/conveyor.pb.h"
 
@@ -104,6 +105,10 @@ class Session {
   TimePoint now_;
   TimePoint started_;
   TimePoint hello_sent_{};
+  // Hello retries: 2 s, then twice as long each time, at most 30 s (libzmq reconnects the TCP
+  // link by itself meanwhile; a fresh socket is for a hello lost with a dying connection).
+  Backoff hello_backoff_{std::chrono::seconds(2), std::chrono::seconds(30)};
+  TimePoint hello_retry_at_{};
   TimePoint last_heard_{};
   TimePoint last_sent_{};
   TimePoint lost_since_{};

@@ -26,6 +26,7 @@ void Session::on_connect(TimePoint now) {
   credit_ = 0;
   pill_sent_ = false;
   hello_sent_ = now;
+  hello_retry_at_ = now + hello_backoff_.next();
   last_heard_ = now;
   wire::Envelope hello;
   auto* h = hello.mutable_hello();
@@ -60,6 +61,7 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
 }
 
 void Session::on_welcome(const wire::Welcome& welcome, TimePoint now) {
+  hello_backoff_.reset();
   welcomed_ = true;
   heartbeat_ = milliseconds(std::max<std::uint32_t>(welcome.heartbeat_ms(), 10));
   liveness_ = std::max<std::uint32_t>(welcome.liveness(), 1);
@@ -147,8 +149,14 @@ void Session::on_tick(TimePoint now) {
                   std::to_string(to_ms(now - lost_since_)) + " ms (--reconnect-timeout) with " +
                   std::to_string(unfinished_.size()) + " tasks unfinished");
     }
-    // A hello can be lost with a dying connection: try a fresh socket now and then.
-    if (now - hello_sent_ > silence_limit) wants_new_connection_ = true;
+    // A hello can be lost with a dying connection: try a fresh socket, less and less often.
+    if (now >= hello_retry_at_) {
+      log_->info(
+          "no welcome from the broker at {} {} ms after hello; trying a fresh connection "
+          "(attempt {})",
+          config_.broker, to_ms(now - hello_sent_), hello_backoff_.attempts() + 1);
+      wants_new_connection_ = true;
+    }
     return;
   }
   if (now - last_heard_ > silence_limit) {

@@ -288,6 +288,29 @@ TEST_F(ConsumerSession, AbortAfterStopAbandonsOnlyWhatRuns) {
   EXPECT_THAT(ref_seqs(out[0].goodbye().abandoned()), ElementsAre(0u));
 }
 
+TEST_F(ConsumerSession, RetriesAnUnansweredHelloLessAndLessOften) {
+  // 2 s, 4 s, 8 s, ... at most 30 s, each within ±20%; a tick every 10 ms.
+  SessionConfig patient = test_config();
+  patient.connect_timeout = std::chrono::minutes(10);
+  session = Session(patient, now);
+  long long previous = 0;
+  for (int attempt = 0; attempt < 7; ++attempt) {
+    session.on_connect(now);
+    long long waited = -1;
+    for (long long ms = 0; ms <= 40000 && waited < 0; ms += 10) {
+      session.on_tick(now + milliseconds(ms));
+      if (session.wants_new_connection()) waited = ms;
+    }
+    ASSERT_GT(waited, 0) << "attempt " << attempt;
+    EXPECT_LE(waited, 36010) << "bounded";
+    if (attempt < 5) {
+      EXPECT_GT(waited, previous) << "attempt " << attempt;
+    }
+    previous = waited;
+    now += milliseconds(waited);
+  }
+}
+
 TEST_F(ConsumerSession, SilenceMakesItReconnectAndDropUnstartedTasks) {
   connect(welcome(100, 3));
   feed(tasks("p1", {0, 1, 2}));

@@ -79,16 +79,46 @@ TEST_F(ProducerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   EXPECT_EQ(session.source_room(), 0u);
 }
 
-TEST_F(ProducerSession, TriesAFreshConnectionWhenAHelloGoesUnanswered) {
-  // Before any Welcome the limit is the default 1 s heartbeat times 3.
+// Ticks every 10 ms from `from` until the session asks for a new connection; the delay in ms.
+long long ms_until_new_connection(Session& session, TimePoint from) {
+  for (TimePoint t = from; t < from + std::chrono::seconds(60); t += milliseconds(10)) {
+    session.on_tick(t);
+    if (session.wants_new_connection()) return to_ms(t - from);
+  }
+  return -1;
+}
+
+TEST_F(ProducerSession, RetriesAnUnansweredHelloWithBoundedExponentialBackoff) {
+  // 2 s, 4 s, 8 s, 16 s, then 30 s at most, each within ±20% (plus a 10 ms tick).
+  SessionConfig patient = config_with_window(100);
+  patient.connect_timeout = std::chrono::minutes(10);
+  session = Session(patient, now);
+  const long long bases[] = {2000, 4000, 8000, 16000, 30000, 30000};
+  for (const long long base : bases) {
+    session.on_connect(now);
+    EXPECT_FALSE(session.wants_new_connection());
+    const long long waited = ms_until_new_connection(session, now);
+    EXPECT_GE(waited, base * 8 / 10) << "base " << base;
+    EXPECT_LE(waited, base * 12 / 10 + 10) << "base " << base;
+    EXPECT_EQ(session.phase(), Session::Phase::connecting);
+    now += milliseconds(waited);
+  }
+}
+
+TEST_F(ProducerSession, AWelcomeResetsTheHelloBackoff) {
+  SessionConfig patient = config_with_window(100);
+  patient.connect_timeout = std::chrono::minutes(10);
+  session = Session(patient, now);
+  for (int i = 0; i < 3; ++i) {
+    session.on_connect(now);
+    now += milliseconds(ms_until_new_connection(session, now));
+  }
+  connect(welcome(1000, 3));
+  now += milliseconds(3001);
+  session.on_tick(now);
+  ASSERT_TRUE(session.wants_new_connection()) << "the broker fell silent";
   session.on_connect(now);
-  session.on_tick(now + milliseconds(3000));
-  EXPECT_FALSE(session.wants_new_connection());
-  session.on_tick(now + milliseconds(3001));
-  EXPECT_TRUE(session.wants_new_connection());
-  EXPECT_EQ(session.phase(), Session::Phase::connecting);
-  session.on_connect(now + milliseconds(3001));
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_LE(ms_until_new_connection(session, now), 2400 + 10) << "back to the first delay";
 }
 
 TEST_F(ProducerSession, AsksForANewConnectionWhenTheBrokerFallsSilent) {
