@@ -23,8 +23,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
                "exit 0 once drained, instead of serving a next run");
   app.add_flag("--service", config.service,
                "keep consumers for the next run: a drain does not pill them (nor late joiners); "
-               "SIGTERM/SIGINT still drains, then pills them")
-      ->excludes("--exit-when-drained");
+               "SIGTERM/SIGINT still drains, then pills them");
   app.add_option("--queue-capacity", config.queue_capacity,
                  "tasks the broker queues at most (producers get credit only for free room)")
       ->check(CLI::Range(1, 100'000'000));
@@ -53,6 +52,11 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
   add_log_flags(app, log);
   bind_environment(app);
   if (auto status = parse_command_line(app, argc, argv)) return status;
+  // Checked on the values, not with CLI11's excludes(): CONVEYOR_SERVICE=false counts as given.
+  if (config.service && config.exit_when_drained) {
+    print_error(app.get_name(), "--service and --exit-when-drained exclude each other");
+    return 2;
+  }
   if (producers > 0) config.expected_producers = producers;
   config.heartbeat = milliseconds(heartbeat_ms);
   if (producer_timeout_ms > 0) config.producer_timeout = milliseconds(producer_timeout_ms);

@@ -7,14 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 build=${CONVEYOR_FUZZ_BUILD_DIR:-$root/build-fuzz}
-packages=(clang libclang-rt-14-dev)
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
-    "$root/scripts/install-deps.sh" >/dev/null
-    apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null
-    break
-  }
-done
+"$root/scripts/install-deps.sh" test  # clang and its libFuzzer runtime
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCONVEYOR_FUZZ=ON >/dev/null
 cmake --build "$build" --target broker_core_fuzz -- -j"$(nproc)"

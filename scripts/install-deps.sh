@@ -13,7 +13,8 @@ packages=(
 )
 # Extra groups on request: `install-deps.sh test` adds what the full suite needs.
 if [[ "${1:-}" == "test" ]]; then
-  packages+=(iproute2 procps)
+  # multi-host tests (network namespaces), the libFuzzer build (clang), the compose test's checks
+  packages+=(iproute2 procps clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds everything, and runs the whole test suite with CTest.
+# Installs what the tests need, builds everything, and runs the whole test suite with CTest:
+# unit, integration, multi-host (root) and compose (a container engine) tests. Then, unless CTest
+# arguments narrowed the run, the unit tests once more under ASan+UBSan (scripts/sanitize.sh) and
+# the broker fuzzer for FUZZ_SECONDS (60; scripts/fuzz.sh).
 # CONVEYOR_REQUIRE_ALL=1 (set in CI) makes tests that need root or a container engine fail
 # instead of skipping.
 set -euo pipefail
@@ -14,3 +17,9 @@ fi
 "$root/scripts/build.sh" -DCONVEYOR_BUILD_TESTS=ON -DCONVEYOR_BUILD_BENCH=ON
 build="${CONVEYOR_BUILD_DIR:-$root/build}"
 ctest --test-dir "$build" --output-on-failure --timeout 600 -j2 "$@"
+if (($# == 0)); then
+  echo "test: unit tests under AddressSanitizer + UndefinedBehaviorSanitizer" >&2
+  "$root/scripts/sanitize.sh"
+  echo "test: fuzzing broker::Core for ${FUZZ_SECONDS:-60} s" >&2
+  FUZZ_SECONDS=${FUZZ_SECONDS:-60} "$root/scripts/fuzz.sh"
+fi

@@ -3,6 +3,8 @@
 // known id starts a new run after the drain, whatever the mode.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "broker/flags.hpp"
 #include "tests/unit/broker_driver.hpp"
 
@@ -182,7 +184,21 @@ TEST(BrokerCoreService, ServiceFlagExcludesExitWhenDrained) {
   const char* both[] = {"conveyor-broker", "--service", "--exit-when-drained"};
   const auto status = parse_flags(3, both, other, log);
   ASSERT_TRUE(status.has_value());
-  EXPECT_NE(*status, 0);
+  EXPECT_EQ(*status, 2);
+}
+
+TEST(BrokerCoreService, ServiceFalseFromTheEnvironmentAllowsExitWhenDrained) {
+  ::setenv("CONVEYOR_SERVICE", "false", 1);
+  ::setenv("CONVEYOR_EXIT_WHEN_DRAINED", "true", 1);
+  Config config;
+  LogOptions log;
+  const char* argv[] = {"conveyor-broker"};
+  const auto status = parse_flags(1, argv, config, log);
+  ::unsetenv("CONVEYOR_SERVICE");
+  ::unsetenv("CONVEYOR_EXIT_WHEN_DRAINED");
+  EXPECT_EQ(status, std::nullopt);
+  EXPECT_FALSE(config.service);
+  EXPECT_TRUE(config.exit_when_drained);
 }
 
 }  // namespace
