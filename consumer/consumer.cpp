@@ -28,16 +28,17 @@ Config with_defaults(Config config) {
   if (config.concurrency == 0) {
     config.concurrency = std::max(1u, std::thread::hardware_concurrency());
   }
-  if (!config.prefetch) config.prefetch = config.concurrency;
   if (config.concurrency > 4096) throw StartupError("--concurrency is at most 4096");
-  if (config.concurrency + *config.prefetch > 100000) {
+  if (config.prefetch && config.concurrency + *config.prefetch > 100000) {
     throw StartupError("--concurrency plus --prefetch is at most 100000");
   }
   return config;
 }
 
 SessionConfig session_config(const Config& config) {
-  return SessionConfig{config.id, static_cast<std::uint32_t>(config.concurrency + *config.prefetch),
+  // --prefetch auto starts as deep as the pool and adapts once task times are known.
+  const std::size_t prefetch = config.prefetch.value_or(config.concurrency);
+  return SessionConfig{config.id, static_cast<std::uint32_t>(config.concurrency + prefetch),
                        config.connect_timeout, config.reconnect_timeout, config.broker};
 }
 
@@ -48,6 +49,7 @@ Consumer::Consumer(Config config)
       signals_({SIGINT, SIGTERM}),
       context_(1),
       session_(session_config(config_), Clock::now()) {
+  if (!config_.prefetch) auto_prefetch_.emplace(config_.concurrency);
   ignore_sigpipe();
 }
 
@@ -111,8 +113,22 @@ void Consumer::on_worker(std::size_t i) {
     const double per_task = std::chrono::duration<double>(batch->elapsed).count() /
                             static_cast<double>(batch->tasks.size());
     task_seconds_ = task_seconds_ == 0 ? per_task : 0.8 * task_seconds_ + 0.2 * per_task;
+    if (auto_prefetch_) adapt_prefetch(*batch);
   }
   session_.on_done(batch->id, batch->results);
+}
+
+void Consumer::adapt_prefetch(const WorkBatch& batch) {
+  std::size_t bytes = 0;
+  for (const auto& task : batch.tasks)
+    bytes += task.payload().size();
+  auto_prefetch_->on_batch(batch.tasks.size(), bytes, batch.elapsed);
+  if (auto capacity = auto_prefetch_->capacity_change()) {
+    logger("consumer")
+        ->info("--prefetch auto: holding up to {} tasks ({} workers, {:.1f} us/task)", *capacity,
+               config_.concurrency, task_seconds_ * 1e6);
+    session_.set_capacity(*capacity);
+  }
 }
 
 void Consumer::on_signal() {

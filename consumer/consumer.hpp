@@ -21,6 +21,7 @@
 #include "common/event_loop.hpp"
 #include "common/signals.hpp"
 #include "consumer/handlers.hpp"
+#include "consumer/prefetch.hpp"
 #include "consumer/session.hpp"
 #include "consumer/worker_pool.hpp"
 
@@ -60,6 +61,7 @@ class Consumer {
   void close_network(std::chrono::milliseconds linger, int status);
   void receive();
   void on_worker(std::size_t i);
+  void adapt_prefetch(const WorkBatch& batch);
   void on_signal();
   void round();
   void hand_out_work();
@@ -75,6 +77,7 @@ class Consumer {
   Session session_;
   EventLoop loop_;
   double task_seconds_ = 0;  // running mean of handler time per task, to size batches
+  std::optional<AutoPrefetch> auto_prefetch_;  // set with --prefetch auto
   int forced_exit_ = 0;
 };
 

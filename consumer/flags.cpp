@@ -18,9 +18,11 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
   app.add_option("--concurrency", c.concurrency, "worker threads (0: one per CPU)")
       ->check(CLI::Range(0, 4096));
   std::string prefetch = "auto";
-  app.add_option("--prefetch", prefetch,
-                 "tasks held beyond the running ones, so workers never wait for the network; 0 "
-                 "holds only what runs (for slow or risky tasks); auto: as many as --concurrency")
+  app.add_option(
+         "--prefetch", prefetch,
+         "tasks held beyond the running ones, so workers never wait for the network; 0 "
+         "holds only what runs (for slow or risky tasks); auto: about 5 ms of work per worker, "
+         "measured as tasks finish (at least --concurrency, at most 4000 or 64 MiB)")
       ->check(CLI::IsMember({"auto"}) | CLI::Range(0, 100000));
   app.add_option("--handler", flags.handler,
                  "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "

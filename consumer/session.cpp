@@ -137,6 +137,16 @@ void Session::stop(TimePoint now) {
   if (welcomed_) hand_back_pending();
 }
 
+void Session::set_capacity(std::uint32_t capacity) {
+  if (capacity == config_.capacity || capacity == 0) return;
+  log_->debug("capacity {} -> {}", config_.capacity, capacity);
+  config_.capacity = capacity;  // also what the next hello announces
+  if (!welcomed_ || stopping_ || pilled_) return;
+  wire::Envelope envelope;
+  envelope.mutable_credit()->set_capacity(capacity);
+  emit(std::move(envelope));
+}
+
 void Session::hand_back_pending() {
   wire::Envelope envelope;
   auto* credit = envelope.mutable_credit();

@@ -65,6 +65,10 @@ class Session {
   // Second signal: say goodbye now, handing back everything held (the broker requeues it).
   void abort(TimePoint now);
 
+  // Tasks it may hold from now on (--prefetch auto adapts it); the broker is told at once.
+  void set_capacity(std::uint32_t capacity);
+  std::uint32_t capacity() const { return config_.capacity; }
+
   void flush(TimePoint now);
   std::vector<wire::Envelope>& outbox() { return outbox_; }
   bool wants_new_connection() const { return wants_new_connection_; }

@@ -311,6 +311,33 @@ TEST_F(ConsumerSession, RetriesAnUnansweredHelloLessAndLessOften) {
   }
 }
 
+TEST_F(ConsumerSession, ANewCapacityIsAnnouncedAtOnceAndInTheNextHello) {
+  connect(welcome(100, 3));
+  session.set_capacity(40);
+  session.flush(now);
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kCredit));
+  EXPECT_EQ(out[0].credit().capacity(), 40u);
+  EXPECT_EQ(out[0].credit().released_size(), 0);
+  session.set_capacity(40);
+  session.flush(now);
+  EXPECT_THAT(take_outbox(session), IsEmpty()) << "no change, nothing said";
+  session.on_connect(now);
+  out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kHello));
+  EXPECT_EQ(out[0].hello().capacity(), 40u);
+}
+
+TEST_F(ConsumerSession, AStoppingConsumerDoesNotRaiseItsCapacity) {
+  connect(welcome(100, 3));
+  session.stop(now);
+  take_outbox(session);
+  session.set_capacity(40);
+  session.flush(now);
+  for (const auto& e : take_outbox(session))
+    EXPECT_FALSE(e.has_credit() && e.credit().capacity() > 0) << e.DebugString();
+}
+
 TEST_F(ConsumerSession, SilenceMakesItReconnectAndDropUnstartedTasks) {
   connect(welcome(100, 3));
   feed(tasks("p1", {0, 1, 2}));
