@@ -24,7 +24,7 @@ FROM docker.io/library/debian:bookworm-slim AS runtime
 # The shared libraries the executables link (see `ldd`); everything else is in the base image.
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      libzmq5 libprotobuf32 libspdlog1.10 libfmt9 libssl3 \
+      libzmq5 libprotobuf32 libspdlog1.10 libfmt9 libssl3 libprometheus-cpp-pull1.0 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid, so that a bind-mounted data directory can be made writable for it (chown 10001).
@@ -33,9 +33,10 @@ RUN groupadd --gid 10001 conveyor \
       --shell /usr/sbin/nologin conveyor \
  && install -d -o conveyor -g conveyor -m 0755 /data
 COPY --from=build /opt/conveyor/bin/conveyor-broker /opt/conveyor/bin/conveyor-producer \
+     /opt/conveyor/bin/conveyor-ctl \
      /opt/conveyor/bin/conveyor-consumer /usr/local/bin/
 # Fails the build if a runtime library is missing.
-RUN for exe in conveyor-broker conveyor-producer conveyor-consumer; do \
+RUN for exe in conveyor-broker conveyor-producer conveyor-consumer conveyor-ctl; do \
       "$exe" --help >/dev/null || exit 1; \
     done
 USER 10001:10001

@@ -27,6 +27,9 @@ struct Config {
   std::size_t max_batch_tasks = 100000;
   std::size_t max_peers = 4096;
   std::uint32_t max_consumer_capacity = 100000;
+  std::string admin = "tcp://127.0.0.1:5557";  // conveyor-ctl status asks here; empty: off
+  std::uint16_t metrics_port = 0;              // Prometheus /metrics; 0: off
+  std::string metrics_address = "0.0.0.0";
   std::string ready_file;  // written once the sockets are bound: the endpoints, as JSON
 
   Duration liveness_window() const { return heartbeat * liveness; }

@@ -218,6 +218,7 @@ void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
   session->address = std::string(address);
   session->capacity = hello.capacity();
   session->last_heard = now;
+  session->connected_at = now;
   ConsumerSession& consumer = *session;
   consumer_routes_.emplace(consumer.route, consumer.serial);
   consumers_.emplace(consumer.serial, std::move(session));

@@ -69,6 +69,39 @@ struct Stats {
   std::array<std::uint64_t, static_cast<std::size_t>(BadInput::count_)> bad_input{};
 };
 
+// Time from the broker's receipt of a task to its final result, counted in fixed buckets. Plain
+// data: the shell exports it (as a Prometheus histogram) without the core knowing how.
+struct TaskTimeHistogram {
+  // Upper bounds in seconds; counts has one more slot for what is above the last bound.
+  static constexpr std::array<double, 13> bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                 1,     2.5,  5,     10,   30,  60};
+  std::array<std::uint64_t, bounds.size() + 1> counts{};  // per bucket, not cumulative
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+
+  void observe(Duration elapsed);
+};
+
+// A connected consumer session, as the status command and the metrics show it.
+struct ConsumerView {
+  std::string id;
+  std::string address;
+  std::size_t in_flight = 0;
+  std::uint32_t capacity = 0;
+  std::uint64_t completed = 0;  // results it reported in this session
+  Duration connected_for{};
+};
+
+// A producer id the broker knows (connected or not), as the status command shows it.
+struct ProducerView {
+  std::string id;
+  bool connected = false;
+  std::uint64_t sent = 0;           // tasks the broker accepted from it, since the broker started
+  std::uint64_t received = 0;       // final results the broker gave it
+  std::size_t results_pending = 0;  // final results it has not acknowledged yet
+  bool pilled = false;              // sent its pill in the current run
+};
+
 class Core {
  public:
   Core(Config config, TimePoint now);
@@ -101,6 +134,12 @@ class Core {
   std::size_t in_flight() const;
   std::size_t consumers() const { return consumers_.size(); }
   std::size_t producers_connected() const { return producer_routes_.size(); }
+  const Config& config() const { return config_; }
+  // Final results so far: ok + failed + dead (what conveyor_tasks_completed_total exports).
+  std::uint64_t completed() const { return stats_.ok + stats_.failed + stats_.dead; }
+  const TaskTimeHistogram& task_times() const { return task_times_; }
+  std::vector<ConsumerView> consumer_views(TimePoint now) const;
+  std::vector<ProducerView> producer_views() const;
 
  private:
   struct ConsumerSession;
@@ -125,7 +164,7 @@ class Core {
 
   // core_tasks.cpp: what happens to a task
   void finalize(const TaskKey& key, TaskRecord& record, wire::Result result, bool held_elsewhere);
-  void deliver_final(ProducerBook& producer, wire::Result result);
+  void deliver_final(ProducerBook& producer, wire::Result result, Duration task_time);
   void release_all(ConsumerSession& consumer,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending);
@@ -166,6 +205,7 @@ class Core {
   TaskBook book_;
   std::vector<Outgoing> outbox_;
   Stats stats_;
+  TaskTimeHistogram task_times_;
 
   std::vector<std::unique_ptr<ProducerBook>> producers_;  // by slot; slots live for the process
   std::unordered_map<std::string, std::uint32_t> producer_slots_;        // id -> slot

@@ -21,6 +21,7 @@ struct Core::ConsumerSession {
   std::unordered_set<TaskKey, TaskKeyHash> in_flight;
   TimePoint last_heard{};
   TimePoint last_sent{};
+  TimePoint connected_at{};
   bool pilled = false;
   std::uint64_t completed = 0;
 
@@ -41,6 +42,8 @@ struct Core::ProducerBook {
   bool in_run = false;            // said hello in the current run
   bool pilled = false;            // sent its pill in the current run
   std::uint64_t pill_tasks = 0;
+  std::uint64_t tasks_accepted = 0;  // for the status command, since the broker started
+  std::uint64_t results_final = 0;
   bool vanished = false;  // gone past --producer-timeout: counts as pilled
   TimePoint last_heard{};
   TimePoint last_sent{};

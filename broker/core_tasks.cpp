@@ -27,6 +27,7 @@ void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint no
       continue;
     }
     ++stats_.tasks_received;
+    ++producer.tasks_accepted;
     if (task.payload().size() > config_.max_payload_bytes) {
       wire::Result result;
       result.set_seq(key.seq);
@@ -34,7 +35,7 @@ void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint no
       result.set_error("payload of " + std::to_string(task.payload().size()) +
                        " bytes is over the broker's --max-payload-bytes " +
                        std::to_string(config_.max_payload_bytes));
-      deliver_final(producer, std::move(result));
+      deliver_final(producer, std::move(result), Duration::zero());
       continue;
     }
     TaskRecord record;
@@ -159,6 +160,7 @@ void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result,
   result.clear_producer();
   result.set_seq(key.seq);
   result.set_attempts(record.deliveries);
+  const Duration task_time = last_now_ - record.received;  // before erase() frees the record
   if (held_elsewhere) {
     // Another session still runs it: keep the record, settled, so its report is known as a copy.
     record.state = TaskState::settled;
@@ -167,10 +169,12 @@ void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result,
   } else {
     book_.erase(key);
   }
-  deliver_final(*producers_[key.producer], std::move(result));
+  deliver_final(*producers_[key.producer], std::move(result), task_time);
 }
 
-void Core::deliver_final(ProducerBook& producer, wire::Result result) {
+void Core::deliver_final(ProducerBook& producer, wire::Result result, Duration task_time) {
+  task_times_.observe(task_time);
+  ++producer.results_final;
   switch (result.status()) {
     case wire::OK:
       ++stats_.ok;

@@ -47,6 +47,11 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
   app.add_option("--max-peers", config.max_peers, "connected producers and consumers at most")
       ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--admin", config.admin, "endpoint answering `conveyor-ctl status` (empty: none)");
+  app.add_option("--metrics-port", config.metrics_port,
+                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (0: off)");
+  app.add_option("--metrics-address", config.metrics_address,
+                 "IPv4 address the metrics server listens on");
   app.add_option("--ready-file", config.ready_file,
                  "write the bound endpoints here as JSON once listening (for scripts and tests)");
   add_log_flags(app, log);

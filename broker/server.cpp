@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include "broker/admin.hpp"
+#include "broker/metrics.hpp"
 #include "common/logging.hpp"
 #include "common/sockets.hpp"
 
@@ -51,9 +53,21 @@ Server::Server(Config config)
       context_(1),
       frontend_(make_router(context_, router_options(config_))),
       backend_(make_router(context_, router_options(config_))),
-      core_(config_, Clock::now()) {
+      core_(config_, Clock::now()),
+      started_(Clock::now()) {
   bind_endpoint(frontend_, config_.frontend, "--frontend");
   bind_endpoint(backend_, config_.backend, "--backend");
+  if (!config_.admin.empty()) bind_admin();
+  if (config_.metrics_port != 0) {
+    try {
+      metrics_ = std::make_unique<metrics::Exporter>(config_.metrics_address, config_.metrics_port);
+    } catch (const metrics::ExporterError& e) {
+      throw StartupError(e.what());
+    }
+    publish_metrics();
+    logger("broker")->info("metrics on http://{}:{}/metrics", config_.metrics_address,
+                           config_.metrics_port);
+  }
   logger("broker")->info(
       "listening: producers on {}, consumers on {}; queue capacity {}, heartbeat {} ms",
       last_endpoint(frontend_), last_endpoint(backend_), config_.queue_capacity,
@@ -61,12 +75,48 @@ Server::Server(Config config)
   if (!config_.ready_file.empty()) write_ready_file();
 }
 
+void Server::bind_admin() {
+  admin_ = zmq::socket_t(context_, zmq::socket_type::rep);
+  admin_.set(zmq::sockopt::linger, 0);  // a reply nobody waits for is not worth waiting on
+  admin_.set(zmq::sockopt::maxmsgsize, std::int64_t{64} * 1024);
+  admin_.set(zmq::sockopt::sndtimeo, 0);
+  bind_endpoint(admin_, config_.admin, "--admin");
+  logger("broker")->info("admin endpoint on {}", last_endpoint(admin_));
+}
+
+// A status request at a time: REP pairs each reply with its request. Never throws.
+void Server::answer_admin() {
+  for (;;) {
+    zmq::message_t request;
+    try {
+      if (!admin_.recv(request, zmq::recv_flags::dontwait)) return;
+      while (request.more()) {
+        zmq::message_t extra;  // a well-behaved client sends one frame; the rest is dropped
+        (void)admin_.recv(extra, zmq::recv_flags::none);
+        if (!extra.more()) break;
+      }
+      const std::string reply =
+          answer_admin_request(request.to_string_view(), core_, Clock::now(), started_);
+      (void)admin_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+    } catch (const std::exception& e) {
+      logger("broker")->warn("admin request failed: {}", e.what());
+      return;
+    }
+  }
+}
+
+void Server::publish_metrics() {
+  if (metrics_) metrics_->publish(broker_metrics(core_, Clock::now()));
+}
+
 void Server::write_ready_file() {
   const std::string tmp = config_.ready_file + ".tmp";
   {
     std::ofstream out(tmp);
     out << "{\"frontend\":\"" << last_endpoint(frontend_) << "\",\"backend\":\""
-        << last_endpoint(backend_) << "\",\"pid\":" << ::getpid() << "}\n";
+        << last_endpoint(backend_) << "\",\"admin\":\""
+        << (config_.admin.empty() ? "" : last_endpoint(admin_)) << "\",\"pid\":" << ::getpid()
+        << "}\n";
     if (!out) throw StartupError("cannot write --ready-file " + config_.ready_file);
   }
   std::filesystem::rename(tmp, config_.ready_file);
@@ -76,15 +126,20 @@ int Server::run() {
   loop_.watch(frontend_, [this] { receive(frontend_, Side::frontend); });
   loop_.watch(backend_, [this] { receive(backend_, Side::backend); });
   loop_.watch(signals_.fd(), [this] { on_signal(); });
+  if (!config_.admin.empty()) loop_.watch(admin_, [this] { answer_admin(); });
   const Duration tick =
       std::clamp<Duration>(config_.heartbeat / 4, milliseconds(10), milliseconds(250));
-  loop_.every(tick, [this] { core_.on_tick(Clock::now()); });
+  loop_.every(tick, [this] {
+    core_.on_tick(Clock::now());
+    publish_metrics();  // once per tick, off the per-task path
+  });
   loop_.after_each_round([this] {
     core_.flush(Clock::now());
     send_outbox();
     if (core_.finished()) loop_.stop();
   });
   loop_.run();
+  publish_metrics();
   return exit_status_;
 }
 

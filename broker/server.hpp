@@ -2,6 +2,7 @@
 // frames between them and the core, and turns signals and time into core calls. No decisions.
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "broker/core.hpp"
 #include "common/event_loop.hpp"
 #include "common/signals.hpp"
+#include "metrics/exporter.hpp"
 
 namespace conveyor::broker {
 
@@ -33,14 +35,20 @@ class Server {
   void send_outbox();
   void on_signal();
   void write_ready_file();
+  void bind_admin();
+  void answer_admin();
+  void publish_metrics();
 
   Config config_;
   SignalFd signals_;  // first: blocks signals before the context starts its threads
   zmq::context_t context_;
   zmq::socket_t frontend_;
   zmq::socket_t backend_;
+  zmq::socket_t admin_;  // REP for conveyor-ctl status; unbound when --admin is empty
+  std::unique_ptr<metrics::Exporter> metrics_;
   EventLoop loop_;
   Core core_;
+  TimePoint started_;
   int exit_status_ = 0;
   std::vector<Outgoing> sending_;
 };

@@ -6,6 +6,10 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <google/protobuf/stubs/logging.h>
+
+#include "common/text.hpp"
+
 namespace conveyor {
 namespace {
 
@@ -14,7 +18,14 @@ spdlog::level::level_enum current_level = spdlog::level::info;
 LogFormat current_format = LogFormat::text;
 
 void append_json_escaped(std::string_view text, spdlog::memory_buf_t& out) {
+  // A message can quote bytes from the network or a handler. JSON must be UTF-8, so when it is
+  // not, every byte above 0x7f is written as the code point of the same value (Latin-1).
+  const bool utf8 = is_valid_utf8(text);
   for (char c : text) {
+    if (!utf8 && static_cast<unsigned char>(c) >= 0x80) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
+      continue;
+    }
     switch (c) {
       case '"':
         out.append(std::string_view("\\\""));
@@ -70,6 +81,17 @@ void apply_format(spdlog::logger& log) {
   log.set_level(current_level);
 }
 
+// libprotobuf writes its own complaints (a peer's invalid UTF-8, say) straight to stderr, which
+// would break one-JSON-object-per-line: route them through our logger instead.
+void protobuf_to_logger(google::protobuf::LogLevel level, const char* file, int line,
+                        const std::string& message) {
+  auto log = logger("protobuf");
+  const auto ours = level >= google::protobuf::LOGLEVEL_ERROR     ? spdlog::level::err
+                    : level == google::protobuf::LOGLEVEL_WARNING ? spdlog::level::warn
+                                                                  : spdlog::level::info;
+  log->log(ours, "{} ({}:{})", message, file, line);
+}
+
 }  // namespace
 
 void setup_logging(const std::string& level, LogFormat format) {
@@ -77,10 +99,16 @@ void setup_logging(const std::string& level, LogFormat format) {
   if (parsed == spdlog::level::off && level != "off") {
     throw std::invalid_argument("unknown log level '" + level + "'");
   }
+  google::protobuf::SetLogHandler(&protobuf_to_logger);
   std::lock_guard lock(registry_mutex);
   current_level = parsed;
   current_format = format;
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& log) { apply_format(*log); });
+}
+
+LogFormat log_format() {
+  std::lock_guard lock(registry_mutex);
+  return current_format;
 }
 
 std::shared_ptr<spdlog::logger> logger(const std::string& component) {

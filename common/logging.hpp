@@ -14,6 +14,9 @@ enum class LogFormat { text, json };
 // Configures every logger, present and future. Throws std::invalid_argument on an unknown level.
 void setup_logging(const std::string& level, LogFormat format = LogFormat::text);
 
+// The format set by setup_logging(): output besides the loggers (a progress display) follows it.
+LogFormat log_format();
+
 // The logger for a component ("broker", "producer", "consumer", ...), created on first use.
 std::shared_ptr<spdlog::logger> logger(const std::string& component);
 

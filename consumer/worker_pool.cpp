@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "common/sockets.hpp"
+#include "common/text.hpp"
 
 namespace conveyor::consumer {
 
@@ -17,11 +18,12 @@ wire::Result run_handler(const Handler& handler, const wire::Task& task) {
       result.set_output(outcome.take_output());
     } else {
       result.set_status(wire::FAILED);
-      result.set_error(outcome.error());
+      // Result.error is a protobuf string: invalid UTF-8 would make the whole batch unparsable.
+      result.set_error(to_valid_utf8(outcome.error()));
     }
   } catch (const std::exception& e) {
     result.set_status(wire::FAILED);
-    result.set_error(std::string("handler threw: ") + e.what());
+    result.set_error(to_valid_utf8(std::string("handler threw: ") + e.what()));
   } catch (...) {
     result.set_status(wire::FAILED);
     result.set_error("handler threw a non-standard exception");

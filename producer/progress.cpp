@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/logging.hpp"
+
 namespace conveyor::producer {
 
 Progress::Progress(std::string id, bool quiet, bool terminal, TimePoint start)
@@ -34,7 +36,9 @@ void Progress::update(const Counts& counts, std::optional<std::uint64_t> total, 
   if (counts.failed + counts.dead > 0) {
     line += fmt::format(" · {} failed, {} dead", counts.failed, counts.dead);
   }
-  if (terminal_) {
+  if (log_format() == LogFormat::json) {
+    logger("progress")->info(line);  // stderr holds one JSON object per line: no bar
+  } else if (terminal_) {
     std::fprintf(stderr, "\r%s\033[K", line.c_str());
   } else {
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -50,6 +54,10 @@ std::string Progress::summary(const Counts& counts, TimePoint now) const {
 }
 
 void Progress::finish(const Counts& counts, TimePoint now) {
+  if (log_format() == LogFormat::json) {
+    logger("progress")->info(summary(counts, now));
+    return;
+  }
   if (terminal_ && drawn_) std::fprintf(stderr, "\r\033[K");
   std::fprintf(stderr, "%s\n", summary(counts, now).c_str());
   std::fflush(stderr);

@@ -83,7 +83,7 @@ TEST(Cli, EnvironmentVariablesSetFlagsAndTheCommandLineWins) {
   Process& broker = job.start(
       "envbroker",
       {CONVEYOR_BROKER_BIN, "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"},
-      {{"CONVEYOR_QUEUE_CAPACITY", "1234"}});
+      {{"CONVEYOR_QUEUE_CAPACITY", "1234"}, {"CONVEYOR_ADMIN", "tcp://127.0.0.1:*"}});
   EXPECT_TRUE(wait_until(
       [&] { return job.log("envbroker").find("queue capacity 1234") != std::string::npos; }, 10s))
       << job.log("envbroker");

@@ -66,9 +66,9 @@ Process& Cluster::start(const std::string& log_name, std::vector<std::string> ar
 
 Process& Cluster::start_broker(std::vector<std::string> flags) {
   const std::string ready = path("broker.ready");
-  std::vector<std::string> argv = {
-      CONVEYOR_BROKER_BIN, "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-      "--ready-file",      ready};
+  std::vector<std::string> argv = {CONVEYOR_BROKER_BIN, "--frontend",        "tcp://127.0.0.1:*",
+                                   "--backend",         "tcp://127.0.0.1:*", "--admin",
+                                   "tcp://127.0.0.1:*", "--ready-file",      ready};
   argv.insert(argv.end(), flags.begin(), flags.end());
   broker_ = &start("broker", argv);
   const bool ready_in_time =
@@ -77,6 +77,7 @@ Process& Cluster::start_broker(std::vector<std::string> flags) {
   const auto json = nlohmann::json::parse(read_file(ready));
   frontend_ = json.at("frontend").get<std::string>();
   backend_ = json.at("backend").get<std::string>();
+  admin_ = json.at("admin").get<std::string>();
   return *broker_;
 }
 

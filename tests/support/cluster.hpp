@@ -39,6 +39,7 @@ class Cluster {
 
   const std::string& frontend() const { return frontend_; }
   const std::string& backend() const { return backend_; }
+  const std::string& admin() const { return admin_; }
   Process& broker() { return *broker_; }
   std::string results_path(const std::string& producer) const { return path(producer + ".jsonl"); }
   std::string log(const std::string& name) const { return read_file(path(name + ".log")); }
@@ -47,6 +48,7 @@ class Cluster {
   std::string dir_;
   std::string frontend_;
   std::string backend_;
+  std::string admin_;
   Process* broker_ = nullptr;
   std::vector<std::unique_ptr<Process>> processes_;
 };

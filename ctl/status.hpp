@@ -1,0 +1,26 @@
+// conveyor-ctl status: one StatusRequest to a broker's --admin endpoint, the reply shown as a
+// table for people or one JSON object for scripts.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.hpp"
+#include "common/expected.hpp"
+#include "proto/conveyor.pb.h"
+
+namespace conveyor::ctl {
+
+// Asks the broker at `endpoint`; an error text when it does not answer within `timeout` or
+// answers with an error.
+Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoint,
+                                                      Duration timeout);
+
+// The reply as a human-readable table (several lines, ending in a newline).
+std::string status_table(const wire::StatusReply& reply);
+
+// The reply as one JSON object (README: Observability lists its fields).
+nlohmann::json status_json(const wire::StatusReply& reply);
+
+}  // namespace conveyor::ctl

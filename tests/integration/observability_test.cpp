@@ -1,0 +1,225 @@
+// Observability (README: Observability): a real Prometheus scrapes the broker's /metrics during a
+// job; `conveyor-ctl status` matches the run; every log line under --log-format json is JSON.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "tests/support/cluster.hpp"
+
+namespace conveyor::testing {
+namespace {
+
+// A TCP port on loopback that nobody listens on right now.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof where;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&where), size) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&where), &size) != 0) {
+    ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(where.sin_port);
+}
+
+// The body of GET http://127.0.0.1:PORT/TARGET, or nothing (not listening, not a 200).
+std::optional<std::string> http_get(int port, const std::string& target) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_port = htons(static_cast<std::uint16_t>(port));
+  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval limit{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0) {
+    const std::string request =
+        "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    (void)!::write(fd, request.data(), request.size());
+    char buffer[65536];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+      response.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > 12 ||
+      body == std::string::npos) {
+    return std::nullopt;
+  }
+  return response.substr(body + 4);
+}
+
+// The value of an instant query's single sample, as Prometheus' HTTP API returns it.
+std::optional<double> prometheus_value(int port, const std::string& query) {
+  auto body = http_get(port, "/api/v1/query?query=" + query);
+  if (!body) return std::nullopt;
+  const auto json = nlohmann::json::parse(*body, nullptr, false);
+  if (json.is_discarded() || json.value("status", "") != "success") return std::nullopt;
+  const auto& result = json["data"]["result"];
+  if (!result.is_array() || result.size() != 1) return std::nullopt;
+  return std::stod(result[0]["value"][1].get<std::string>());
+}
+
+struct CommandRun {
+  std::optional<int> status;
+  std::string out;
+  std::string err;
+};
+
+CommandRun run(Cluster& job, std::vector<std::string> argv) {
+  static int n = 0;
+  const std::string name = "ctl" + std::to_string(n++);
+  CommandRun r;
+  r.status = run_to_end(std::move(argv), job.path(name + ".out"), job.path(name + ".err"), 20s);
+  r.out = read_file(job.path(name + ".out"));
+  r.err = read_file(job.path(name + ".err"));
+  return r;
+}
+
+constexpr const char* kPrometheus = "/usr/bin/prometheus";
+
+TEST(Observability, PrometheusScrapesTheBrokerDuringAJob) {
+  if (!std::filesystem::exists(kPrometheus)) {
+    if (const char* all = std::getenv("CONVEYOR_REQUIRE_ALL"); all && std::string(all) == "1") {
+      FAIL() << kPrometheus << " is missing (scripts/install-deps.sh test installs it)";
+    }
+    GTEST_SKIP() << kPrometheus << " is missing: apt-get install prometheus";
+  }
+  Cluster job;
+  const int metrics_port = free_port();
+  job.start_broker({"--metrics-port", std::to_string(metrics_port), "--metrics-address",
+                    "127.0.0.1", "--queue-capacity", "200"});
+  const int web_port = free_port();
+  write_file(job.path("prometheus.yml"),
+             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: conveyor\n"
+             "    static_configs:\n      - targets: ['127.0.0.1:" +
+                 std::to_string(metrics_port) + "']\n");
+  Process& prometheus =
+      job.start("prometheus", {kPrometheus, "--config.file=" + job.path("prometheus.yml"),
+                               "--storage.tsdb.path=" + job.path("tsdb"),
+                               "--web.listen-address=127.0.0.1:" + std::to_string(web_port)});
+  ASSERT_TRUE(wait_until([&] { return http_get(web_port, "/-/ready").has_value(); }, 30s))
+      << job.log("prometheus");
+  // The job runs while Prometheus scrapes: it sees the queue fill and drain.
+  job.start_consumer("c1", {"--handler", "sleep:1", "--concurrency", "4"});
+  job.start_consumer("c2", {"--handler", "sha256", "--concurrency", "2"});
+  Process& p1 = job.start_producer("p1", {"--source", "gen:2000:32"});
+  EXPECT_EQ(p1.wait(60s), 0) << job.log("p1");
+  std::optional<double> completed, depth;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        completed = prometheus_value(web_port, "conveyor_tasks_completed_total");
+        depth = prometheus_value(web_port, "conveyor_queue_depth");
+        return completed == 2000.0 && depth == 0.0;
+      },
+      30s))
+      << "completed " << completed.value_or(-1) << ", queue depth " << depth.value_or(-1) << "\n"
+      << job.log("prometheus");
+  // The histogram counts every final result too.
+  EXPECT_EQ(prometheus_value(web_port, "conveyor_task_duration_seconds_count"), 2000.0);
+  job.broker().signal(SIGTERM);
+  EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
+  prometheus.signal(SIGTERM);
+  EXPECT_TRUE(prometheus.wait(20s).has_value());
+}
+
+TEST(Observability, StatusCommandMatchesTheRun) {
+  Cluster job;
+  job.start_broker({"--service"});
+  job.start_consumer("c1", {"--handler", "echo", "--concurrency", "2"});
+  job.start_consumer("c2", {"--handler", "echo", "--concurrency", "2"});
+  Process& p1 = job.start_producer("p1", {"--source", "gen:500:16"});
+  ASSERT_EQ(p1.wait(60s), 0) << job.log("p1");
+  nlohmann::json status;
+  // The broker counts the producer's last acknowledgement once it arrives: wait for that state.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        CommandRun r = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin(), "--json"});
+        if (r.status != 0) return false;
+        status = nlohmann::json::parse(r.out);
+        return status["drained"] == true && status["consumers"].size() == 2;
+      },
+      20s))
+      << status.dump();
+  EXPECT_EQ(status["totals"]["tasks"], 500);
+  EXPECT_EQ(status["totals"]["completed"], 500);
+  EXPECT_EQ(status["queue_depth"], 0);
+  EXPECT_EQ(status["in_flight"], 0);
+  std::set<std::string> ids;
+  std::uint64_t completed = 0;
+  for (const auto& c : status["consumers"]) {
+    ids.insert(c["id"].get<std::string>());
+    completed += c["completed"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"c1", "c2"}));
+  EXPECT_EQ(completed, 500u);
+  ASSERT_EQ(status["producers"].size(), 1u);
+  EXPECT_EQ(status["producers"][0]["id"], "p1");
+  EXPECT_EQ(status["producers"][0]["sent"], 500);
+  EXPECT_EQ(status["producers"][0]["received"], 500);
+  EXPECT_EQ(status["producers"][0]["results_pending"], 0);
+
+  CommandRun table = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin()});
+  EXPECT_EQ(table.status, 0) << table.err;
+  for (const char* expected : {"queue", "0 / 10000", "CONSUMER", "c1", "c2", "PRODUCER", "p1"})
+    EXPECT_NE(table.out.find(expected), std::string::npos) << expected << "\n" << table.out;
+  job.broker().signal(SIGTERM);
+  EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
+}
+
+TEST(Observability, AnUnreachableBrokerIsOneClearLineAndStatusOne) {
+  Cluster job;
+  const std::string nowhere = "tcp://127.0.0.1:" + std::to_string(free_port());
+  CommandRun r = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", nowhere, "--timeout", "300ms"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("no answer from the broker's admin endpoint " + nowhere), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// Every line is one JSON object, also when a message holds quotes, newlines or invalid UTF-8.
+void expect_json_lines(const std::string& log, const std::string& name) {
+  std::istringstream lines(log);
+  std::size_t count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(json.is_discarded()) << name << ": not JSON: " << line;
+    EXPECT_TRUE(json.contains("msg") && json.contains("level")) << line;
+  }
+  EXPECT_GT(count, 0u) << name;
+}
+
+TEST(Observability, LogLinesUnderLogFormatJsonAreJson) {
+  Cluster job;
+  const std::vector<std::string> json_logs = {"--log-format", "json", "--log-level", "debug"};
+  job.start_broker(json_logs);
+  // Failing tasks put the handler's error text, with quotes, a newline and a byte that is not
+  // UTF-8, into the consumer's and the producer's logs.
+  auto flags = json_logs;
+  flags.insert(flags.end(), {"--handler", R"(exec:printf 'say "no"\nthen \377 stop' >&2; exit 3)"});
+  job.start_consumer("c1", flags);
+  flags = json_logs;
+  flags.insert(flags.end(), {"--source", "gen:20"});
+  Process& p1 = job.start_producer("p1", flags);
+  EXPECT_EQ(p1.wait(30s), 0) << job.log("p1");
+  job.broker().signal(SIGTERM);
+  EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
+  for (const char* name : {"broker", "c1", "p1"})
+    expect_json_lines(job.log(name), name);
+  EXPECT_NE(job.log("c1").find(R"(\"no\")"), std::string::npos) << job.log("c1");
+}
+
+}  // namespace
+}  // namespace conveyor::testing
