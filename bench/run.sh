@@ -72,7 +72,7 @@ start_broker() {
   backend=tcp://127.0.0.1:$bport
   rm -f "$work/ready.json"
   start broker "$broker_bin" --frontend "$frontend" --backend "$backend" \
-    --ready-file "$work/ready.json" --log-level warn "$@"
+    --ready-file "$work/ready.json" --admin "" --log-level warn "$@"
   broker_pid=$last_pid
   wait_ready "$work/ready.json"
 }

@@ -18,7 +18,8 @@ cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 "$bin/broker/conveyor-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' \
-  --producers 2 --exit-when-drained --ready-file "$work/ready.json" 2>"$work/broker.log" &
+  --admin 'tcp://127.0.0.1:*' --producers 2 --exit-when-drained --ready-file "$work/ready.json" \
+  2>"$work/broker.log" &
 broker=$!; pids+=("$broker")
 for _ in $(seq 100); do [[ -s "$work/ready.json" ]] && break; sleep 0.1; done
 [[ -s "$work/ready.json" ]] || { echo "demo: the broker did not start:"; cat "$work/broker.log"; exit 1; }
