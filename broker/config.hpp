@@ -27,6 +27,11 @@ struct Config {
   std::size_t max_batch_tasks = 100000;
   std::size_t max_peers = 4096;
   std::uint32_t max_consumer_capacity = 100000;
+  // --curve: encrypted, authenticated connections; only keys in these lists get in (admission.hpp).
+  bool curve = false;
+  std::string curve_secret_key_file;
+  std::string producer_keys;  // a .pub file, a file of keys, or a directory of .pub files
+  std::string consumer_keys;
   std::string ready_file;  // written once the sockets are bound: the endpoints, as JSON
 
   Duration liveness_window() const { return heartbeat * liveness; }
