@@ -31,9 +31,13 @@ std::string public_key(const std::string& prefix) {
   return "";
 }
 
-// The first line of a file (a client's one-line error).
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
+// A client's one-line error ("conveyor-producer: error: ...") in its stderr log.
+std::string error_line(const std::string& text) {
+  const auto start = text.find(": error: ");
+  if (start == std::string::npos) return "";
+  const auto begin = text.rfind('\n', start);
+  const auto from = begin == std::string::npos ? 0 : begin + 1;
+  return text.substr(from, text.find('\n', start) - from);
 }
 
 // A job's keys: the broker's pair, and lists admitting p1 to produce and c1 to consume.
@@ -91,7 +95,7 @@ TEST_F(Curve, AnUnknownKeyIsRefusedAndTheClientSaysWhy) {
   Process& p = job.start_producer(
       "p1", client_flags("intruder", {"--source", "gen:10", "--connect-timeout", "2s"}));
   ASSERT_EQ(p.wait(20s), 1);
-  const std::string error = first_line(job.log("p1"));
+  const std::string error = error_line(job.log("p1"));
   EXPECT_NE(error.find("the broker refused our key (not in its --producer-keys?)"),
             std::string::npos)
       << job.log("p1");
@@ -135,9 +139,9 @@ TEST_F(Curve, AWrongBrokerKeyOrAPlainClientFailsWithTheLikelyCause) {
   Process& plain = job.start_producer("p2", {"--source", "gen:10", "--connect-timeout", "2s"});
   ASSERT_EQ(wrong.wait(20s), 1);
   ASSERT_EQ(plain.wait(20s), 1);
-  EXPECT_NE(first_line(job.log("p1")).find("wrong --broker-public-key?"), std::string::npos)
+  EXPECT_NE(error_line(job.log("p1")).find("wrong --broker-public-key?"), std::string::npos)
       << job.log("p1");
-  EXPECT_NE(first_line(job.log("p2")).find("one side uses --curve and the other does not"),
+  EXPECT_NE(error_line(job.log("p2")).find("one side uses --curve and the other does not"),
             std::string::npos)
       << job.log("p2");
 }
@@ -172,7 +176,7 @@ TEST_F(Curve, MissingOrBadKeysStopStartupWithOneLine) {
 }
 
 TEST_F(Curve, SighupAdmitsANewKeyAndKeepsAdmittedPeers) {
-  job.start_broker(broker_flags());
+  job.start_broker(broker_flags({"--service"}));  // c1 serves p1's run, then p2's
   Process& c1 = job.start_consumer("c1", client_flags("c1", {"--handler", "echo"}));
   Process& p1 = job.start_producer("p1", client_flags("p1", {"--source", "gen:50"}));
   ASSERT_EQ(p1.wait(30s), 0) << job.log("p1");
@@ -205,15 +209,24 @@ TEST_F(Curve, SighupAdmitsANewKeyAndKeepsAdmittedPeers) {
   EXPECT_EQ(c1.wait(20s), 0) << job.log("c1");
 }
 
-// tcpdump on the loopback interface around one job; the capture's bytes.
+// Where Debian installs tcpdump (Process starts a path, it does not search PATH).
+std::string tcpdump_path() {
+  for (const char* path : {"/usr/bin/tcpdump", "/usr/sbin/tcpdump"})
+    if (::access(path, X_OK) == 0) return path;
+  return "";
+}
+
+// tcpdump on the loopback interface around one job; the capture's bytes. --immediate-mode: with
+// the default ring buffer, packets of a block not yet handed over are lost at SIGINT.
 class LoopbackCapture {
  public:
   LoopbackCapture(Cluster& job, const std::string& name) : job_(job), name_(name) {
     const auto port = [](const std::string& endpoint) {
       return endpoint.substr(endpoint.rfind(':') + 1);
     };
-    process_ = &job.start(name, {"tcpdump", "-i", "lo", "-w", job.path(name + ".pcap"), "-U",
-                                 "port", port(job.frontend()), "or", "port", port(job.backend())});
+    process_ = &job.start(
+        name, {tcpdump_path(), "-i", "lo", "-w", job.path(name + ".pcap"), "-U", "--immediate-mode",
+               "port", port(job.frontend()), "or", "port", port(job.backend())});
     ready_ = wait_until([&] { return job.log(name).find("listening on") != std::string::npos; },
                         10000ms);
   }
@@ -257,7 +270,7 @@ bool can_capture(std::string& why) {
     why = "capturing on the loopback interface needs root";
     return false;
   }
-  if (std::system("command -v tcpdump >/dev/null 2>&1") != 0) {
+  if (tcpdump_path().empty()) {
     why = "tcpdump is not installed (scripts/install-deps.sh test)";
     return false;
   }
