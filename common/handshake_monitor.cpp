@@ -25,7 +25,7 @@ std::string describe_protocol_error(std::uint32_t code) {
 }  // namespace
 
 std::optional<std::string> describe_handshake_failure(const HandshakeEvent& event,
-                                                      const std::string& keys_flag) {
+                                                      const std::string& keys_flag, bool curve) {
   switch (event.event) {
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
       if (event.value == 400) return "the broker refused our key (not in its " + keys_flag + "?)";
@@ -33,7 +33,10 @@ std::optional<std::string> describe_handshake_failure(const HandshakeEvent& even
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
       return describe_protocol_error(event.value);
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-      // With CURVE the broker hangs up on a hello it cannot decrypt: the key we think it has.
+      // The broker hung up mid-handshake: on a CURVE hello it cannot decrypt (the key we think
+      // it has), or, when it saw the mechanism mismatch before we did, on our plain greeting.
+      if (!curve)
+        return std::string("the broker hung up during the handshake: does it use --curve?");
       return std::string("CURVE handshake failed: wrong --broker-public-key?");
     default:
       return std::nullopt;

@@ -19,9 +19,10 @@ struct HandshakeEvent {
 };
 
 // What a failed handshake most likely means, for a client whose admission list on the broker is
-// `keys_flag` (--producer-keys or --consumer-keys). Nothing for a success or an unrelated event.
+// `keys_flag` (--producer-keys or --consumer-keys) and that uses CURVE itself when `curve`.
+// Nothing for a success or an unrelated event.
 std::optional<std::string> describe_handshake_failure(const HandshakeEvent& event,
-                                                      const std::string& keys_flag);
+                                                      const std::string& keys_flag, bool curve);
 
 class HandshakeMonitor {
  public:

@@ -111,7 +111,8 @@ void Consumer::on_handshake_event() {
   while (auto event = monitor_->next()) {
     if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       session_.on_handshake_succeeded();
-    } else if (auto cause = describe_handshake_failure(*event, "--consumer-keys")) {
+    } else if (auto cause =
+                   describe_handshake_failure(*event, "--consumer-keys", keys_.has_value())) {
       logger("consumer")->debug("handshake with the broker failed: {}", *cause);
       session_.on_handshake_failure(std::move(*cause));
     }

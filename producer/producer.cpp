@@ -124,7 +124,8 @@ void Producer::on_handshake_event() {
   while (auto event = monitor_->next()) {
     if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       session_.on_handshake_succeeded();
-    } else if (auto cause = describe_handshake_failure(*event, "--producer-keys")) {
+    } else if (auto cause =
+                   describe_handshake_failure(*event, "--producer-keys", keys_.has_value())) {
       logger("producer")->debug("handshake with the broker failed: {}", *cause);
       session_.on_handshake_failure(std::move(*cause));
     }

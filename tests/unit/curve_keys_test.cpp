@@ -149,21 +149,24 @@ TEST_F(KeyFiles, ABadKeyListNamesTheFile) {
 }
 
 TEST(HandshakeFailure, EachEventNamesItsLikelyCause) {
-  auto refused = describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400}, "--x-keys");
+  auto refused =
+      describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400}, "--x-keys", true);
   EXPECT_EQ(refused, "the broker refused our key (not in its --x-keys?)");
-  EXPECT_THAT(*describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 500}, "k"),
+  EXPECT_THAT(*describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 500}, "k", true),
               HasSubstr("ZAP status 500"));
-  EXPECT_THAT(*describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0}, "k"),
+  EXPECT_THAT(*describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0}, "k", true),
               HasSubstr("wrong --broker-public-key?"));
+  EXPECT_THAT(*describe_handshake_failure(
+                  {ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH},
+                  "k", true),
+              HasSubstr("--curve"));
   EXPECT_THAT(
       *describe_handshake_failure(
-          {ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH}, "k"),
-      HasSubstr("--curve"));
-  EXPECT_THAT(
-      *describe_handshake_failure(
-          {ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC}, "k"),
+          {ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC}, "k", true),
       HasSubstr("wrong --broker-public-key?"));
-  EXPECT_FALSE(describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_SUCCEEDED, 0}, "k"));
+  EXPECT_FALSE(describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_SUCCEEDED, 0}, "k", true));
+  EXPECT_THAT(*describe_handshake_failure({ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0}, "k", false),
+              HasSubstr("does it use --curve?"));
 }
 
 TEST_F(KeyFiles, KeygenWritesASecretOnlyTheOwnerReadsAndAMatchingPublicKey) {
