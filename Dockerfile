@@ -33,10 +33,10 @@ RUN groupadd --gid 10001 conveyor \
       --shell /usr/sbin/nologin conveyor \
  && install -d -o conveyor -g conveyor -m 0755 /data
 COPY --from=build /opt/conveyor/bin/conveyor-broker /opt/conveyor/bin/conveyor-producer \
-     /opt/conveyor/bin/conveyor-ctl \
-     /opt/conveyor/bin/conveyor-consumer /usr/local/bin/
+     /opt/conveyor/bin/conveyor-consumer /opt/conveyor/bin/conveyor-ctl \
+     /opt/conveyor/bin/conveyor-keygen /usr/local/bin/
 # Fails the build if a runtime library is missing.
-RUN for exe in conveyor-broker conveyor-producer conveyor-consumer conveyor-ctl; do \
+RUN for exe in conveyor-broker conveyor-producer conveyor-consumer conveyor-ctl conveyor-keygen; do \
       "$exe" --help >/dev/null || exit 1; \
     done
 USER 10001:10001

@@ -30,6 +30,11 @@ struct Config {
   std::string admin = "tcp://127.0.0.1:5557";  // conveyor-ctl status asks here; empty: off
   std::uint16_t metrics_port = 0;              // Prometheus /metrics; 0: off
   std::string metrics_address = "0.0.0.0";
+  // --curve: encrypted, authenticated connections; only keys in these lists get in (admission.hpp).
+  bool curve = false;
+  std::string curve_secret_key_file;
+  std::string producer_keys;  // a .pub file, a file of keys, or a directory of .pub files
+  std::string consumer_keys;
   std::string ready_file;  // written once the sockets are bound: the endpoints, as JSON
 
   Duration liveness_window() const { return heartbeat * liveness; }

@@ -1,6 +1,20 @@
 #include "broker/flags.hpp"
 
+#include "common/curve.hpp"
+
 namespace conveyor::broker {
+namespace {
+
+// Keys are read (and their errors reported) at startup by the server; here only what is missing.
+std::optional<std::string> check_curve_flags(const Config& config) {
+  if (!config.curve) return std::nullopt;
+  if (config.curve_secret_key_file.empty()) return "--curve needs --curve-secret-key-file";
+  if (config.producer_keys.empty()) return "--curve needs --producer-keys";
+  if (config.consumer_keys.empty()) return "--curve needs --consumer-keys";
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<int> parse_flags(int argc, const char* const* argv, Config& config, LogOptions& log) {
   CLI::App app{
@@ -45,6 +59,10 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
   app.add_option("--max-payload-bytes", config.max_payload_bytes, "largest task payload accepted")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  // The core already refused bigger batches naming this flag; now it can be set too.
+  app.add_option("--max-batch-tasks", config.max_batch_tasks,
+                 "tasks in one message from a producer at most")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   app.add_option("--max-peers", config.max_peers, "connected producers and consumers at most")
       ->check(CLI::Range(1, 1'000'000));
   app.add_option("--admin", config.admin, "endpoint answering `conveyor-ctl status` (empty: none)");
@@ -52,6 +70,13 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
                  "serve Prometheus metrics on http://ADDRESS:PORT/metrics (0: off)");
   app.add_option("--metrics-address", config.metrics_address,
                  "IPv4 address the metrics server listens on");
+  CurveConfig curve;
+  add_curve_flags(app, curve, false);
+  app.add_option("--producer-keys", config.producer_keys,
+                 "with --curve: public keys that may produce: a .pub file, a file of Z85 keys (one "
+                 "per line, # comments) or a directory of .pub files; SIGHUP reloads it");
+  app.add_option("--consumer-keys", config.consumer_keys,
+                 "with --curve: public keys that may consume (same forms as --producer-keys)");
   app.add_option("--ready-file", config.ready_file,
                  "write the bound endpoints here as JSON once listening (for scripts and tests)");
   add_log_flags(app, log);
@@ -60,6 +85,12 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
   // Checked on the values, not with CLI11's excludes(): CONVEYOR_SERVICE=false counts as given.
   if (config.service && config.exit_when_drained) {
     print_error(app.get_name(), "--service and --exit-when-drained exclude each other");
+    return 2;
+  }
+  config.curve = curve.enabled;
+  config.curve_secret_key_file = curve.secret_key_file;
+  if (auto error = check_curve_flags(config)) {
+    print_error(app.get_name(), *error);
     return 2;
   }
   if (producers > 0) config.expected_producers = producers;

@@ -9,13 +9,30 @@
 
 #include "broker/admin.hpp"
 #include "broker/metrics.hpp"
+#include "common/curve.hpp"
 #include "common/logging.hpp"
-#include "common/sockets.hpp"
 
 namespace conveyor::broker {
 namespace {
 
 constexpr std::size_t kReceiveBudget = 4096;  // messages per socket per round, for fairness
+
+std::optional<SocketOptions::Curve> server_curve(const Config& config) {
+  if (!config.curve) return std::nullopt;
+  try {
+    SocketOptions::Curve curve;
+    curve.secret_key = read_key_file(config.curve_secret_key_file);
+    curve.public_key = curve_public_key(curve.secret_key);
+    return curve;
+  } catch (const KeyError& e) {
+    throw StartupError(std::string("--curve-secret-key-file ") + e.what());
+  }
+}
+
+SocketOptions with_domain(SocketOptions options, const char* domain) {
+  if (options.curve) options.zap_domain = domain;
+  return options;
+}
 
 SocketOptions router_options(const Config& config) {
   SocketOptions options;
@@ -25,6 +42,7 @@ SocketOptions router_options(const Config& config) {
   options.max_message_bytes = static_cast<long long>(config.max_message_bytes) * 2;
   options.send_hwm = 100000;
   options.receive_hwm = 100000;
+  options.curve = server_curve(config);
   return options;
 }
 
@@ -49,12 +67,14 @@ std::string peer_address(zmq::message_t& frame) {
 
 Server::Server(Config config)
     : config_(std::move(config)),
-      signals_({SIGINT, SIGTERM}),
+      socket_options_(router_options(config_)),
+      signals_({SIGINT, SIGTERM, SIGHUP}),
       context_(1),
-      frontend_(make_router(context_, router_options(config_))),
-      backend_(make_router(context_, router_options(config_))),
+      frontend_(make_router(context_, with_domain(socket_options_, kFrontendDomain))),
+      backend_(make_router(context_, with_domain(socket_options_, kBackendDomain))),
       core_(config_, Clock::now()),
       started_(Clock::now()) {
+  if (config_.curve) start_admission();
   bind_endpoint(frontend_, config_.frontend, "--frontend");
   bind_endpoint(backend_, config_.backend, "--backend");
   if (!config_.admin.empty()) bind_admin();
@@ -109,6 +129,33 @@ void Server::publish_metrics() {
   if (metrics_) metrics_->publish(broker_metrics(core_, Clock::now()));
 }
 
+void Server::start_admission() {
+  auto admission = Admission::load(config_.producer_keys, config_.consumer_keys);
+  if (!admission) throw StartupError(admission.error());
+  logger("broker")->info(
+      "CURVE on: broker public key {}; {} producer keys, {} consumer keys admitted",
+      socket_options_.curve->public_key, admission->producers().size(),
+      admission->consumers().size());
+  zap_.emplace(context_, std::move(*admission));
+}
+
+// SIGHUP: new handshakes see the new lists; a list that fails to load changes nothing.
+void Server::reload_keys() {
+  auto log = logger("broker");
+  if (!zap_) {
+    log->info("SIGHUP received: nothing to reload without --curve");
+    return;
+  }
+  auto admission = Admission::load(config_.producer_keys, config_.consumer_keys);
+  if (!admission) {
+    log->error("SIGHUP: key lists not reloaded, keeping the old ones: {}", admission.error());
+    return;
+  }
+  log->info("SIGHUP: key lists reloaded: {} producer keys, {} consumer keys",
+            admission->producers().size(), admission->consumers().size());
+  zap_->replace(std::move(*admission));
+}
+
 void Server::write_ready_file() {
   const std::string tmp = config_.ready_file + ".tmp";
   {
@@ -127,6 +174,7 @@ int Server::run() {
   loop_.watch(backend_, [this] { receive(backend_, Side::backend); });
   loop_.watch(signals_.fd(), [this] { on_signal(); });
   if (!config_.admin.empty()) loop_.watch(admin_, [this] { answer_admin(); });
+  if (zap_) loop_.watch(zap_->socket(), [this] { zap_->on_readable(); });
   const Duration tick =
       std::clamp<Duration>(config_.heartbeat / 4, milliseconds(10), milliseconds(250));
   loop_.every(tick, [this] {
@@ -192,7 +240,9 @@ void Server::send_outbox() {
 void Server::on_signal() {
   while (auto signo = signals_.read()) {
     auto log = logger("broker");
-    if (!core_.stopping()) {
+    if (*signo == SIGHUP) {
+      reload_keys();
+    } else if (!core_.stopping()) {
       log->info("{} received: stopping in order", signal_name(*signo));
       core_.begin_stop(Clock::now());
     } else {

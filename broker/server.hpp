@@ -10,8 +10,10 @@
 
 #include "broker/config.hpp"
 #include "broker/core.hpp"
+#include "broker/zap_handler.hpp"
 #include "common/event_loop.hpp"
 #include "common/signals.hpp"
+#include "common/sockets.hpp"
 #include "metrics/exporter.hpp"
 
 namespace conveyor::broker {
@@ -29,19 +31,25 @@ class Server {
   int run();
 
   const Core& core() const { return core_; }
+  // With --curve: admissions and refusals so far.
+  const AdmissionStats* admission_stats() const { return zap_ ? &zap_->stats() : nullptr; }
 
  private:
   void receive(zmq::socket_t& socket, Side side);
   void send_outbox();
   void on_signal();
+  void start_admission();
+  void reload_keys();
   void write_ready_file();
   void bind_admin();
   void answer_admin();
   void publish_metrics();
 
   Config config_;
-  SignalFd signals_;  // first: blocks signals before the context starts its threads
+  SocketOptions socket_options_;  // both ROUTERs; with --curve the secret key is read here
+  SignalFd signals_;              // first: blocks signals before the context starts its threads
   zmq::context_t context_;
+  std::optional<ZapHandler> zap_;  // with --curve; bound before the ROUTERs
   zmq::socket_t frontend_;
   zmq::socket_t backend_;
   zmq::socket_t admin_;  // REP for conveyor-ctl status; unbound when --admin is empty

@@ -13,6 +13,7 @@ void apply_common(zmq::socket_t& socket, const SocketOptions& options) {
   socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_message_bytes));
   socket.set(zmq::sockopt::sndhwm, options.send_hwm);
   socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+  if (!options.zap_domain.empty()) socket.set(zmq::sockopt::zap_domain, options.zap_domain);
 }
 
 }  // namespace
@@ -21,6 +22,10 @@ zmq::socket_t make_router(zmq::context_t& context, const SocketOptions& options)
   zmq::socket_t socket(context, zmq::socket_type::router);
   apply_common(socket, options);
   socket.set(zmq::sockopt::router_mandatory, 1);
+  if (options.curve) {
+    socket.set(zmq::sockopt::curve_server, true);
+    socket.set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+  }
   return socket;
 }
 
@@ -29,6 +34,11 @@ zmq::socket_t make_dealer(zmq::context_t& context, const SocketOptions& options)
   apply_common(socket, options);
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
+  if (options.curve) {
+    socket.set(zmq::sockopt::curve_serverkey, options.curve->server_key);
+    socket.set(zmq::sockopt::curve_publickey, options.curve->public_key);
+    socket.set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+  }
   return socket;
 }
 

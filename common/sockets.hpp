@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <zmq.hpp>
@@ -17,6 +18,15 @@ struct SocketOptions {
   long long max_message_bytes = -1;  // libzmq drops the connection above this; -1 for no limit
   int send_hwm = 10000;              // messages (batches), sized well above any credit window
   int receive_hwm = 10000;
+  // CurveZMQ, set before bind/connect (libzmq reads them when a connection starts). A server
+  // needs only `secret_key`; a client needs all three. Z85 text.
+  struct Curve {
+    std::string public_key;
+    std::string secret_key;
+    std::string server_key;
+  };
+  std::optional<Curve> curve;
+  std::string zap_domain;  // servers: tells the ZAP handler which socket a peer knocks on
 };
 
 // A ROUTER that reports unroutable sends (ZMQ_ROUTER_MANDATORY) instead of dropping them.

@@ -42,12 +42,21 @@ SessionConfig session_config(const Config& config) {
                        config.connect_timeout, config.reconnect_timeout, config.broker};
 }
 
+std::optional<ClientKeys> client_keys(const CurveConfig& curve) {
+  try {
+    return load_client_keys(curve);
+  } catch (const KeyError& e) {
+    throw StartupError(e.what());
+  }
+}
+
 }  // namespace
 
 Consumer::Consumer(Config config)
     : config_(with_defaults(std::move(config))),
       signals_({SIGINT, SIGTERM}),
       context_(1),
+      keys_(client_keys(config_.curve)),
       session_(session_config(config_), Clock::now()) {
   if (!config_.prefetch) auto_prefetch_.emplace(config_.concurrency);
   ignore_sigpipe();
@@ -75,6 +84,10 @@ int Consumer::run() {
 }
 
 void Consumer::connect() {
+  if (monitor_) {
+    loop_.unwatch(monitor_->socket());
+    monitor_.reset();
+  }
   if (socket_) {
     loop_.unwatch(*socket_);
     socket_->set(zmq::sockopt::linger, 0);
@@ -82,7 +95,11 @@ void Consumer::connect() {
   }
   SocketOptions options;
   options.max_message_bytes = 1ll << 30;
+  if (keys_)
+    options.curve = SocketOptions::Curve{keys_->public_key, keys_->secret_key, keys_->server_key};
   socket_.emplace(make_dealer(context_, options));
+  monitor_.emplace(context_, *socket_);
+  loop_.watch(monitor_->socket(), [this] { on_handshake_event(); });
   try {
     socket_->connect(config_.broker);
   } catch (const zmq::error_t& e) {
@@ -90,6 +107,18 @@ void Consumer::connect() {
   }
   loop_.watch(*socket_, [this] { receive(); });
   session_.on_connect(Clock::now());
+}
+
+void Consumer::on_handshake_event() {
+  while (auto event = monitor_->next()) {
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      session_.on_handshake_succeeded();
+    } else if (auto cause =
+                   describe_handshake_failure(*event, "--consumer-keys", keys_.has_value())) {
+      logger("consumer")->debug("handshake with the broker failed: {}", *cause);
+      session_.on_handshake_failure(std::move(*cause));
+    }
+  }
 }
 
 void Consumer::receive() {
@@ -211,6 +240,8 @@ int Consumer::finish() {
 void Consumer::close_network(std::chrono::milliseconds linger, int status) {
   socket_->set(zmq::sockopt::linger, static_cast<int>(linger.count()));
   loop_.unwatch(*socket_);
+  if (monitor_) loop_.unwatch(monitor_->socket());
+  monitor_.reset();  // before its socket, and before the context waits for every socket
   socket_.reset();
   pool_.reset();
   if (close_context_within(context_, linger + 1000ms)) return;

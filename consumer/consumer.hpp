@@ -18,7 +18,9 @@
 #include <zmq.hpp>
 
 #include "common/clock.hpp"
+#include "common/curve.hpp"
 #include "common/event_loop.hpp"
+#include "common/handshake_monitor.hpp"
 #include "common/signals.hpp"
 #include "consumer/handlers.hpp"
 #include "consumer/prefetch.hpp"
@@ -36,6 +38,7 @@ struct Config {
   std::optional<std::size_t> prefetch;
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
+  CurveConfig curve;  // --curve: encrypted and authenticated, with these keys
 };
 
 class StartupError : public std::runtime_error {
@@ -60,6 +63,7 @@ class Consumer {
   // Closes the sockets and the context; ends the process with `status` if libzmq hangs on.
   void close_network(std::chrono::milliseconds linger, int status);
   void receive();
+  void on_handshake_event();
   void on_worker(std::size_t i);
   void adapt_prefetch(const WorkBatch& batch);
   void on_signal();
@@ -71,7 +75,9 @@ class Consumer {
   Config config_;
   SignalFd signals_;  // before the context: its threads must inherit the blocked signals
   zmq::context_t context_;
+  std::optional<ClientKeys> keys_;  // with --curve
   std::optional<zmq::socket_t> socket_;
+  std::optional<HandshakeMonitor> monitor_;  // watches socket_'s handshakes; closed before it
   Handler handler_;
   std::unique_ptr<WorkerPool> pool_;
   Session session_;

@@ -28,6 +28,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
   add_duration_option(app, "--reconnect-timeout", c.reconnect_timeout,
                       "give up when a lost broker does not come back within this");
   app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
+  add_curve_flags(app, c.curve, true);
   add_log_flags(app, flags.log);
   bind_environment(app);
   return parse_command_line(app, argc, argv);

@@ -48,12 +48,21 @@ Status status_of(const wire::Result& result) {
   }
 }
 
+std::optional<ClientKeys> client_keys(const CurveConfig& curve) {
+  try {
+    return load_client_keys(curve);
+  } catch (const KeyError& e) {
+    throw StartupError(e.what());
+  }
+}
+
 }  // namespace
 
 Producer::Producer(Config config)
     : config_(with_defaults(std::move(config))),
       signals_({SIGINT, SIGTERM}),
       context_(1),
+      keys_(client_keys(config_.curve)),
       session_(session_config(config_), Clock::now()),
       results_(open_results(config_.results)),
       progress_(config_.id, config_.quiet, ::isatty(STDERR_FILENO) == 1, Clock::now()) {
@@ -86,6 +95,10 @@ int Producer::run() {
 }
 
 void Producer::connect() {
+  if (monitor_) {
+    loop_.unwatch(monitor_->socket());
+    monitor_.reset();
+  }
   if (socket_) {
     loop_.unwatch(*socket_);
     socket_->set(zmq::sockopt::linger, 0);  // what it still holds is sent again anyway
@@ -93,7 +106,11 @@ void Producer::connect() {
   }
   SocketOptions options;
   options.max_message_bytes = 1ll << 30;
+  if (keys_)
+    options.curve = SocketOptions::Curve{keys_->public_key, keys_->secret_key, keys_->server_key};
   socket_.emplace(make_dealer(context_, options));
+  monitor_.emplace(context_, *socket_);
+  loop_.watch(monitor_->socket(), [this] { on_handshake_event(); });
   try {
     socket_->connect(config_.broker);
   } catch (const zmq::error_t& e) {
@@ -101,6 +118,18 @@ void Producer::connect() {
   }
   loop_.watch(*socket_, [this] { receive(); });
   session_.on_connect(Clock::now());
+}
+
+void Producer::on_handshake_event() {
+  while (auto event = monitor_->next()) {
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      session_.on_handshake_succeeded();
+    } else if (auto cause =
+                   describe_handshake_failure(*event, "--producer-keys", keys_.has_value())) {
+      logger("producer")->debug("handshake with the broker failed: {}", *cause);
+      session_.on_handshake_failure(std::move(*cause));
+    }
+  }
 }
 
 void Producer::receive() {

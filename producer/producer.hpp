@@ -20,7 +20,9 @@
 #include <zmq.hpp>
 
 #include "common/clock.hpp"
+#include "common/curve.hpp"
 #include "common/event_loop.hpp"
+#include "common/handshake_monitor.hpp"
 #include "common/signals.hpp"
 #include "producer/progress.hpp"
 #include "producer/results_file.hpp"
@@ -36,6 +38,7 @@ struct Config {
   std::size_t window = 10000;  // tasks without a final result held at most
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
+  CurveConfig curve;    // --curve: encrypted and authenticated, with these keys
   std::string results;  // results file: a path, "-" for stdout, empty for none
   bool quiet = false;   // no progress display (the summary is still printed)
   bool summary = true;  // print the summary line on stderr at the end
@@ -75,6 +78,7 @@ class Producer {
  private:
   void connect();
   void receive();
+  void on_handshake_event();
   void on_source_batch();
   void on_signal();
   void round();
@@ -86,7 +90,9 @@ class Producer {
   Config config_;
   SignalFd signals_;  // before the context: its threads must inherit the blocked signals
   zmq::context_t context_;
+  std::optional<ClientKeys> keys_;  // with --curve
   std::optional<zmq::socket_t> socket_;
+  std::optional<HandshakeMonitor> monitor_;  // watches socket_'s handshakes; closed before it
   std::unique_ptr<Source> source_;
   std::unique_ptr<SourceReader> reader_;
   Session session_;

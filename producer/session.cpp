@@ -139,6 +139,12 @@ void Session::on_tick(TimePoint now) {
   if (phase_ == Phase::done || phase_ == Phase::failed) return;
   const Duration silence_limit = heartbeat_ * liveness_;
   if (!welcomed_) {
+    if (!ever_welcomed_ && now - started_ > config_.connect_timeout &&
+        !handshake_failure_.empty()) {
+      return fail(handshake_failure_ + "; no welcome from the broker at " + config_.broker +
+                  " within " + std::to_string(to_ms(config_.connect_timeout)) +
+                  " ms (--connect-timeout)");
+    }
     if (!ever_welcomed_ && now - started_ > config_.connect_timeout) {
       return fail("no answer from the broker at " + config_.broker + " within " +
                   std::to_string(to_ms(config_.connect_timeout)) +

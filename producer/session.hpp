@@ -69,6 +69,11 @@ class Session {
   // The broker went silent or refused us: the shell should replace the socket, then on_connect().
   bool wants_new_connection() const { return wants_new_connection_; }
 
+  // The last failed handshake's likely cause (HandshakeMonitor), cleared by a successful one; it
+  // replaces the generic guess in the connect-timeout error.
+  void on_handshake_failure(std::string cause) { handshake_failure_ = std::move(cause); }
+  void on_handshake_succeeded() { handshake_failure_.clear(); }
+
   Phase phase() const { return phase_; }
   const std::string& failure() const { return failure_; }
   const Counts& counts() const { return counts_; }
@@ -95,6 +100,7 @@ class Session {
   std::shared_ptr<spdlog::logger> log_;
   Phase phase_ = Phase::connecting;
   std::string failure_;
+  std::string handshake_failure_;
   Counts counts_;
 
   std::uint64_t next_seq_ = 0;

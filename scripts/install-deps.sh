@@ -13,8 +13,9 @@ packages=(
 )
 # Extra groups on request: `install-deps.sh test` adds what the full suite needs.
 if [[ "${1:-}" == "test" ]]; then
-  # multi-host tests (network namespaces), the libFuzzer build (clang), the compose test's checks
-  packages+=(iproute2 procps clang libclang-rt-14-dev prometheus)
+  # multi-host tests (network namespaces), the libFuzzer build (clang), the compose test's checks,
+  # the metrics test's real Prometheus, the CURVE loopback capture (tcpdump)
+  packages+=(iproute2 procps clang libclang-rt-14-dev prometheus tcpdump)
 fi
 
 missing=()

@@ -92,10 +92,10 @@ teardown() {
   export BROKER_HOST=${BROKER_HOST:-unused} CONVEYOR_PRODUCER_ID=${CONVEYOR_PRODUCER_ID:-unused}
   for p in "${projects[@]}"; do
     if [[ $engine == docker ]]; then
-      timeout 120 docker compose -p "$p" -f "${project_file[$p]}" --profile service \
+      timeout 120 docker compose -p "$p" $(file_args "$p") --profile service \
         down -v --remove-orphans --timeout 5 >>"$work/logs/teardown.log" 2>&1
     else
-      timeout 120 podman-compose -p "$p" -f "${project_file[$p]}" down -v \
+      timeout 120 podman-compose -p "$p" $(file_args "$p") down -v \
         >>"$work/logs/teardown.log" 2>&1
     fi
     # Belt and braces: whatever still carries the project's label goes.
@@ -129,14 +129,21 @@ trap 'exit 143' TERM
 compose() {
   local p=$1
   shift
-  timeout "${COMPOSE_DEADLINE:-300}" "${compose_cmd[@]}" -p "$p" -f "${project_file[$p]}" "$@" \
+  timeout "${COMPOSE_DEADLINE:-300}" "${compose_cmd[@]}" -p "$p" $(file_args "$p") "$@" \
     >>"$work/logs/$p.compose.log" 2>&1
 }
 
-# add_project NAME [FILE]: a compose project the teardown removes (FILE: docker-compose.yml).
+# add_project NAME [FILES]: a compose project the teardown removes (FILES: docker-compose.yml, or
+# a space-separated list of compose files, later ones overriding earlier ones; no spaces in paths).
 add_project() {
   projects+=("$1")
   project_file[$1]=${2:-$root/docker-compose.yml}
+}
+
+# file_args PROJECT: "-f FILE" for each of the project's compose files.
+file_args() {
+  local f
+  for f in ${project_file[$1]}; do printf -- '-f %s ' "$f"; done
 }
 
 # containers PROJECT [SERVICE]: ids of the project's containers (of SERVICE only, if given).
@@ -344,6 +351,39 @@ check_exits "$p" "broker=1 consumer=3 producer=1"
 check_results "$batch/results.jsonl" "$tasks" p1 "gen:$size" || die "batch: wrong results"
 log "batch: ok: $tasks tasks, 3 consumers, ${elapsed} s from start to the last exit"
 grep -h "drained" "$work/logs/$p"*broker*.log 2>/dev/null | tail -n 1 | sed 's/^/compose-test: broker: /' >&2 || true
+
+# ---- curve: the batch job again over CurveZMQ (deploy/curve.override.yml), keys from the image ------
+p="$project-curve"
+add_project "$p" "$root/docker-compose.yml $root/deploy/curve.override.yml"
+curve_data=$(data_dir curve)
+keys=$(data_dir keys)
+mkdir -p "$keys/producers" "$keys/consumers" && chmod 0777 "$keys/producers" "$keys/consumers"
+for k in broker producers/p1 consumers/consumer; do
+  timeout 120 $engine run --rm --user 10001:10001 -v "$keys:/keys" "$image" conveyor-keygen "/keys/$k" \
+    >>"$work/logs/keygen.log" 2>&1 || { cat "$work/logs/keygen.log" >&2; die "curve: conveyor-keygen failed"; }
+done
+[[ $(stat -c %a "$keys/broker.key") == 600 ]] || die "curve: broker.key is not mode 0600"
+export CONVEYOR_KEYS=$keys CONVEYOR_DATA=$curve_data CONVEYOR_SOURCE="gen:$tasks:$size"
+log "curve: $tasks tasks over CurveZMQ, 3 consumers, project $p"
+t0=$(date +%s)
+if [[ $engine == docker ]]; then
+  compose "$p" up --no-build --exit-code-from producer broker consumer producer ||
+    { show_logs "$p"; die "curve: docker compose up --exit-code-from producer failed"; }
+  wait_exited "$p" 60
+else
+  compose "$p" up -d --no-build broker || { show_logs "$p"; die "curve: cannot start the broker"; }
+  wait_healthy "$p" broker 60
+  compose "$p" up -d --no-build consumer producer ||
+    { show_logs "$p"; die "curve: cannot start the consumers and the producer"; }
+  wait_exited "$p" 300 "$curve_data/results.jsonl" "$tasks"
+  [[ ! -t 2 ]] || printf '\r\033[K' >&2
+fi
+check_exits "$p" "broker=1 consumer=3 producer=1"
+check_results "$curve_data/results.jsonl" "$tasks" p1 "gen:$size" || die "curve: wrong results"
+save_logs "$p"
+grep -qh "CURVE on" "$work/logs/$p"*broker*.log || { show_logs "$p"; die "curve: the broker did not run with --curve"; }
+log "curve: ok: $tasks tasks over CurveZMQ in $(($(date +%s) - t0)) s"
+unset CONVEYOR_KEYS
 
 # ---- stop: `docker stop` on a busy consumer drains it; the job still completes ---------------------
 p="$project-stop"

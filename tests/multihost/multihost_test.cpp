@@ -69,10 +69,31 @@ class MultiHost : public ::testing::Test {
     return start_on(id, id, argv);
   }
 
-  Process& start_producer(const std::string& id, const std::string& source) {
-    return start_on(id, id,
-                    {CONVEYOR_PRODUCER_BIN, "--broker", frontend_, "--id", id, "--source", source,
-                     "--results", job_.results_path(id), "--quiet"});
+  Process& start_producer(const std::string& id, const std::string& source,
+                          std::vector<std::string> flags = {}) {
+    std::vector<std::string> argv = {
+        CONVEYOR_PRODUCER_BIN, "--broker", frontend_, "--id", id, "--source", source, "--results",
+        job_.results_path(id), "--quiet"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return start_on(id, id, argv);
+  }
+
+  // conveyor-keygen NAME in the job's directory; NAME's public key.
+  std::string keygen(const std::string& name) {
+    const auto status = run_to_end({CONVEYOR_KEYGEN_BIN, job_.path(name)}, job_.path("keygen.out"),
+                                   job_.path("keygen.err"), 10s);
+    EXPECT_EQ(status, 0) << read_file(job_.path("keygen.err"));
+    std::ifstream in(job_.path(name + ".pub"));
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty() && line[0] != '#') return line;
+    return "";
+  }
+
+  // A client's --curve flags, with its own key NAME.key and the broker's public key.
+  std::vector<std::string> curve_client(const std::string& name) {
+    return {"--curve", "--curve-secret-key-file", job_.path(name + ".key"), "--broker-public-key",
+            job_.path("broker.pub")};
   }
 
   bool results_reach(const std::string& producer, std::size_t count) {
@@ -125,6 +146,36 @@ TEST_F(MultiHost, ANormalRunAcrossHosts) {
   check_results("normal run", "p2", 2000, expect_sha256(16));
   EXPECT_NE(job_.log("broker").find("from " + net_->address("c1")), std::string::npos)
       << "the consumer really connected from its own host";
+}
+
+TEST_F(MultiHost, ANormalRunAcrossHostsWithCurve) {
+  keygen("broker");
+  write_file(job_.path("producers.txt"), keygen("p1") + "\n" + keygen("p2") + "\n");
+  std::filesystem::create_directory(job_.path("consumers"));  // the directory form of a list
+  keygen("consumers/c1");
+  keygen("consumers/c2");
+  Process& broker = start_broker(
+      "broker", {"--producers", "2", "--exit-when-drained", "--curve", "--curve-secret-key-file",
+                 job_.path("broker.key"), "--producer-keys", job_.path("producers.txt"),
+                 "--consumer-keys", job_.path("consumers")});
+  auto consumer_flags = [&](const std::string& id) {
+    std::vector<std::string> flags = curve_client("consumers/" + id);
+    flags.insert(flags.end(), {"--handler", "sha256", "--concurrency", "2"});
+    return flags;
+  };
+  Process& c1 = start_consumer("c1", consumer_flags("c1"));
+  Process& c2 = start_consumer("c2", consumer_flags("c2"));
+  Process& p1 = start_producer("p1", "gen:3000:64", curve_client("p1"));
+  Process& p2 = start_producer("p2", "gen:2000:16", curve_client("p2"));
+  EXPECT_EQ(p1.wait(60s), 0) << job_.log("p1");
+  EXPECT_EQ(p2.wait(60s), 0) << job_.log("p2");
+  EXPECT_EQ(broker.wait(20s), 0) << job_.log("broker");
+  EXPECT_EQ(c1.wait(20s), 0) << job_.log("c1");
+  EXPECT_EQ(c2.wait(20s), 0) << job_.log("c2");
+  check_results("normal run, curve", "p1", 3000, expect_sha256(64));
+  check_results("normal run, curve", "p2", 2000, expect_sha256(16));
+  EXPECT_NE(job_.log("broker").find("CURVE on"), std::string::npos) << job_.log("broker");
+  EXPECT_NE(job_.log("broker").find("from " + net_->address("c1")), std::string::npos);
 }
 
 TEST_F(MultiHost, AConsumerKilledMidRunLosesNothing) {

@@ -416,6 +416,15 @@ TEST_F(ConsumerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5556"));
 }
 
+TEST_F(ConsumerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
+  session.on_connect(now);
+  session.on_handshake_failure("the broker refused our key (not in its --consumer-keys?)");
+  session.on_tick(now + milliseconds(5001));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("refused our key (not in its --consumer-keys?)"));
+  EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5556"));
+}
+
 TEST_F(ConsumerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
   connect(welcome(100, 3));
   const TimePoint lost = now + milliseconds(301);

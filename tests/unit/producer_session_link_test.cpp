@@ -14,6 +14,7 @@ using namespace conveyor::testing;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using Body = wire::Envelope::BodyCase;
 
 TEST_F(ProducerSession, SaysHelloAsAProducerWithItsId) {
@@ -77,6 +78,24 @@ TEST_F(ProducerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
   EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5555"));
   EXPECT_EQ(session.source_room(), 0u);
+}
+
+TEST_F(ProducerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
+  session.on_connect(now);
+  session.on_handshake_failure("the broker refused our key (not in its --producer-keys?)");
+  session.on_tick(now + milliseconds(5001));
+  EXPECT_EQ(session.phase(), Session::Phase::failed);
+  EXPECT_THAT(session.failure(), HasSubstr("refused our key (not in its --producer-keys?)"));
+  EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
+}
+
+TEST_F(ProducerSession, ASuccessfulHandshakeForgetsAnEarlierFailure) {
+  session.on_connect(now);
+  session.on_handshake_failure("CURVE handshake failed: wrong --broker-public-key?");
+  session.on_handshake_succeeded();
+  session.on_tick(now + milliseconds(5001));
+  EXPECT_THAT(session.failure(), Not(HasSubstr("CURVE")));
+  EXPECT_THAT(session.failure(), HasSubstr("is it running"));
 }
 
 // Ticks every 10 ms from `from` until the session asks for a new connection; the delay in ms.
