@@ -36,6 +36,8 @@ TEST(EndToEnd, SeveralProducersAndConsumersGetEveryTaskDoneOnce) {
   for (const char* id : {"c1", "c2", "c3"}) {
     job.start_consumer(id, {"--handler", "sha256", "--concurrency", "2"});
   }
+  for (const char* id : {"c1", "c2", "c3"})
+    ASSERT_TRUE(job.wait_connected(id)) << job.log(id);
   std::string lines;
   for (int i = 0; i < 1500; ++i)
     lines += "line " + std::to_string(i) + " \"quoted\" \\ é\n";
@@ -65,6 +67,8 @@ TEST(EndToEnd, EveryConsumerExitsZeroThroughThePill) {
   for (const char* id : {"c1", "c2"}) {
     consumers.push_back(&job.start_consumer(id, {"--handler", "echo", "--concurrency", "2"}));
   }
+  for (const char* id : {"c1", "c2"})
+    ASSERT_TRUE(job.wait_connected(id)) << job.log(id);
   Process& p1 = job.start_producer("p1", {"--source", "gen:500"});
   EXPECT_EQ(p1.wait(30s), 0) << job.log("p1");
   for (Process* c : consumers)

@@ -135,6 +135,8 @@ TEST_F(MultiHost, ANormalRunAcrossHosts) {
   Process& broker = start_broker("broker", {"--producers", "2", "--exit-when-drained"});
   Process& c1 = start_consumer("c1", {"--handler", "sha256", "--concurrency", "2"});
   Process& c2 = start_consumer("c2", {"--handler", "sha256", "--concurrency", "2"});
+  for (const char* id : {"c1", "c2"})
+    ASSERT_TRUE(job_.wait_connected(id)) << job_.log(id);
   Process& p1 = start_producer("p1", "gen:3000:64");
   Process& p2 = start_producer("p2", "gen:2000:16");
   EXPECT_EQ(p1.wait(60s), 0) << job_.log("p1");
@@ -165,6 +167,8 @@ TEST_F(MultiHost, ANormalRunAcrossHostsWithCurve) {
   };
   Process& c1 = start_consumer("c1", consumer_flags("c1"));
   Process& c2 = start_consumer("c2", consumer_flags("c2"));
+  for (const char* id : {"c1", "c2"})
+    ASSERT_TRUE(job_.wait_connected(id)) << job_.log(id);
   Process& p1 = start_producer("p1", "gen:3000:64", curve_client("p1"));
   Process& p2 = start_producer("p2", "gen:2000:16", curve_client("p2"));
   EXPECT_EQ(p1.wait(60s), 0) << job_.log("p1");

@@ -81,6 +81,11 @@ Process& Cluster::start_broker(std::vector<std::string> flags) {
   return *broker_;
 }
 
+bool Cluster::wait_for_log(const std::string& name, const std::string& text,
+                           std::chrono::milliseconds limit) const {
+  return wait_until([&] { return log(name).find(text) != std::string::npos; }, limit);
+}
+
 Process& Cluster::start_consumer(const std::string& id, std::vector<std::string> flags) {
   std::vector<std::string> argv = {CONVEYOR_CONSUMER_BIN, "--broker", backend_, "--id", id};
   argv.insert(argv.end(), flags.begin(), flags.end());

@@ -3,6 +3,7 @@
 // kept (and named) when the test fails.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,15 @@ class Cluster {
   Process& broker() { return *broker_; }
   std::string results_path(const std::string& producer) const { return path(producer + ".jsonl"); }
   std::string log(const std::string& name) const { return read_file(path(name + ".log")); }
+  // True once the log of `name` holds `text`; false after `limit`.
+  bool wait_for_log(const std::string& name, const std::string& text,
+                    std::chrono::milliseconds limit) const;
+  // A consumer that must take part in a run: its hello has been answered. Without this a
+  // consumer slow to start on a loaded machine can find the job already over and the broker gone.
+  bool wait_connected(const std::string& consumer_id,
+                      std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) const {
+    return wait_for_log(consumer_id, "connected to the broker", limit);
+  }
 
  private:
   std::string dir_;
