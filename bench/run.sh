@@ -213,10 +213,12 @@ set title "Conveyor: tasks/s against consumers (64 B echo, $scale_tasks tasks, $
 set xlabel "consumers"
 set ylabel "tasks/s"
 set logscale x 2
-set xtics (1, 2, 4, 8, 16)
+set xrange [0.8:20]
+set xtics ("1" 1, "2" 2, "4" 4, "8" 8, "16" 16)
 set yrange [0:*]
+set format y "%.0f"
 set grid
-set key bottom right
+set key center right
 plot "$out/scaling.dat" using 1:2 with linespoints lw 2 title "conveyor", \
      $b1_rate with lines dt 2 title "raw ZeroMQ hop (1 task/message)"
 EOF
