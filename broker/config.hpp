@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/clock.hpp"
+#include "common/metrics_options.hpp"
 
 namespace conveyor::broker {
 
@@ -28,8 +29,7 @@ struct Config {
   std::size_t max_peers = 4096;
   std::uint32_t max_consumer_capacity = 100000;
   std::string admin = "tcp://127.0.0.1:5557";  // conveyor-ctl status asks here; empty: off
-  std::uint16_t metrics_port = 0;              // Prometheus /metrics; 0: off
-  std::string metrics_address = "0.0.0.0";
+  MetricsOptions metrics;                      // Prometheus /metrics; port 0: off
   // --curve: encrypted, authenticated connections; only keys in these lists get in (admission.hpp).
   bool curve = false;
   std::string curve_secret_key_file;

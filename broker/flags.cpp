@@ -66,10 +66,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
   app.add_option("--max-peers", config.max_peers, "connected producers and consumers at most")
       ->check(CLI::Range(1, 1'000'000));
   app.add_option("--admin", config.admin, "endpoint answering `conveyor-ctl status` (empty: none)");
-  app.add_option("--metrics-port", config.metrics_port,
-                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (0: off)");
-  app.add_option("--metrics-address", config.metrics_address,
-                 "IPv4 address the metrics server listens on");
+  add_metrics_flags(app, config.metrics);
   CurveConfig curve;
   add_curve_flags(app, curve, false);
   app.add_option("--producer-keys", config.producer_keys,

@@ -78,16 +78,12 @@ Server::Server(Config config)
   bind_endpoint(frontend_, config_.frontend, "--frontend");
   bind_endpoint(backend_, config_.backend, "--backend");
   if (!config_.admin.empty()) bind_admin();
-  if (config_.metrics_port != 0) {
-    try {
-      metrics_ = std::make_unique<metrics::Exporter>(config_.metrics_address, config_.metrics_port);
-    } catch (const metrics::ExporterError& e) {
-      throw StartupError(e.what());
-    }
-    publish_metrics();
-    logger("broker")->info("metrics on http://{}:{}/metrics", config_.metrics_address,
-                           config_.metrics_port);
+  try {
+    metrics_ = metrics::start_exporter(config_.metrics, logger("broker"));
+  } catch (const metrics::ExporterError& e) {
+    throw StartupError(e.what());
   }
+  publish_metrics();
   logger("broker")->info(
       "listening: producers on {}, consumers on {}; queue capacity {}, heartbeat {} ms",
       last_endpoint(frontend_), last_endpoint(backend_), config_.queue_capacity,

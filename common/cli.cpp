@@ -91,6 +91,13 @@ std::optional<Duration> parse_duration(const std::string& text) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms));
 }
 
+void add_metrics_flags(CLI::App& app, MetricsOptions& options) {
+  app.add_option("--metrics-port", options.port,
+                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (0: off)");
+  app.add_option("--metrics-address", options.address,
+                 "IPv4 address the metrics server listens on");
+}
+
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
                                  const std::string& help) {
   auto* option = app.add_option_function<std::string>(

@@ -9,6 +9,7 @@
 
 #include "common/clock.hpp"
 #include "common/logging.hpp"
+#include "common/metrics_options.hpp"
 
 namespace conveyor {
 
@@ -35,6 +36,9 @@ std::optional<Duration> parse_duration(const std::string& text);
 // A duration flag ("--connect-timeout 10s") stored into `target`; shows `target` as its default.
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
                                  const std::string& help);
+
+// --metrics-port (0: off) and --metrics-address.
+void add_metrics_flags(CLI::App& app, MetricsOptions& options);
 
 // Parses the command line. Returns an exit code when the program should stop now: 0 after --help,
 // 2 after printing one line naming the bad flag.

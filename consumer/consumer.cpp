@@ -11,6 +11,7 @@
 #include "common/logging.hpp"
 #include "common/sockets.hpp"
 #include "common/task.hpp"
+#include "consumer/metrics.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -19,6 +20,8 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kReceiveBudget = 1024;
 constexpr std::size_t kMaxWorkBatch = 256;
+// Metrics are copied this often, off the per-task path; a scrape sees them at most this late.
+constexpr Duration kMetricsPeriod = milliseconds(250);
 
 Config with_defaults(Config config) {
   if (config.id.empty()) config.id = default_peer_id("consumer");
@@ -60,6 +63,11 @@ Consumer::Consumer(Config config)
       session_(session_config(config_), Clock::now()) {
   if (!config_.prefetch) auto_prefetch_.emplace(config_.concurrency);
   ignore_sigpipe();
+  try {
+    metrics_ = metrics::start_exporter(config_.metrics, logger("consumer"));
+  } catch (const metrics::ExporterError& e) {
+    throw StartupError(e.what());
+  }
 }
 
 Consumer::~Consumer() = default;
@@ -77,10 +85,16 @@ int Consumer::run() {
   connect();
   loop_.watch(signals_.fd(), [this] { on_signal(); });
   loop_.every(milliseconds(50), [this] { session_.on_tick(Clock::now()); });
+  if (metrics_) loop_.every(kMetricsPeriod, [this] { publish_metrics(); });
   loop_.after_each_round([this] { round(); });
   round();
   loop_.run();
   return finish();
+}
+
+void Consumer::publish_metrics() {
+  if (!metrics_) return;
+  metrics_->publish(consumer_metrics({config_.id, config_.concurrency, task_seconds_}, session_));
 }
 
 void Consumer::connect() {
@@ -229,6 +243,7 @@ int Consumer::finish() {
   // The goodbye is a courtesy once the broker has pilled us (it may be gone already); a failed
   // session has nobody to deliver to.
   const bool failed = session_.phase() == Session::Phase::failed;
+  publish_metrics();
   log->info("{}: {} tasks: {} ok, {} failed, {} handed back", config_.id, counts.received,
             counts.ok, counts.failed, counts.handed_back);
   if (failed) print_error("conveyor-consumer", session_.failure());

@@ -21,11 +21,16 @@
 #include "common/curve.hpp"
 #include "common/event_loop.hpp"
 #include "common/handshake_monitor.hpp"
+#include "common/metrics_options.hpp"
 #include "common/signals.hpp"
 #include "consumer/handlers.hpp"
 #include "consumer/prefetch.hpp"
 #include "consumer/session.hpp"
 #include "consumer/worker_pool.hpp"
+
+namespace conveyor::metrics {
+class Exporter;
+}
 
 namespace conveyor::consumer {
 
@@ -38,7 +43,8 @@ struct Config {
   std::optional<std::size_t> prefetch;
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
-  CurveConfig curve;  // --curve: encrypted and authenticated, with these keys
+  CurveConfig curve;       // --curve: encrypted and authenticated, with these keys
+  MetricsOptions metrics;  // --metrics-port: its own counters for Prometheus
 };
 
 class StartupError : public std::runtime_error {
@@ -68,6 +74,7 @@ class Consumer {
   void adapt_prefetch(const WorkBatch& batch);
   void on_signal();
   void round();
+  void publish_metrics();
   void hand_out_work();
   void send_outbox();
   int finish();
@@ -85,6 +92,7 @@ class Consumer {
   double task_seconds_ = 0;  // running mean of handler time per task, to size batches
   std::optional<AutoPrefetch> auto_prefetch_;  // set with --prefetch auto
   int forced_exit_ = 0;
+  std::unique_ptr<metrics::Exporter> metrics_;  // with --metrics-port
 };
 
 }  // namespace conveyor::consumer

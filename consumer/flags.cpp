@@ -33,6 +33,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
   add_duration_option(app, "--reconnect-timeout", c.reconnect_timeout,
                       "give up when a lost broker does not come back within this");
   add_curve_flags(app, c.curve, true);
+  add_metrics_flags(app, c.metrics);
   add_log_flags(app, flags.log);
   bind_environment(app);
   if (auto status = parse_command_line(app, argc, argv)) return status;

@@ -78,6 +78,8 @@ class Session {
   void on_handshake_succeeded() { handshake_failure_.clear(); }
 
   Phase phase() const { return phase_; }
+  // Welcomed by the broker on the current connection.
+  bool connected() const { return welcomed_; }
   const std::string& failure() const { return failure_; }
   const Counts& counts() const { return counts_; }
   bool stopping() const { return stopping_; }

@@ -12,6 +12,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <spdlog/spdlog.h>
 
 namespace conveyor::metrics {
 namespace {
@@ -130,6 +131,14 @@ void Exporter::publish(MetricSet set) {
 std::uint16_t Exporter::port() const {
   const auto ports = server_->GetListeningPorts();
   return ports.empty() ? 0 : static_cast<std::uint16_t>(ports.front());
+}
+
+std::unique_ptr<Exporter> start_exporter(const MetricsOptions& options,
+                                         const std::shared_ptr<spdlog::logger>& log) {
+  if (options.port == 0) return nullptr;
+  auto exporter = std::make_unique<Exporter>(options.address, options.port);
+  log->info("metrics on http://{}:{}/metrics", options.address, options.port);
+  return exporter;
 }
 
 }  // namespace conveyor::metrics

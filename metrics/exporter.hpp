@@ -12,6 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/metrics_options.hpp"
+
+namespace spdlog {
+class logger;
+}
+
 namespace prometheus {
 class Exposer;
 }
@@ -78,5 +84,10 @@ class Exporter {
   std::shared_ptr<Published> published_;
   std::unique_ptr<prometheus::Exposer> server_;
 };
+
+// The exporter `options` ask for, listening and logged ("metrics on http://A:P/metrics"), or
+// nothing when the port is 0. Throws ExporterError.
+std::unique_ptr<Exporter> start_exporter(const MetricsOptions& options,
+                                         const std::shared_ptr<spdlog::logger>& log);
 
 }  // namespace conveyor::metrics

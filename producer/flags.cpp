@@ -29,6 +29,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
                       "give up when a lost broker does not come back within this");
   app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
   add_curve_flags(app, c.curve, true);
+  add_metrics_flags(app, c.metrics);
   add_log_flags(app, flags.log);
   bind_environment(app);
   return parse_command_line(app, argc, argv);

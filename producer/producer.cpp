@@ -9,11 +9,14 @@
 #include "common/logging.hpp"
 #include "common/sockets.hpp"
 #include "common/task.hpp"
+#include "producer/metrics.hpp"
 
 namespace conveyor::producer {
 namespace {
 
 constexpr std::size_t kReceiveBudget = 1024;
+// Metrics are copied this often, off the per-task path; a scrape sees them at most this late.
+constexpr Duration kMetricsPeriod = milliseconds(250);
 
 Config with_defaults(Config config) {
   if (config.id.empty()) config.id = default_peer_id("producer");
@@ -67,6 +70,11 @@ Producer::Producer(Config config)
       results_(open_results(config_.results)),
       progress_(config_.id, config_.quiet, ::isatty(STDERR_FILENO) == 1, Clock::now()) {
   ignore_sigpipe();
+  try {
+    metrics_ = metrics::start_exporter(config_.metrics, logger("producer"));
+  } catch (const metrics::ExporterError& e) {
+    throw StartupError(e.what());
+  }
 }
 
 Producer::~Producer() {
@@ -88,10 +96,15 @@ int Producer::run() {
   loop_.watch(reader_->socket(), [this] { on_source_batch(); });
   loop_.watch(signals_.fd(), [this] { on_signal(); });
   loop_.every(milliseconds(50), [this] { session_.on_tick(Clock::now()); });
+  if (metrics_) loop_.every(kMetricsPeriod, [this] { publish_metrics(); });
   loop_.after_each_round([this] { round(); });
   round();  // sends the hello and the first source request before the first poll
   loop_.run();
   return finish();
+}
+
+void Producer::publish_metrics() {
+  if (metrics_) metrics_->publish(producer_metrics(session_, config_.window));
 }
 
 void Producer::connect() {
@@ -246,6 +259,7 @@ int Producer::finish() {
   if (reader_) reader_->stop();
   const TimePoint now = Clock::now();
   if (config_.summary) progress_.finish(session_.counts(), now);
+  publish_metrics();
   if (forced_exit_ != 0) return forced_exit_;
   if (!write_error_.empty()) {
     print_error("conveyor-producer", write_error_);

@@ -23,12 +23,17 @@
 #include "common/curve.hpp"
 #include "common/event_loop.hpp"
 #include "common/handshake_monitor.hpp"
+#include "common/metrics_options.hpp"
 #include "common/signals.hpp"
 #include "producer/progress.hpp"
 #include "producer/results_file.hpp"
 #include "producer/session.hpp"
 #include "producer/source.hpp"
 #include "producer/source_reader.hpp"
+
+namespace conveyor::metrics {
+class Exporter;
+}
 
 namespace conveyor::producer {
 
@@ -38,10 +43,11 @@ struct Config {
   std::size_t window = 10000;  // tasks without a final result held at most
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
-  CurveConfig curve;    // --curve: encrypted and authenticated, with these keys
-  std::string results;  // results file: a path, "-" for stdout, empty for none
-  bool quiet = false;   // no progress display (the summary is still printed)
-  bool summary = true;  // print the summary line on stderr at the end
+  CurveConfig curve;       // --curve: encrypted and authenticated, with these keys
+  std::string results;     // results file: a path, "-" for stdout, empty for none
+  bool quiet = false;      // no progress display (the summary is still printed)
+  bool summary = true;     // print the summary line on stderr at the end
+  MetricsOptions metrics;  // --metrics-port: its own counters for Prometheus
 };
 
 enum class Status { ok, failed, dead };
@@ -82,6 +88,7 @@ class Producer {
   void on_source_batch();
   void on_signal();
   void round();
+  void publish_metrics();
   void feed_source(TimePoint now);
   void write_results();
   void send_outbox();
@@ -104,6 +111,7 @@ class Producer {
   std::string source_error_;
   std::string write_error_;
   int forced_exit_ = 0;
+  std::unique_ptr<metrics::Exporter> metrics_;  // with --metrics-port
 };
 
 }  // namespace conveyor::producer

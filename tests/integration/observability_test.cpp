@@ -189,6 +189,92 @@ TEST(Observability, AnUnreachableBrokerIsOneClearLineAndStatusOne) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// The value on the line of a /metrics body that starts with `series` (name and labels), if any.
+std::optional<double> metric_value(const std::string& body, const std::string& series) {
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> metrics_flags(int port) {
+  return {"--metrics-port", std::to_string(port), "--metrics-address", "127.0.0.1"};
+}
+
+// --metrics-port on a producer and a consumer: each serves its own counters during the job.
+TEST(Observability, ProducerAndConsumerServeTheirOwnMetrics) {
+  Cluster job;
+  job.start_broker({"--service"});
+  const int consumer_port = free_port();
+  auto flags = metrics_flags(consumer_port);
+  flags.insert(flags.end(), {"--handler", "sleep:5", "--concurrency", "2"});
+  Process& c1 = job.start_consumer("c1", flags);
+  ASSERT_TRUE(job.wait_connected("c1")) << job.log("c1");
+  const int producer_port = free_port();
+  flags = metrics_flags(producer_port);
+  flags.insert(flags.end(), {"--source", "gen:600"});
+  Process& p1 = job.start_producer("p1", flags);
+
+  // Mid-run: every task read, some results back, not all.
+  std::optional<double> read, ok;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto body = http_get(producer_port, "/metrics");
+        if (!body) return false;
+        read = metric_value(*body, "conveyor_producer_tasks_read_total");
+        ok = metric_value(*body, R"(conveyor_producer_results_total{status="ok"})");
+        return read == 600.0 && ok > 0.0 && ok < 600.0;
+      },
+      20s))
+      << "read " << read.value_or(-1) << ", ok " << ok.value_or(-1) << "\n"
+      << job.log("p1");
+  ASSERT_EQ(p1.wait(60s), 0) << job.log("p1");
+
+  // After it: the consumer reported all 600, holds nothing, and is still connected.
+  std::string body;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        body = http_get(consumer_port, "/metrics").value_or("");
+        return metric_value(body, R"(conveyor_consumer_results_total{status="ok"})") == 600.0 &&
+               metric_value(body, "conveyor_consumer_tasks_running") == 0.0;
+      },
+      20s))
+      << body;
+  EXPECT_EQ(metric_value(body, "conveyor_consumer_tasks_received_total"), 600.0) << body;
+  EXPECT_EQ(metric_value(body, "conveyor_consumer_tasks_prefetched"), 0.0) << body;
+  EXPECT_EQ(metric_value(body, "conveyor_consumer_workers"), 2.0) << body;
+  EXPECT_EQ(metric_value(body, "conveyor_consumer_connected"), 1.0) << body;
+  EXPECT_EQ(metric_value(body, R"(conveyor_consumer_info{id="c1"})"), 1.0) << body;
+  job.broker().signal(SIGTERM);
+  EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
+  EXPECT_EQ(c1.wait(20s), 0) << job.log("c1");
+}
+
+TEST(Observability, AMetricsPortInUseIsOneClearLineAtStartup) {
+  Cluster job;
+  job.start_broker();
+  const int taken_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof where;
+  ASSERT_EQ(::bind(taken_fd, reinterpret_cast<sockaddr*>(&where), size), 0);
+  ASSERT_EQ(::listen(taken_fd, 1), 0);
+  ASSERT_EQ(::getsockname(taken_fd, reinterpret_cast<sockaddr*>(&where), &size), 0);
+  const int taken = ntohs(where.sin_port);
+  auto argv = metrics_flags(taken);
+  argv.insert(argv.begin(),
+              {CONVEYOR_CONSUMER_BIN, "--broker", job.backend(), "--handler", "echo"});
+  CommandRun r = run(job, argv);
+  ::close(taken_fd);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot serve metrics on 127.0.0.1:" + std::to_string(taken)),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 // Every line is one JSON object, also when a message holds quotes, newlines or invalid UTF-8.
 void expect_json_lines(const std::string& log, const std::string& name) {
   std::istringstream lines(log);
