@@ -3,7 +3,10 @@
 //   build/bench/conveyor_micro_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/core.hpp"
@@ -57,8 +60,29 @@ wire::Envelope hello(wire::Role role, const std::string& id, std::uint32_t capac
   return envelope;
 }
 
+// What the shell does with a message: bytes in through on_frames (decoding included).
+void deliver(broker::Core& core, broker::Side side, const std::string& route,
+             wire::Envelope& envelope, TimePoint now) {
+  const zmq::message_t frame = encode(envelope);
+  const std::string_view view = frame.to_string_view();
+  core.on_frames(side, route, std::span<const std::string_view>(&view, 1), "bench", now);
+}
+
+// And with the outbox: each envelope encoded (as if sent), looked at, then handed back.
+template <class Visit>
+void send_all(broker::Core& core, Visit visit) {
+  std::vector<broker::Outgoing> out;
+  out.swap(core.outbox());
+  for (auto& message : out) {
+    benchmark::DoNotOptimize(encode(message.envelope));
+    visit(message);
+    core.recycle(std::move(message.envelope));
+  }
+}
+
 // Per task: received from a producer, dispatched to one of two consumers, its result routed
-// back, acknowledged. `state.range(0)` tasks per batch.
+// back, acknowledged; every message encoded and decoded as over the wire. `state.range(0)` tasks
+// per producer batch.
 void BM_CoreDispatchRound(benchmark::State& state) {
   setup_logging("error");
   const auto batch_size = static_cast<std::size_t>(state.range(0));
@@ -67,10 +91,10 @@ void BM_CoreDispatchRound(benchmark::State& state) {
   TimePoint now = Clock::now();
   broker::Core core(config, now);
   auto h = hello(wire::PRODUCER, "p1", 0);
-  core.on_envelope(broker::Side::frontend, "rp", h, "bench", now);
+  deliver(core, broker::Side::frontend, "rp", h, now);
   for (const char* c : {"c1", "c2"}) {
     auto hc = hello(wire::CONSUMER, c, 100000);
-    core.on_envelope(broker::Side::backend, std::string("r") + c, hc, "bench", now);
+    deliver(core, broker::Side::backend, std::string("r") + c, hc, now);
   }
   core.flush(now);
   core.outbox().clear();
@@ -78,14 +102,12 @@ void BM_CoreDispatchRound(benchmark::State& state) {
   for (auto _ : state) {
     auto tasks = task_batch(seq, batch_size, 64);
     seq += batch_size;
-    core.on_envelope(broker::Side::frontend, "rp", tasks, "bench", now);
+    deliver(core, broker::Side::frontend, "rp", tasks, now);
     core.flush(now);
-    std::vector<broker::Outgoing> out;
-    out.swap(core.outbox());
-    for (auto& message : out) {
-      if (!message.envelope.has_tasks()) continue;
+    std::vector<std::pair<std::string, wire::Envelope>> replies;
+    send_all(core, [&](const broker::Outgoing& message) {
+      if (!message.envelope.has_tasks()) return;
       wire::Envelope results;
-      results.set_version(kProtocolVersion);
       for (const auto& task : message.envelope.tasks().tasks()) {
         auto* r = results.mutable_results()->add_results();
         r->set_producer(task.producer());
@@ -93,20 +115,20 @@ void BM_CoreDispatchRound(benchmark::State& state) {
         r->set_status(wire::OK);
         r->set_output(task.payload());
       }
-      core.on_envelope(broker::Side::backend, message.route, results, "bench", now);
-    }
+      replies.emplace_back(message.route, std::move(results));
+    });
+    for (auto& [route, results] : replies)
+      deliver(core, broker::Side::backend, route, results, now);
     core.flush(now);
     wire::Envelope ack;
-    ack.set_version(kProtocolVersion);
-    for (auto& message : core.outbox()) {
-      if (!message.envelope.has_results()) continue;
+    send_all(core, [&](const broker::Outgoing& message) {
+      if (!message.envelope.has_results()) return;
       for (const auto& r : message.envelope.results().results())
         ack.mutable_ack()->add_seqs(r.seq());
-    }
-    core.outbox().clear();
-    core.on_envelope(broker::Side::frontend, "rp", ack, "bench", now);
+    });
+    deliver(core, broker::Side::frontend, "rp", ack, now);
     core.flush(now);
-    core.outbox().clear();
+    send_all(core, [](const broker::Outgoing&) {});
   }
   std::uint64_t bad = 0;
   for (const auto n : core.stats().bad_input)

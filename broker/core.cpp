@@ -72,9 +72,9 @@ void Core::on_frames(Side side, std::string_view route, std::span<const std::str
     reply_error(side, route, wire::MALFORMED, "expected exactly one frame holding an Envelope");
     return;
   }
-  static thread_local wire::Envelope envelope;  // reused: decoding does not allocate per message
-  envelope.Clear();
-  if (auto error = decode(frames[0], config_.max_message_bytes, envelope)) {
+  auto error = decoder_.decode(frames[0], config_.max_message_bytes);
+  wire::Envelope& envelope = decoder_.envelope();
+  if (error) {
     const BadInput kind = bad_input_for(*error);
     std::string detail =
         std::string(to_string(*error)) + " (" + std::to_string(frames[0].size()) + " bytes)";

@@ -124,6 +124,10 @@ class Core {
   void flush(TimePoint now);
 
   std::vector<Outgoing>& outbox() { return outbox_; }
+  // The shell has sent `envelope`: a task or result batch is kept (a few at most) and refilled by
+  // a later flush(), so that the Task and Result objects and their strings' capacity are reused
+  // instead of allocated per task. Anything else is dropped.
+  void recycle(wire::Envelope&& envelope);
   // True once the broker should exit: drained with --exit-when-drained, or stopped.
   bool finished() const { return finished_; }
   bool drained() const { return drained_; }
@@ -204,6 +208,9 @@ class Core {
   TimePoint last_now_;
   TaskBook book_;
   std::vector<Outgoing> outbox_;
+  std::vector<wire::Envelope> spare_task_batches_;  // recycle(): sent, cleared, to refill
+  std::vector<wire::Envelope> spare_result_batches_;
+  EnvelopeDecoder decoder_;  // reuses the Task and Result objects of earlier batches
   Stats stats_;
   TaskTimeHistogram task_times_;
 

@@ -13,7 +13,33 @@ std::size_t batch_target_bytes(const Config& config) {
   return std::min<std::size_t>(1u << 20, config.max_message_bytes / 4);
 }
 
+// Batches kept for reuse per kind: enough for a round's worth of consumers or producers to be
+// served from reused objects at steady state, and a bound on what is retained.
+constexpr std::size_t kMaxSpareBatches = 8;
+
+// A cleared envelope from `spares` (its batch's objects kept for reuse), or a new one.
+wire::Envelope spare_or_new(std::vector<wire::Envelope>& spares) {
+  if (spares.empty()) return {};
+  wire::Envelope envelope = std::move(spares.back());
+  spares.pop_back();
+  return envelope;
+}
+
 }  // namespace
+
+void Core::recycle(wire::Envelope&& envelope) {
+  const auto keep = [&](std::vector<wire::Envelope>& spares, auto clear_batch) {
+    if (spares.size() >= kMaxSpareBatches) return;
+    envelope.clear_version();
+    clear_batch();  // RepeatedPtrField::Clear keeps the cleared objects for the next Add()
+    spares.push_back(std::move(envelope));
+  };
+  if (envelope.has_tasks()) {
+    keep(spare_task_batches_, [&] { envelope.mutable_tasks()->Clear(); });
+  } else if (envelope.has_results()) {
+    keep(spare_result_batches_, [&] { envelope.mutable_results()->Clear(); });
+  }
+}
 
 void Core::flush(TimePoint now) {
   last_now_ = now;
@@ -58,7 +84,7 @@ void Core::dispatch() {
     auto next = book_.pop_queued();
     if (!next) break;
     auto& [key, record] = *next;
-    if (!slot.batch) slot.batch.emplace();
+    if (!slot.batch) slot.batch.emplace(spare_or_new(spare_task_batches_));
     wire::Task* task = slot.batch->mutable_tasks()->add_tasks();
     const std::string& producer = producers_[key.producer]->id;
     task->set_producer(producer);
@@ -91,7 +117,7 @@ void Core::send_results() {
       producer.to_send.clear();  // kept in `unacked`: sent again when it says hello
       continue;
     }
-    wire::Envelope envelope;
+    wire::Envelope envelope = spare_or_new(spare_result_batches_);
     std::size_t bytes = 0;
     for (const std::uint64_t seq : producer.to_send) {
       auto it = producer.unacked.find(seq);
@@ -100,11 +126,16 @@ void Core::send_results() {
       bytes += it->second.output().size() + it->second.error().size() + 32;
       if (bytes >= target) {
         send(producer, std::move(envelope));
-        envelope = wire::Envelope();
+        envelope = spare_or_new(spare_result_batches_);
         bytes = 0;
       }
     }
-    if (envelope.has_results()) send(producer, std::move(envelope));
+    // A spare envelope has an (empty) results body already: count the results, not the body.
+    if (envelope.results().results_size() > 0) {
+      send(producer, std::move(envelope));
+    } else {
+      recycle(std::move(envelope));
+    }
     producer.to_send.clear();
   }
   results_pending_.clear();

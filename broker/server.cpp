@@ -230,6 +230,7 @@ void Server::send_outbox() {
     if (!delivered && out.envelope.body_case() != wire::Envelope::kError) {
       core_.on_undeliverable(out, Clock::now());
     }
+    core_.recycle(std::move(out.envelope));
   }
 }
 

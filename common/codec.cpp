@@ -1,5 +1,7 @@
 #include "common/codec.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+
 namespace conveyor {
 
 const char* to_string(DecodeError error) {
@@ -39,6 +41,62 @@ std::optional<DecodeError> decode(std::string_view bytes, std::size_t max_bytes,
   }
   if (out.version() != kProtocolVersion) return DecodeError::version_mismatch;
   if (out.body_case() == wire::Envelope::BODY_NOT_SET) return DecodeError::no_body;
+  return std::nullopt;
+}
+
+namespace {
+
+// The wire tag of a length-delimited field: (number << 3) | 2.
+constexpr std::uint8_t length_delimited_tag(int field) {
+  return static_cast<std::uint8_t>((field << 3) | 2);
+}
+
+// The tag after a leading one-byte version field (our encoder writes the version first), or 0.
+// Only a hint for picking a reusable envelope: the parse itself decides what the bytes hold.
+std::uint8_t body_tag_hint(std::string_view bytes) {
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(bytes[i]); };
+  if (bytes.size() < 3 || byte(0) != 0x08 || (byte(1) & 0x80) != 0) return 0;
+  return byte(2);
+}
+
+}  // namespace
+
+wire::Envelope& EnvelopeDecoder::prepare(std::string_view bytes) {
+  const std::uint8_t tag = body_tag_hint(bytes);
+  if (tag == length_delimited_tag(wire::Envelope::kTasksFieldNumber) && tasks_.has_tasks()) {
+    tasks_.clear_version();
+    tasks_.mutable_tasks()->Clear();  // keeps the Task objects for the parse to reuse
+    return tasks_;
+  }
+  if (tag == length_delimited_tag(wire::Envelope::kResultsFieldNumber) && results_.has_results()) {
+    results_.clear_version();
+    results_.mutable_results()->Clear();
+    return results_;
+  }
+  // First batch of its kind, or anything else: a full clear, as decode() does.
+  wire::Envelope& chosen = tag == length_delimited_tag(wire::Envelope::kTasksFieldNumber) ? tasks_
+                           : tag == length_delimited_tag(wire::Envelope::kResultsFieldNumber)
+                               ? results_
+                               : other_;
+  chosen.Clear();
+  return chosen;
+}
+
+std::optional<DecodeError> EnvelopeDecoder::decode(std::string_view bytes, std::size_t max_bytes) {
+  current_ = &other_;
+  if (bytes.empty()) return DecodeError::empty;
+  if (bytes.size() > max_bytes) return DecodeError::too_large;
+  current_ = &prepare(bytes);
+  // Merging into the cleared batch appends to its (empty) repeated field, reusing cleared objects.
+  // The hint guarantees the bytes hold that batch field, so an envelope without a body is still
+  // caught below: it was cleared in full.
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                               static_cast<int>(bytes.size()));
+  if (!current_->MergeFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
+    return DecodeError::malformed;
+  }
+  if (current_->version() != kProtocolVersion) return DecodeError::version_mismatch;
+  if (current_->body_case() == wire::Envelope::BODY_NOT_SET) return DecodeError::no_body;
   return std::nullopt;
 }
 

@@ -28,6 +28,26 @@ wire::ErrorCode error_code_for(DecodeError error);
 std::optional<DecodeError> decode(std::string_view bytes, std::size_t max_bytes,
                                   wire::Envelope& out);
 
+// decode() for a receiver of many batches: it keeps one envelope per kind of batch (tasks, results)
+// between messages, so that a batch is parsed into the Task or Result objects of the previous one,
+// and into their strings' capacity, instead of allocating and freeing a message per task. Whatever
+// the receiver leaves in an envelope (moved-from strings, swapped-out results) is cleared first.
+class EnvelopeDecoder {
+ public:
+  // The envelope is valid until the next call. On an error it holds what could be read (e.g. the
+  // version of a version mismatch).
+  std::optional<DecodeError> decode(std::string_view bytes, std::size_t max_bytes);
+  wire::Envelope& envelope() { return *current_; }
+
+ private:
+  wire::Envelope& prepare(std::string_view bytes);
+
+  wire::Envelope tasks_;
+  wire::Envelope results_;
+  wire::Envelope other_;
+  wire::Envelope* current_ = &other_;
+};
+
 // Serializes `envelope` into a new ZeroMQ message, stamping the protocol version.
 zmq::message_t encode(wire::Envelope& envelope);
 

@@ -136,16 +136,14 @@ void Consumer::on_handshake_event() {
 }
 
 void Consumer::receive() {
-  static thread_local wire::Envelope envelope;
   for (std::size_t n = 0; n < kReceiveBudget; ++n) {
     zmq::message_t frame;
     if (!socket_->recv(frame, zmq::recv_flags::dontwait)) return;
-    envelope.Clear();
-    if (auto error = decode(frame.to_string_view(), std::size_t{1} << 30, envelope)) {
+    if (auto error = decoder_.decode(frame.to_string_view(), std::size_t{1} << 30)) {
       logger("consumer")->warn("ignoring a bad message from the broker: {}", to_string(*error));
       continue;
     }
-    session_.on_envelope(envelope, Clock::now());
+    session_.on_envelope(decoder_.envelope(), Clock::now());
   }
 }
 

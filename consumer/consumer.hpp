@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 
 #include "common/clock.hpp"
+#include "common/codec.hpp"
 #include "common/curve.hpp"
 #include "common/event_loop.hpp"
 #include "common/handshake_monitor.hpp"
@@ -93,6 +94,7 @@ class Consumer {
   std::optional<AutoPrefetch> auto_prefetch_;  // set with --prefetch auto
   int forced_exit_ = 0;
   std::unique_ptr<metrics::Exporter> metrics_;  // with --metrics-port
+  EnvelopeDecoder decoder_;                     // reuses the objects of earlier task batches
 };
 
 }  // namespace conveyor::consumer

@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "common/clock.hpp"
+#include "common/codec.hpp"
 #include "common/curve.hpp"
 #include "common/event_loop.hpp"
 #include "common/handshake_monitor.hpp"
@@ -112,6 +113,7 @@ class Producer {
   std::string write_error_;
   int forced_exit_ = 0;
   std::unique_ptr<metrics::Exporter> metrics_;  // with --metrics-port
+  EnvelopeDecoder decoder_;                     // reuses the objects of earlier result batches
 };
 
 }  // namespace conveyor::producer

@@ -55,6 +55,29 @@ TEST(BrokerCoreDispatch, DispatchedTaskCarriesProducerSeqFirstAttemptPayloadAndH
   EXPECT_EQ(tasks[0].headers(0).value(), "text/plain");
 }
 
+// The driver hands every sent batch back to the core (Core::recycle), as the shell does: a batch
+// refilled from a recycled one carries only its own tasks and fields, nothing of the last one.
+TEST(BrokerCoreDispatch, ARecycledBatchCarriesNothingOfTheLastOne) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 100);
+  wire::Envelope first = task_batch({0, 1, 2}, "a-much-longer-first-payload-");
+  auto* header = first.mutable_tasks()->mutable_tasks(1)->add_headers();
+  header->set_key("k");
+  header->set_value("v");
+  b.to_frontend(route_of("p1"), first);
+  ASSERT_EQ(b.flush_and_take_tasks("c1").size(), 3u);
+  b.send_tasks("p1", {3, 4});
+  auto tasks = b.flush_and_take_tasks("c1");
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].seq(), 3u);
+  EXPECT_EQ(tasks[0].payload(), "payload-3");
+  EXPECT_EQ(tasks[1].seq(), 4u);
+  EXPECT_EQ(tasks[1].payload(), "payload-4");
+  EXPECT_EQ(tasks[1].headers_size(), 0);
+  EXPECT_EQ(tasks[1].attempt(), 1u);
+}
+
 TEST(BrokerCoreDispatch, NothingIsDispatchedWithoutAConsumer) {
   BrokerDriver b;
   b.connect_producer("p1");

@@ -381,10 +381,14 @@ class BrokerDriver {
   const std::vector<Outgoing>& pending() const { return pending_; }
 
  private:
+  // Like the shell: what the core sent is kept (a copy, as the wire would) and the envelope goes
+  // back to the core for reuse, so every test also runs on recycled task and result batches.
   void collect() {
     auto& outbox = core_.outbox();
-    for (auto& out : outbox)
-      pending_.push_back(std::move(out));
+    for (auto& out : outbox) {
+      pending_.push_back(out);
+      core_.recycle(std::move(out.envelope));
+    }
     outbox.clear();
   }
 
