@@ -128,6 +128,7 @@ class Core {
   // a later flush(), so that the Task and Result objects and their strings' capacity are reused
   // instead of allocated per task. Anything else is dropped.
   void recycle(wire::Envelope&& envelope);
+  std::size_t spare_batches() const;  // kept by recycle(), for tests
   // True once the broker should exit: drained with --exit-when-drained, or stopped.
   bool finished() const { return finished_; }
   bool drained() const { return drained_; }

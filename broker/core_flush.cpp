@@ -13,9 +13,32 @@ std::size_t batch_target_bytes(const Config& config) {
   return std::min<std::size_t>(1u << 20, config.max_message_bytes / 4);
 }
 
-// Batches kept for reuse per kind: enough for a round's worth of consumers or producers to be
-// served from reused objects at steady state, and a bound on what is retained.
-constexpr std::size_t kMaxSpareBatches = 8;
+// What recycling may hold on to, so that reuse never becomes a leak: at most kMaxSpareBatches
+// batches per kind, each of at most kMaxKeptObjects tasks or results (counting the cleared ones it
+// keeps), none keeping a string buffer over kMaxKeptStringBytes (bigger payloads and outputs are
+// allocated afresh each time; their copy costs more than the allocation anyway). Worst case about
+// 2 kinds x 4 x 4096 x (2 x 256 B + the objects) = 21 MiB; in practice a few batches' worth.
+constexpr std::size_t kMaxSpareBatches = 4;
+constexpr std::size_t kMaxKeptObjects = 4096;
+constexpr std::size_t kMaxKeptStringBytes = 256;
+
+// Gives up a string's buffer when it is over the limit; `text` is only taken when it is.
+template <class Mutable>
+void release_if_large(const std::string& text, Mutable mutable_text) {
+  if (text.capacity() > kMaxKeptStringBytes) std::string().swap(*mutable_text());
+}
+
+// Clears `items` for reuse after trimming each with `trim`; false when the batch is too big to
+// keep.
+template <class Items, class Trim>
+bool clear_for_reuse(Items& items, Trim trim) {
+  const auto objects = static_cast<std::size_t>(items.size() + items.ClearedCount());
+  if (objects > kMaxKeptObjects) return false;
+  for (auto& item : items)
+    trim(item);
+  items.Clear();  // RepeatedPtrField::Clear keeps the cleared objects for the next Add()
+  return true;
+}
 
 // A cleared envelope from `spares` (its batch's objects kept for reuse), or a new one.
 wire::Envelope spare_or_new(std::vector<wire::Envelope>& spares) {
@@ -29,16 +52,29 @@ wire::Envelope spare_or_new(std::vector<wire::Envelope>& spares) {
 
 void Core::recycle(wire::Envelope&& envelope) {
   const auto keep = [&](std::vector<wire::Envelope>& spares, auto clear_batch) {
-    if (spares.size() >= kMaxSpareBatches) return;
+    if (spares.size() >= kMaxSpareBatches || !clear_batch()) return;
     envelope.clear_version();
-    clear_batch();  // RepeatedPtrField::Clear keeps the cleared objects for the next Add()
     spares.push_back(std::move(envelope));
   };
   if (envelope.has_tasks()) {
-    keep(spare_task_batches_, [&] { envelope.mutable_tasks()->Clear(); });
+    keep(spare_task_batches_, [&] {
+      return clear_for_reuse(*envelope.mutable_tasks()->mutable_tasks(), [](wire::Task& task) {
+        release_if_large(task.payload(), [&] { return task.mutable_payload(); });
+      });
+    });
   } else if (envelope.has_results()) {
-    keep(spare_result_batches_, [&] { envelope.mutable_results()->Clear(); });
+    keep(spare_result_batches_, [&] {
+      return clear_for_reuse(
+          *envelope.mutable_results()->mutable_results(), [](wire::Result& result) {
+            release_if_large(result.output(), [&] { return result.mutable_output(); });
+            release_if_large(result.error(), [&] { return result.mutable_error(); });
+          });
+    });
   }
+}
+
+std::size_t Core::spare_batches() const {
+  return spare_task_batches_.size() + spare_result_batches_.size();
 }
 
 void Core::flush(TimePoint now) {
