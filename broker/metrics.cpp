@@ -49,9 +49,9 @@ void add_consumers(metrics::MetricSet& set, const Core& core, TimePoint now) {
                                 "Results reported in the consumer's current session");
   for (const ConsumerView& c : core.consumer_views(now)) {
     const metrics::Labels labels{{"consumer", c.id}};
-    in_flight.samples.push_back({labels, static_cast<double>(c.in_flight), {}, 0});
-    capacity.samples.push_back({labels, static_cast<double>(c.capacity), {}, 0});
-    completed.samples.push_back({labels, static_cast<double>(c.completed), {}, 0});
+    in_flight.add(labels, static_cast<double>(c.in_flight));
+    capacity.add(labels, static_cast<double>(c.capacity));
+    completed.add(labels, static_cast<double>(c.completed));
   }
 }
 
@@ -59,8 +59,7 @@ void add_bad_frames(metrics::MetricSet& set, const Core& core) {
   auto& bad = set.counter("conveyor_bad_frames_total", "Bad input from peers, by kind");
   for (std::size_t i = 0; i < core.stats().bad_input.size(); ++i) {
     const char* kind = to_string(static_cast<BadInput>(i));
-    bad.samples.push_back(
-        {{{"kind", kind}}, static_cast<double>(core.stats().bad_input[i]), {}, 0});
+    bad.add({{"kind", kind}}, static_cast<double>(core.stats().bad_input[i]));
   }
 }
 

@@ -42,6 +42,9 @@ struct Family {
   std::string help;
   Kind kind = Kind::gauge;
   std::vector<Sample> samples;
+
+  // One more counter or gauge sample, with these labels.
+  void add(Labels labels, double value) { samples.push_back({std::move(labels), value, {}, 0}); }
 };
 
 // What one scrape shows: families by name, built fresh by the shell every round.
