@@ -31,24 +31,21 @@ wire::ErrorCode error_code_for(DecodeError error) {
   }
 }
 
-std::optional<DecodeError> decode(std::string_view bytes, std::size_t max_bytes,
-                                  wire::Envelope& out) {
+namespace {
+
+// The checks before a parse: a frame to parse, within the size limit (which also keeps the size
+// far below the INT_MAX that protobuf's parsers take).
+std::optional<DecodeError> check_frame(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.empty()) return DecodeError::empty;
   if (bytes.size() > max_bytes) return DecodeError::too_large;
-  // ParseFromArray takes an int: the size check above keeps us far below INT_MAX.
-  if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return DecodeError::malformed;
-  }
-  if (out.version() != kProtocolVersion) return DecodeError::version_mismatch;
-  if (out.body_case() == wire::Envelope::BODY_NOT_SET) return DecodeError::no_body;
   return std::nullopt;
 }
 
-namespace {
-
-// The wire tag of a length-delimited field: (number << 3) | 2.
-constexpr std::uint8_t length_delimited_tag(int field) {
-  return static_cast<std::uint8_t>((field << 3) | 2);
+// The checks after a parse: our version, and a body.
+std::optional<DecodeError> check_envelope(const wire::Envelope& envelope) {
+  if (envelope.version() != kProtocolVersion) return DecodeError::version_mismatch;
+  if (envelope.body_case() == wire::Envelope::BODY_NOT_SET) return DecodeError::no_body;
+  return std::nullopt;
 }
 
 // The tag after a leading one-byte version field (our encoder writes the version first), or 0.
@@ -59,33 +56,43 @@ std::uint8_t body_tag_hint(std::string_view bytes) {
   return byte(2);
 }
 
+// The wire tag of a length-delimited field: (number << 3) | 2.
+constexpr std::uint8_t length_delimited_tag(int field) {
+  return static_cast<std::uint8_t>((field << 3) | 2);
+}
+
+constexpr std::uint8_t kTasksTag = length_delimited_tag(wire::Envelope::kTasksFieldNumber);
+constexpr std::uint8_t kResultsTag = length_delimited_tag(wire::Envelope::kResultsFieldNumber);
+
 }  // namespace
+
+std::optional<DecodeError> decode(std::string_view bytes, std::size_t max_bytes,
+                                  wire::Envelope& out) {
+  if (auto error = check_frame(bytes, max_bytes)) return error;
+  if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return DecodeError::malformed;
+  }
+  return check_envelope(out);
+}
 
 wire::Envelope& EnvelopeDecoder::prepare(std::string_view bytes) {
   const std::uint8_t tag = body_tag_hint(bytes);
-  if (tag == length_delimited_tag(wire::Envelope::kTasksFieldNumber) && tasks_.has_tasks()) {
+  wire::Envelope& chosen = tag == kTasksTag ? tasks_ : tag == kResultsTag ? results_ : other_;
+  if (tag == kTasksTag && tasks_.has_tasks()) {
     tasks_.clear_version();
     tasks_.mutable_tasks()->Clear();  // keeps the Task objects for the parse to reuse
-    return tasks_;
-  }
-  if (tag == length_delimited_tag(wire::Envelope::kResultsFieldNumber) && results_.has_results()) {
+  } else if (tag == kResultsTag && results_.has_results()) {
     results_.clear_version();
     results_.mutable_results()->Clear();
-    return results_;
+  } else {
+    chosen.Clear();  // first batch of its kind, or anything else: a full clear, as decode() does
   }
-  // First batch of its kind, or anything else: a full clear, as decode() does.
-  wire::Envelope& chosen = tag == length_delimited_tag(wire::Envelope::kTasksFieldNumber) ? tasks_
-                           : tag == length_delimited_tag(wire::Envelope::kResultsFieldNumber)
-                               ? results_
-                               : other_;
-  chosen.Clear();
   return chosen;
 }
 
 std::optional<DecodeError> EnvelopeDecoder::decode(std::string_view bytes, std::size_t max_bytes) {
   current_ = &other_;
-  if (bytes.empty()) return DecodeError::empty;
-  if (bytes.size() > max_bytes) return DecodeError::too_large;
+  if (auto error = check_frame(bytes, max_bytes)) return error;
   current_ = &prepare(bytes);
   // Merging into the cleared batch appends to its (empty) repeated field, reusing cleared objects.
   // The hint guarantees the bytes hold that batch field, so an envelope without a body is still
@@ -95,9 +102,7 @@ std::optional<DecodeError> EnvelopeDecoder::decode(std::string_view bytes, std::
   if (!current_->MergeFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
     return DecodeError::malformed;
   }
-  if (current_->version() != kProtocolVersion) return DecodeError::version_mismatch;
-  if (current_->body_case() == wire::Envelope::BODY_NOT_SET) return DecodeError::no_body;
-  return std::nullopt;
+  return check_envelope(*current_);
 }
 
 zmq::message_t encode(wire::Envelope& envelope) {

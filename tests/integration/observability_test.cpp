@@ -11,26 +11,34 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "tests/support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {
 
-// A TCP port on loopback that nobody listens on right now.
-int free_port() {
+// A TCP socket bound to an ephemeral loopback port, listening when asked; its fd and port.
+std::pair<int, int> loopback_socket(bool listening) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in where{};
   where.sin_family = AF_INET;
   where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t size = sizeof where;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&where), size) != 0 ||
+      (listening && ::listen(fd, 1) != 0) ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&where), &size) != 0) {
     ::close(fd);
     throw std::runtime_error("no free port");
   }
+  return {fd, ntohs(where.sin_port)};
+}
+
+// A TCP port on loopback that nobody listens on right now.
+int free_port() {
+  const auto [fd, port] = loopback_socket(false);
   ::close(fd);
-  return ntohs(where.sin_port);
+  return port;
 }
 
 // The body of GET http://127.0.0.1:PORT/TARGET, or nothing (not listening, not a 200).
@@ -254,15 +262,7 @@ TEST(Observability, ProducerAndConsumerServeTheirOwnMetrics) {
 TEST(Observability, AMetricsPortInUseIsOneClearLineAtStartup) {
   Cluster job;
   job.start_broker();
-  const int taken_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in where{};
-  where.sin_family = AF_INET;
-  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof where;
-  ASSERT_EQ(::bind(taken_fd, reinterpret_cast<sockaddr*>(&where), size), 0);
-  ASSERT_EQ(::listen(taken_fd, 1), 0);
-  ASSERT_EQ(::getsockname(taken_fd, reinterpret_cast<sockaddr*>(&where), &size), 0);
-  const int taken = ntohs(where.sin_port);
+  const auto [taken_fd, taken] = loopback_socket(true);
   auto argv = metrics_flags(taken);
   argv.insert(argv.begin(),
               {CONVEYOR_CONSUMER_BIN, "--broker", job.backend(), "--handler", "echo"});
