@@ -16,8 +16,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/cli.hpp"
-#include "producer/producer.hpp"
+#include "conveyor/common/cli.hpp"
+#include "conveyor/producer/producer.hpp"
 
 namespace {
 

@@ -9,9 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "broker/core.hpp"
-#include "common/codec.hpp"
-#include "common/logging.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/logging.hpp"
+#include "conveyor/common/sockets.hpp"
 
 namespace conveyor {
 namespace {

@@ -1,8 +1,8 @@
-#include "broker/admin.hpp"
+#include "conveyor/broker/admin.hpp"
 
 #include <numeric>
 
-#include "common/codec.hpp"
+#include "conveyor/common/codec.hpp"
 
 namespace conveyor::broker {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "broker/core.hpp"
+#include "conveyor/broker/core.hpp"
 
 namespace conveyor::broker {
 

@@ -1,4 +1,4 @@
-#include "broker/admission.hpp"
+#include "conveyor/broker/admission.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <vector>
 
-#include "common/curve.hpp"
+#include "conveyor/common/curve.hpp"
 
 namespace conveyor::broker {
 namespace {

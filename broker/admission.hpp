@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "common/expected.hpp"
+#include "conveyor/common/expected.hpp"
 
 namespace conveyor::broker {
 

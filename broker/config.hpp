@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "common/clock.hpp"
-#include "common/metrics_options.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/common/metrics_options.hpp"
 
 namespace conveyor::broker {
 

@@ -1,11 +1,11 @@
-#include "broker/core.hpp"
+#include "conveyor/broker/core.hpp"
 
 #include <algorithm>
 #include <cassert>
 
-#include "broker/core_sessions.hpp"
-#include "common/logging.hpp"
-#include "common/task.hpp"
+#include "conveyor/broker/core_sessions.hpp"
+#include "conveyor/common/logging.hpp"
+#include "conveyor/common/task.hpp"
 
 namespace conveyor::broker {
 namespace {

@@ -21,10 +21,10 @@
 
 #include <spdlog/logger.h>
 
-#include "broker/config.hpp"
-#include "broker/task_book.hpp"
-#include "common/clock.hpp"
-#include "common/codec.hpp"
+#include "conveyor/broker/config.hpp"
+#include "conveyor/broker/task_book.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/common/codec.hpp"
 
 namespace conveyor::broker {
 

@@ -2,8 +2,8 @@
 // drain) and once per tick (heartbeats, liveness).
 #include <algorithm>
 
-#include "broker/core.hpp"
-#include "broker/core_sessions.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/broker/core_sessions.hpp"
 
 namespace conveyor::broker {
 namespace {

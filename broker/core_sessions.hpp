@@ -7,7 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "broker/core.hpp"
+#include "conveyor/broker/core.hpp"
 
 namespace conveyor::broker {
 

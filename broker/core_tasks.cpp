@@ -3,9 +3,9 @@
 #include <cassert>
 #include <map>
 
-#include "broker/core.hpp"
-#include "broker/core_sessions.hpp"
-#include "common/task.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/broker/core_sessions.hpp"
+#include "conveyor/common/task.hpp"
 
 namespace conveyor::broker {
 

@@ -2,8 +2,8 @@
 // built on request (once per status call or metrics round), never on the per-task path.
 #include <algorithm>
 
-#include "broker/core.hpp"
-#include "broker/core_sessions.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/broker/core_sessions.hpp"
 
 namespace conveyor::broker {
 

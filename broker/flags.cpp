@@ -1,6 +1,6 @@
-#include "broker/flags.hpp"
+#include "conveyor/broker/flags.hpp"
 
-#include "common/curve.hpp"
+#include "conveyor/common/curve.hpp"
 
 namespace conveyor::broker {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <optional>
 
-#include "broker/config.hpp"
-#include "common/cli.hpp"
+#include "conveyor/broker/config.hpp"
+#include "conveyor/common/cli.hpp"
 
 namespace conveyor::broker {
 

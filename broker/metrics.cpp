@@ -1,4 +1,4 @@
-#include "broker/metrics.hpp"
+#include "conveyor/broker/metrics.hpp"
 
 #include <limits>
 

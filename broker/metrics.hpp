@@ -2,8 +2,8 @@
 // metrics::MetricSet by the shell once per tick and served on --metrics-port.
 #pragma once
 
-#include "broker/core.hpp"
-#include "metrics/exporter.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/metrics/exporter.hpp"
 
 namespace conveyor::broker {
 

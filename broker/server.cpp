@@ -1,4 +1,4 @@
-#include "broker/server.hpp"
+#include "conveyor/broker/server.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -7,10 +7,10 @@
 
 #include <unistd.h>
 
-#include "broker/admin.hpp"
-#include "broker/metrics.hpp"
-#include "common/curve.hpp"
-#include "common/logging.hpp"
+#include "conveyor/broker/admin.hpp"
+#include "conveyor/broker/metrics.hpp"
+#include "conveyor/common/curve.hpp"
+#include "conveyor/common/logging.hpp"
 
 namespace conveyor::broker {
 namespace {

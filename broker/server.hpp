@@ -8,20 +8,16 @@
 
 #include <zmq.hpp>
 
-#include "broker/config.hpp"
-#include "broker/core.hpp"
-#include "broker/zap_handler.hpp"
-#include "common/event_loop.hpp"
-#include "common/signals.hpp"
-#include "common/sockets.hpp"
-#include "metrics/exporter.hpp"
+#include "conveyor/broker/config.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/broker/zap_handler.hpp"
+#include "conveyor/common/errors.hpp"
+#include "conveyor/common/event_loop.hpp"
+#include "conveyor/common/signals.hpp"
+#include "conveyor/common/sockets.hpp"
+#include "conveyor/metrics/exporter.hpp"
 
 namespace conveyor::broker {
-
-// A problem that stops the broker from starting (bad endpoint, port in use); one clear line.
-class StartupError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 class Server {
  public:

@@ -1,4 +1,4 @@
-#include "broker/task_book.hpp"
+#include "conveyor/broker/task_book.hpp"
 
 #include <cassert>
 

@@ -13,8 +13,8 @@
 
 #include <google/protobuf/repeated_field.h>
 
-#include "common/clock.hpp"
-#include "proto/conveyor.pb.h"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::broker {
 

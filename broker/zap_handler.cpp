@@ -1,7 +1,7 @@
-#include "broker/zap_handler.hpp"
+#include "conveyor/broker/zap_handler.hpp"
 
-#include "common/curve.hpp"
-#include "common/logging.hpp"
+#include "conveyor/common/curve.hpp"
+#include "conveyor/common/logging.hpp"
 
 namespace conveyor::broker {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <zmq.hpp>
 
-#include "broker/admission.hpp"
+#include "conveyor/broker/admission.hpp"
 
 namespace conveyor::broker {
 

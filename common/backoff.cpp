@@ -1,4 +1,4 @@
-#include "common/backoff.hpp"
+#include "conveyor/common/backoff.hpp"
 
 #include <algorithm>
 

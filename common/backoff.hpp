@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <random>
 
-#include "common/clock.hpp"
+#include "conveyor/common/clock.hpp"
 
 namespace conveyor {
 

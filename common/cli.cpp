@@ -1,4 +1,4 @@
-#include "common/cli.hpp"
+#include "conveyor/common/cli.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -116,6 +116,26 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duratio
 
 void print_error(const std::string& program, const std::string& message) {
   std::cerr << program << ": error: " << message << std::endl;
+}
+
+}  // namespace conveyor
+
+namespace conveyor {
+
+int run_main(const std::string& program, const LogOptions& log, const std::function<int()>& body) {
+  if (!apply_log_options(program, log)) return 2;
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    print_error(program, e.what());
+    return 2;
+  } catch (const StartupError& e) {
+    print_error(program, e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(program, std::string("internal error: ") + e.what());
+    return 70;
+  }
 }
 
 }  // namespace conveyor

@@ -2,14 +2,16 @@
 // CONVEYOR_<FLAG> (the command line wins), logging flags, and one-line errors on bad input.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "common/clock.hpp"
-#include "common/logging.hpp"
-#include "common/metrics_options.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/common/errors.hpp"
+#include "conveyor/common/logging.hpp"
+#include "conveyor/common/metrics_options.hpp"
 
 namespace conveyor {
 
@@ -46,5 +48,20 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, const char* const
 
 // Prints "program: error: message" on stderr.
 void print_error(const std::string& program, const std::string& message);
+
+// A program's main() after its flags parsed: applies `log`, then runs `body`. A UsageError is one
+// line and exit 2, a StartupError one line and exit 1, anything else "internal error" and 70.
+int run_main(const std::string& program, const LogOptions& log, const std::function<int()>& body);
+
+// Builds something from a flag's value with `make`; its std::invalid_argument becomes a
+// UsageError naming the flag ("--handler: unknown handler 'x'...").
+template <class Make>
+auto from_flag(const std::string& flag, Make make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(flag + ": " + e.what());
+  }
+}
 
 }  // namespace conveyor

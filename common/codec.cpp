@@ -1,4 +1,4 @@
-#include "common/codec.hpp"
+#include "conveyor/common/codec.hpp"
 
 #include <google/protobuf/io/coded_stream.h>
 
@@ -105,12 +105,13 @@ std::optional<DecodeError> EnvelopeDecoder::decode(std::string_view bytes, std::
   return check_envelope(*current_);
 }
 
-zmq::message_t encode(wire::Envelope& envelope) {
+std::size_t prepare_encode(wire::Envelope& envelope) {
   envelope.set_version(kProtocolVersion);
-  const std::size_t size = envelope.ByteSizeLong();
-  zmq::message_t message(size);
-  envelope.SerializeWithCachedSizesToArray(static_cast<std::uint8_t*>(message.data()));
-  return message;
+  return envelope.ByteSizeLong();
+}
+
+void encode_into(const wire::Envelope& envelope, void* out) {
+  envelope.SerializeWithCachedSizesToArray(static_cast<std::uint8_t*>(out));
 }
 
 wire::Envelope make_error(wire::ErrorCode code, std::string text, bool fatal) {

@@ -7,9 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include <zmq.hpp>
-
-#include "proto/conveyor.pb.h"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor {
 
@@ -48,8 +46,10 @@ class EnvelopeDecoder {
   wire::Envelope* current_ = &other_;
 };
 
-// Serializes `envelope` into a new ZeroMQ message, stamping the protocol version.
-zmq::message_t encode(wire::Envelope& envelope);
+// Stamps the protocol version on `envelope` and returns its encoded size, for encode_into().
+std::size_t prepare_encode(wire::Envelope& envelope);
+// Writes `envelope`, prepared just before, into `out` (prepare_encode() bytes).
+void encode_into(const wire::Envelope& envelope, void* out);
 
 // An envelope of the current version with an Error body.
 wire::Envelope make_error(wire::ErrorCode code, std::string text, bool fatal = false);

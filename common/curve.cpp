@@ -1,4 +1,4 @@
-#include "common/curve.hpp"
+#include "conveyor/common/curve.hpp"
 
 #include <zmq.h>
 

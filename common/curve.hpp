@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/expected.hpp"
+#include "conveyor/common/expected.hpp"
 
 namespace conveyor {
 

@@ -1,4 +1,4 @@
-#include "common/event_loop.hpp"
+#include "conveyor/common/event_loop.hpp"
 
 #include <algorithm>
 

@@ -11,7 +11,7 @@
 
 #include <zmq.hpp>
 
-#include "common/clock.hpp"
+#include "conveyor/common/clock.hpp"
 
 namespace conveyor {
 

@@ -1,8 +1,8 @@
-#include "common/handshake_monitor.hpp"
+#include "conveyor/common/handshake_monitor.hpp"
 
 #include <cstring>
 
-#include "common/sockets.hpp"
+#include "conveyor/common/sockets.hpp"
 
 namespace conveyor {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/logging.hpp"
+#include "conveyor/common/logging.hpp"
 
 #include <mutex>
 #include <stdexcept>
@@ -8,7 +8,7 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "common/text.hpp"
+#include "conveyor/common/text.hpp"
 
 namespace conveyor {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/signals.hpp"
+#include "conveyor/common/signals.hpp"
 
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -36,19 +36,6 @@ std::optional<int> SignalFd::read() {
 
 void ignore_sigpipe() {
   std::signal(SIGPIPE, SIG_IGN);
-}
-
-const char* signal_name(int signo) {
-  switch (signo) {
-    case SIGINT:
-      return "SIGINT";
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGHUP:
-      return "SIGHUP";
-    default:
-      return "signal";
-  }
 }
 
 }  // namespace conveyor

@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <optional>
 
+#include "conveyor/common/signal_names.hpp"
+
 namespace conveyor {
 
 // Blocks the given signals in the calling thread and opens a signalfd for them. Construct it before
@@ -26,7 +28,5 @@ class SignalFd {
 
 // Ignores SIGPIPE process-wide: a closed pipe to a child must be an error code, not a death.
 void ignore_sigpipe();
-
-const char* signal_name(int signo);
 
 }  // namespace conveyor

@@ -1,9 +1,11 @@
-#include "common/sockets.hpp"
+#include "conveyor/common/sockets.hpp"
 
 #include <atomic>
 #include <cstdint>
 #include <future>
 #include <thread>
+
+#include "conveyor/common/codec.hpp"
 
 namespace conveyor {
 namespace {
@@ -17,6 +19,12 @@ void apply_common(zmq::socket_t& socket, const SocketOptions& options) {
 }
 
 }  // namespace
+
+zmq::message_t encode(wire::Envelope& envelope) {
+  zmq::message_t message(prepare_encode(envelope));
+  encode_into(envelope, message.data());
+  return message;
+}
 
 zmq::socket_t make_router(zmq::context_t& context, const SocketOptions& options) {
   zmq::socket_t socket(context, zmq::socket_type::router);

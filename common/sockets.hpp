@@ -11,6 +11,8 @@
 
 #include <zmq.hpp>
 
+#include "conveyor/proto/conveyor.pb.h"
+
 namespace conveyor {
 
 struct SocketOptions {
@@ -28,6 +30,9 @@ struct SocketOptions {
   std::optional<Curve> curve;
   std::string zap_domain;  // servers: tells the ZAP handler which socket a peer knocks on
 };
+
+// Serializes `envelope` into a new ZeroMQ message, stamping the protocol version.
+zmq::message_t encode(wire::Envelope& envelope);
 
 // A ROUTER that reports unroutable sends (ZMQ_ROUTER_MANDATORY) instead of dropping them.
 zmq::socket_t make_router(zmq::context_t& context, const SocketOptions& options);

@@ -1,4 +1,4 @@
-#include "common/task.hpp"
+#include "conveyor/common/task.hpp"
 
 #include <unistd.h>
 

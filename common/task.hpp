@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/conveyor.pb.h"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor {
 

@@ -1,4 +1,4 @@
-#include "common/text.hpp"
+#include "conveyor/common/text.hpp"
 
 #include <cstdint>
 

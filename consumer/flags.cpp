@@ -1,4 +1,4 @@
-#include "consumer/flags.hpp"
+#include "conveyor/consumer/flags.hpp"
 
 namespace conveyor::consumer {
 
@@ -11,10 +11,9 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
       "conveyor-consumer"};
   app.option_defaults()->always_capture_default();
   Config& c = flags.config;
-  app.add_option("--broker", c.broker, "the broker's backend endpoint, tcp://HOST:5556");
-  app.add_option("--id", c.id,
-                 "this consumer's id, for logs and results "
-                 "(default: consumer-HOST-PID)");
+  add_client_flags(app, c,
+                   {"the broker's backend endpoint, tcp://HOST:5556",
+                    "this consumer's id, for logs and results (default: consumer-HOST-PID)"});
   app.add_option("--concurrency", c.concurrency, "worker threads (0: one per CPU)")
       ->check(CLI::Range(0, 4096));
   std::string prefetch = "auto";
@@ -28,12 +27,6 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
                  "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "
                  "exec:COMMAND (payload on stdin, stdout is the output, non-zero exit fails)")
       ->required();
-  add_duration_option(app, "--connect-timeout", c.connect_timeout,
-                      "give up when the broker does not answer within this (10s, 500ms)");
-  add_duration_option(app, "--reconnect-timeout", c.reconnect_timeout,
-                      "give up when a lost broker does not come back within this");
-  add_curve_flags(app, c.curve, true);
-  add_metrics_flags(app, c.metrics);
   add_log_flags(app, flags.log);
   bind_environment(app);
   if (auto status = parse_command_line(app, argc, argv)) return status;

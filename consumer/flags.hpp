@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
-#include "common/cli.hpp"
-#include "consumer/consumer.hpp"
+#include "conveyor/common/cli.hpp"
+#include "conveyor/consumer/consumer.hpp"
 
 namespace conveyor::consumer {
 

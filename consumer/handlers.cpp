@@ -1,4 +1,4 @@
-#include "consumer/handlers.hpp"
+#include "conveyor/consumer/handlers.hpp"
 
 #include <openssl/evp.h>
 
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "consumer/subprocess.hpp"
+#include "conveyor/consumer/subprocess.hpp"
 
 namespace conveyor::consumer {
 

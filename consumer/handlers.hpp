@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "common/task.hpp"
+#include "conveyor/common/task.hpp"
 
 namespace conveyor::consumer {
 

@@ -1,4 +1,4 @@
-#include "consumer/metrics.hpp"
+#include "conveyor/consumer/metrics.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -29,7 +29,7 @@ void add_gauges(metrics::MetricSet& set, const ProcessView& process, const Sessi
   set.add_gauge("conveyor_consumer_handler_seconds",
                 "Running mean of handler time per task, in seconds", process.handler_seconds);
   set.add_gauge("conveyor_consumer_connected", "1 while welcomed by the broker",
-                session.connected() ? 1 : 0);
+                session.link().welcomed() ? 1 : 0);
   set.add_gauge("conveyor_consumer_stopping", "1 after a pill or a signal: finishing, taking none",
                 finishing(session) ? 1 : 0);
   set.gauge("conveyor_consumer_info", "This consumer's --id").add({{"id", process.id}}, 1);

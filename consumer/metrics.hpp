@@ -8,8 +8,8 @@
 #include <cstddef>
 #include <string>
 
-#include "consumer/session.hpp"
-#include "metrics/exporter.hpp"
+#include "conveyor/consumer/session.hpp"
+#include "conveyor/metrics/exporter.hpp"
 
 namespace conveyor::consumer {
 

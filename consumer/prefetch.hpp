@@ -1,20 +1,38 @@
-// consumer::AutoPrefetch: how many tasks a consumer asks to hold when --prefetch is "auto".
+// What finished work tells a consumer about its handler, and what it does with it.
 //
-// A worker that finishes a task waits a network round trip for the next one unless the consumer
-// already holds it. Fast tasks therefore need a deep prefetch (an echo takes about a microsecond;
-// a round trip on loopback tens of them), slow ones a shallow one (a task held here is a task no
-// idle consumer elsewhere can take). The prefetch covers kCover of work per worker, between
-// `concurrency` and kMaxPrefetch tasks, and never more than kMaxHeldBytes of payload.
-// Sans-IO: fed with finished batches, it says when the announced capacity should change.
+// HandlerTimes keeps one running mean of handler time and of payload size per task, fed with every
+// finished batch. Two decisions read it: how many tasks to hand a worker at once (the session's
+// work plan) and, with --prefetch auto, how many tasks to hold (AutoPrefetch).
+//
+// AutoPrefetch: a worker that finishes a task waits a network round trip for the next one unless
+// the consumer already holds it. Fast tasks therefore need a deep prefetch (an echo takes about a
+// microsecond; a round trip on loopback tens of them), slow ones a shallow one (a task held here
+// is a task no idle consumer elsewhere can take). The prefetch covers kCoverSeconds of work per
+// worker, between `concurrency` and kMaxPrefetch tasks, and never more than kMaxHeldBytes of
+// payload. Sans-IO, like the rest of the session.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
-#include "common/clock.hpp"
+#include "conveyor/common/clock.hpp"
 
 namespace conveyor::consumer {
+
+class HandlerTimes {
+ public:
+  // A worker finished `tasks` tasks carrying `payload_bytes` in all, in `elapsed`.
+  void on_batch(std::size_t tasks, std::size_t payload_bytes, Duration elapsed);
+  bool measured() const { return measured_; }
+  double seconds_per_task() const { return task_seconds_; }  // 0 before the first batch
+  double payload_bytes_per_task() const { return payload_bytes_; }
+
+ private:
+  bool measured_ = false;
+  double task_seconds_ = 0;
+  double payload_bytes_ = 0;
+};
 
 class AutoPrefetch {
  public:
@@ -24,18 +42,14 @@ class AutoPrefetch {
 
   explicit AutoPrefetch(std::size_t concurrency);
 
-  // A worker finished `tasks` tasks carrying `payload_bytes` in all, in `elapsed`.
-  void on_batch(std::size_t tasks, std::size_t payload_bytes, Duration elapsed);
   // The capacity to announce (concurrency + prefetch) when it moved far enough from the last one
   // announced (a factor of 2 either way, so the broker is not told about every jitter).
-  std::optional<std::uint32_t> capacity_change();
+  std::optional<std::uint32_t> capacity_change(const HandlerTimes& times);
   std::uint32_t capacity() const { return announced_; }
-  std::size_t wanted_prefetch() const;
+  std::size_t wanted_prefetch(const HandlerTimes& times) const;
 
  private:
   std::size_t concurrency_;
-  double task_seconds_ = 0;   // running mean per task
-  double payload_bytes_ = 0;  // running mean per task
   std::uint32_t announced_;
 };
 

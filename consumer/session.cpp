@@ -1,15 +1,14 @@
-#include "consumer/session.hpp"
+#include "conveyor/consumer/session.hpp"
 
 #include <algorithm>
 
-#include "common/codec.hpp"
-#include "common/logging.hpp"
-#include "common/task.hpp"
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/logging.hpp"
+#include "conveyor/common/signal_names.hpp"
+#include "conveyor/common/task.hpp"
 
 namespace conveyor::consumer {
 namespace {
-
-const char* kAgent = "conveyor-consumer/0.1";
 
 wire::TaskRef ref_of(const wire::Task& task) {
   wire::TaskRef ref;
@@ -18,65 +17,45 @@ wire::TaskRef ref_of(const wire::Task& task) {
   return ref;
 }
 
+LinkConfig link_config(const SessionConfig& config) {
+  return LinkConfig{
+      config.id,     wire::CONSUMER,          config.connect_timeout, config.reconnect_timeout,
+      config.broker, "conveyor-consumer/0.1", "--consumer-keys"};
+}
+
 }  // namespace
 
 Session::Session(SessionConfig config, TimePoint now)
-    : config_(std::move(config)), log_(logger("consumer")), now_(now), started_(now) {}
+    : config_(std::move(config)), log_(logger("consumer")), link_(link_config(config_), log_, now) {
+  if (config_.auto_prefetch) auto_prefetch_.emplace(config_.workers);
+}
 
 void Session::on_connect(TimePoint now) {
-  now_ = now;
-  wants_new_connection_ = false;
-  welcomed_ = false;
-  hello_sent_ = now;
-  hello_retry_at_ = now + hello_backoff_.next();
-  last_heard_ = now;
-  wire::Envelope hello;
-  auto* h = hello.mutable_hello();
-  h->set_role(wire::CONSUMER);
-  h->set_id(config_.id);
-  h->set_session(random_nonce());
-  h->set_capacity(config_.capacity);
-  h->set_agent(kAgent);
-  emit(std::move(hello));
+  link_.on_connect(now).set_capacity(config_.capacity);
 }
 
 void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
-  now_ = now;
-  last_heard_ = now;
+  const LinkEvent event = link_.on_envelope(envelope, now);
+  if (event == LinkEvent::lost) on_lost();
   switch (envelope.body_case()) {
     case wire::Envelope::kWelcome:
-      return on_welcome(envelope.welcome(), now);
+      if (event == LinkEvent::welcomed) {
+        log_->info("holding up to {} tasks ({} workers)", config_.capacity, config_.workers);
+      }
+      if (stopping_) hand_back_pending();  // tell the new session we take nothing
+      return;
     case wire::Envelope::kTasks:
       return on_tasks(*envelope.mutable_tasks());
     case wire::Envelope::kPill:
-      if (!pilled_) log_->info("pill received: finishing {} running tasks", running_tasks_);
-      pilled_ = true;
-      if (phase_ == Phase::running || phase_ == Phase::connecting) phase_ = Phase::finishing;
-      return;
+      return on_pill();
     case wire::Envelope::kError:
-      return on_error(envelope.error(), now);
+      if (!envelope.error().fatal()) log_->warn("broker: {}", envelope.error().text());
+      return;
     case wire::Envelope::kHeartbeat:
       return;
     default:
       log_->warn("the broker sent an unexpected {} message; ignored", body_name(envelope));
   }
-}
-
-void Session::on_welcome(const wire::Welcome& welcome, TimePoint now) {
-  hello_backoff_.reset();
-  welcomed_ = true;
-  heartbeat_ = milliseconds(std::max<std::uint32_t>(welcome.heartbeat_ms(), 10));
-  liveness_ = std::max<std::uint32_t>(welcome.liveness(), 1);
-  max_message_bytes_ = welcome.max_message_bytes();
-  if (phase_ == Phase::connecting) phase_ = Phase::running;
-  if (ever_welcomed_) {
-    log_->info("reconnected to the broker after {} ms", to_ms(now - lost_since_));
-  } else {
-    log_->info("connected to the broker at {} as {} with capacity {}", config_.broker, config_.id,
-               config_.capacity);
-  }
-  ever_welcomed_ = true;
-  if (stopping_) hand_back_pending();  // tell the new session we take nothing
 }
 
 void Session::on_tasks(wire::TaskBatch& batch) {
@@ -89,21 +68,51 @@ void Session::on_tasks(wire::TaskBatch& batch) {
   if (stopping_) hand_back_pending();  // sent before the broker saw our capacity drop to 0
 }
 
-void Session::on_error(const wire::Error& error, TimePoint now) {
-  if (error.fatal()) return fail("the broker refused this consumer: " + error.text());
-  log_->warn("broker: {}", error.text());
-  if (error.code() == wire::NOT_WELCOMED) {
-    lose_connection(now, "the broker does not know this session (did it restart?)");
+void Session::on_pill() {
+  if (!pilled_) log_->info("pill received: finishing {} running tasks", running_tasks_);
+  pilled_ = true;
+}
+
+void Session::on_lost() {
+  // The broker requeues what the lost session held: unstarted tasks are no longer ours.
+  if (!pending_.empty()) {
+    log_->warn("{} unstarted tasks dropped (the broker requeues them)", pending_.size());
   }
+  pending_.clear();
+}
+
+void Session::on_tick(TimePoint now) {
+  if (finished()) return;
+  if (link_.on_tick(now, running_tasks_) == LinkEvent::lost) on_lost();
+}
+
+SignalAction Session::on_signal(int signo, TimePoint now) {
+  const SignalAction action = signals_.on_signal();
+  if (action == SignalAction::drain) {
+    log_->info("{}: finishing running tasks, then exiting", signal_name(signo));
+    stop(now);
+  } else {
+    log_->warn("{} again: stopping now; the broker requeues what we held", signal_name(signo));
+    abort(now);
+  }
+  return action;
+}
+
+std::optional<Work> Session::next_work(std::size_t idle_workers) {
+  if (idle_workers == 0 || pending_.empty()) return std::nullopt;
+  const bool fast = times_.measured() && times_.seconds_per_task() < kBatchBelowSeconds;
+  const std::size_t share = (pending_.size() + idle_workers - 1) / idle_workers;
+  return take_work(fast ? std::min(share, kMaxWorkBatch) : 1);
 }
 
 Work Session::take_work(std::size_t max) {
   Work work;
   if (max == 0 || pending_.empty()) return work;
   work.id = next_work_id_++;
-  auto& refs = running_[work.id];
+  Running& running = running_[work.id];
   while (!pending_.empty() && work.tasks.size() < max) {
-    refs.push_back(ref_of(pending_.front()));
+    running.refs.push_back(ref_of(pending_.front()));
+    running.payload_bytes += pending_.front().payload().size();
     work.tasks.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
@@ -111,10 +120,11 @@ Work Session::take_work(std::size_t max) {
   return work;
 }
 
-void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results) {
+void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results, Duration elapsed) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
-  running_tasks_ -= it->second.size();
+  running_tasks_ -= it->second.refs.size();
+  times_.on_batch(it->second.refs.size(), it->second.payload_bytes, elapsed);
   running_.erase(it);
   for (auto& result : results) {
     if (result.status() == wire::OK) {
@@ -125,26 +135,35 @@ void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results) {
     }
     results_.push_back(std::move(result));
   }
+  adapt_capacity();
+}
+
+void Session::adapt_capacity() {
+  if (!auto_prefetch_) return;
+  if (auto capacity = auto_prefetch_->capacity_change(times_)) {
+    log_->info("--prefetch auto: holding up to {} tasks ({} workers, {:.1f} us/task)", *capacity,
+               config_.workers, times_.seconds_per_task() * 1e6);
+    set_capacity(*capacity);
+  }
 }
 
 void Session::stop(TimePoint now) {
-  now_ = now;
+  link_.advance(now);
   if (stopping_) return;
   stopping_ = true;
-  if (phase_ == Phase::running || phase_ == Phase::connecting) phase_ = Phase::finishing;
   log_->info("stopping: {} unstarted tasks go back to the broker, {} running ones finish first",
              pending_.size(), running_tasks_);
-  if (welcomed_) hand_back_pending();
+  if (link_.welcomed()) hand_back_pending();
 }
 
 void Session::set_capacity(std::uint32_t capacity) {
   if (capacity == config_.capacity || capacity == 0) return;
   log_->debug("capacity {} -> {}", config_.capacity, capacity);
   config_.capacity = capacity;  // also what the next hello announces
-  if (!welcomed_ || stopping_ || pilled_) return;
+  if (!link_.welcomed() || stopping_ || pilled_) return;
   wire::Envelope envelope;
   envelope.mutable_credit()->set_capacity(capacity);
-  emit(std::move(envelope));
+  link_.send(std::move(envelope));
 }
 
 void Session::hand_back_pending() {
@@ -155,114 +174,62 @@ void Session::hand_back_pending() {
     *credit->add_released() = ref_of(task);
   counts_.handed_back += pending_.size();
   pending_.clear();
-  emit(std::move(envelope));
+  link_.send(std::move(envelope));
 }
 
 void Session::abort(TimePoint now) {
-  now_ = now;
+  link_.advance(now);
   wire::Envelope envelope;
   auto* goodbye = envelope.mutable_goodbye();
   goodbye->set_reason("stopped at once by a second signal");
   for (const auto& task : pending_)
     *goodbye->add_released() = ref_of(task);
-  for (const auto& [id, refs] : running_) {
-    for (const auto& ref : refs)
+  for (const auto& [id, running] : running_) {
+    for (const auto& ref : running.refs)
       *goodbye->add_abandoned() = ref;
   }
   pending_.clear();
-  if (welcomed_) emit(std::move(envelope));
-  phase_ = Phase::done;
-}
-
-void Session::on_tick(TimePoint now) {
-  now_ = now;
-  if (phase_ == Phase::done || phase_ == Phase::failed) return;
-  const Duration silence_limit = heartbeat_ * liveness_;
-  if (!welcomed_) {
-    if (!ever_welcomed_ && now - started_ > config_.connect_timeout &&
-        !handshake_failure_.empty()) {
-      return fail(handshake_failure_ + "; no welcome from the broker at " + config_.broker +
-                  " within " + std::to_string(to_ms(config_.connect_timeout)) +
-                  " ms (--connect-timeout)");
-    }
-    if (!ever_welcomed_ && now - started_ > config_.connect_timeout) {
-      return fail("no answer from the broker at " + config_.broker + " within " +
-                  std::to_string(to_ms(config_.connect_timeout)) +
-                  " ms (--connect-timeout): is it running, and is this its backend port?");
-    }
-    if (ever_welcomed_ && now - lost_since_ > config_.reconnect_timeout) {
-      return fail("lost the broker at " + config_.broker + " for " +
-                  std::to_string(to_ms(now - lost_since_)) + " ms (--reconnect-timeout)");
-    }
-    // A hello can be lost with a dying connection: try a fresh socket, less and less often.
-    if (now >= hello_retry_at_) {
-      log_->info(
-          "no welcome from the broker at {} {} ms after hello; trying a fresh connection "
-          "(attempt {})",
-          config_.broker, to_ms(now - hello_sent_), hello_backoff_.attempts() + 1);
-      wants_new_connection_ = true;
-    }
-    return;
-  }
-  if (now - last_heard_ > silence_limit) {
-    return lose_connection(
-        now, "the broker sent nothing for " + std::to_string(to_ms(now - last_heard_)) + " ms");
-  }
-  if (now - last_sent_ >= heartbeat_) {
-    wire::Envelope beat;
-    beat.mutable_heartbeat();
-    emit(std::move(beat));
-  }
-}
-
-void Session::lose_connection(TimePoint now, const std::string& why) {
-  if (welcomed_) {
-    // The broker requeues what this session held; unstarted tasks are no longer ours.
-    log_->warn("{}: reconnecting; {} unstarted tasks dropped (the broker requeues them)", why,
-               pending_.size());
-    lost_since_ = now;
-  }
-  pending_.clear();
-  welcomed_ = false;
-  wants_new_connection_ = true;
+  if (link_.welcomed()) link_.send(std::move(envelope));
+  done_ = true;
 }
 
 void Session::flush(TimePoint now) {
-  now_ = now;
-  if (phase_ == Phase::done || phase_ == Phase::failed) return;
-  if (welcomed_ && !results_.empty()) {
-    const std::size_t target = std::min<std::uint64_t>(1u << 20, max_message_bytes_ / 4);
-    wire::Envelope envelope;
-    std::size_t bytes = 0;
-    for (auto& result : results_) {
-      bytes += result.output().size() + result.error().size() + result.producer().size() + 16;
-      *envelope.mutable_results()->add_results() = std::move(result);
-      if (bytes >= target) {
-        emit(std::move(envelope));
-        envelope = wire::Envelope();
-        bytes = 0;
-      }
-    }
-    if (envelope.has_results()) emit(std::move(envelope));
-    results_.clear();
-  }
-  const bool finished = pending_.empty() && running_tasks_ == 0 && results_.empty();
-  if ((pilled_ || stopping_) && finished) {
+  link_.advance(now);
+  if (finished()) return;
+  if (link_.welcomed()) send_results();
+  const bool idle = pending_.empty() && running_tasks_ == 0 && results_.empty();
+  if ((pilled_ || stopping_) && idle) {
     wire::Envelope goodbye;
     goodbye.mutable_goodbye()->set_reason(pilled_ ? "pill" : "stopped by signal");
-    if (welcomed_) emit(std::move(goodbye));
-    phase_ = Phase::done;
+    if (link_.welcomed()) link_.send(std::move(goodbye));
+    done_ = true;
   }
 }
 
-void Session::fail(std::string why) {
-  phase_ = Phase::failed;
-  failure_ = std::move(why);
+void Session::send_results() {
+  if (results_.empty()) return;
+  const std::size_t target =
+      std::min<std::uint64_t>(1u << 20, link_.limits().max_message_bytes / 4);
+  wire::Envelope envelope;
+  std::size_t bytes = 0;
+  for (auto& result : results_) {
+    bytes += result.output().size() + result.error().size() + result.producer().size() + 16;
+    *envelope.mutable_results()->add_results() = std::move(result);
+    if (bytes >= target) {
+      link_.send(std::move(envelope));
+      envelope = wire::Envelope();
+      bytes = 0;
+    }
+  }
+  if (envelope.has_results()) link_.send(std::move(envelope));
+  results_.clear();
 }
 
-void Session::emit(wire::Envelope envelope) {
-  last_sent_ = now_;
-  outbox_.push_back(std::move(envelope));
+Session::Phase Session::phase() const {
+  if (link_.failed()) return Phase::failed;
+  if (done_) return Phase::done;
+  if (pilled_ || stopping_) return Phase::finishing;
+  return link_.ever_welcomed() ? Phase::running : Phase::connecting;
 }
 
 }  // namespace conveyor::consumer

@@ -5,26 +5,32 @@
 // (the broker sends it only when nothing is in flight, so a pill never overtakes work), say
 // goodbye, stop. SIGTERM is a local pill: capacity 0, unstarted tasks handed back, started ones
 // finished and reported. A second signal hands everything back at once (abort()).
+// It also decides how much work a worker gets at once, from the measured handler times.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <spdlog/logger.h>
 
-#include "common/backoff.hpp"
-#include "common/clock.hpp"
-#include "proto/conveyor.pb.h"
+#include "conveyor/common/broker_link.hpp"
+#include "conveyor/common/client_session.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/consumer/prefetch.hpp"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::consumer {
 
 struct SessionConfig {
   std::string id;
-  std::uint32_t capacity = 1;
+  std::uint32_t capacity = 1;  // tasks held at most: running + prefetched
+  std::size_t workers = 1;     // --concurrency: how many tasks run at once
+  bool auto_prefetch = false;  // --prefetch auto: capacity follows measured handler times
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
   std::string broker;  // for messages only
@@ -43,22 +49,38 @@ struct Work {
   std::vector<wire::Task> tasks;
 };
 
-class Session {
+class Session final : public ClientSession {
  public:
   enum class Phase { connecting, running, finishing, done, failed };
 
+  // A handler faster than this per task gets batches (fewer thread hand-offs); a slower one, or
+  // one not measured yet, one task at a time, so that tasks wait in our queue, where a stop can
+  // still hand them back, and never behind a stuck batch-mate.
+  static constexpr double kBatchBelowSeconds = 200e-6;
+  static constexpr std::size_t kMaxWorkBatch = 256;
+
   Session(SessionConfig config, TimePoint now);
 
-  void on_connect(TimePoint now);
-  void on_envelope(wire::Envelope& envelope, TimePoint now);
-  void on_tick(TimePoint now);
+  void on_connect(TimePoint now) override;
+  void on_envelope(wire::Envelope& envelope, TimePoint now) override;
+  void on_tick(TimePoint now) override;
+  // The first signal is stop(), the second abort().
+  SignalAction on_signal(int signo, TimePoint now) override;
+  void flush(TimePoint now) override;
+  bool finished() const override { return phase() == Phase::done || phase() == Phase::failed; }
+  BrokerLink& link() override { return link_; }
+  const BrokerLink& link() const { return link_; }
 
   std::size_t pending() const { return pending_.size(); }
   std::size_t running() const { return running_tasks_; }
+  // Work for one of `idle_workers` idle workers: a fair share of what is pending, batched only
+  // for fast handlers. Nothing when no task is pending.
+  std::optional<Work> next_work(std::size_t idle_workers);
   // Up to `max` tasks, oldest first, now counted as started.
   Work take_work(std::size_t max);
-  // The results of work `id` (one per task, same order).
-  void on_done(std::uint64_t id, std::vector<wire::Result>& results);
+  // The results of work `id` (one per task, same order), which took `elapsed` in the handler.
+  void on_done(std::uint64_t id, std::vector<wire::Result>& results,
+               Duration elapsed = Duration::zero());
 
   // SIGTERM: stop taking tasks, hand back unstarted ones, finish and report started ones.
   void stop(TimePoint now);
@@ -68,63 +90,41 @@ class Session {
   // Tasks it may hold from now on (--prefetch auto adapts it); the broker is told at once.
   void set_capacity(std::uint32_t capacity);
   std::uint32_t capacity() const { return config_.capacity; }
+  const HandlerTimes& handler_times() const { return times_; }
 
-  void flush(TimePoint now);
-  std::vector<wire::Envelope>& outbox() { return outbox_; }
-  bool wants_new_connection() const { return wants_new_connection_; }
-  // The last failed handshake's likely cause (HandshakeMonitor), cleared by a successful one; it
-  // replaces the generic guess in the connect-timeout error.
-  void on_handshake_failure(std::string cause) { handshake_failure_ = std::move(cause); }
-  void on_handshake_succeeded() { handshake_failure_.clear(); }
-
-  Phase phase() const { return phase_; }
-  // Welcomed by the broker on the current connection.
-  bool connected() const { return welcomed_; }
-  const std::string& failure() const { return failure_; }
+  Phase phase() const;
   const Counts& counts() const { return counts_; }
   bool stopping() const { return stopping_; }
 
  private:
-  void on_welcome(const wire::Welcome& welcome, TimePoint now);
+  struct Running {
+    std::vector<wire::TaskRef> refs;
+    std::size_t payload_bytes = 0;
+  };
+
   void on_tasks(wire::TaskBatch& batch);
-  void on_error(const wire::Error& error, TimePoint now);
+  void on_pill();
+  void on_lost();
+  void adapt_capacity();
   void hand_back_pending();
-  void lose_connection(TimePoint now, const std::string& why);
-  void fail(std::string why);
-  void emit(wire::Envelope envelope);
+  void send_results();
 
   SessionConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  Phase phase_ = Phase::connecting;
-  std::string failure_;
-  std::string handshake_failure_;
+  BrokerLink link_;
   Counts counts_;
+  SignalCount signals_;
+  HandlerTimes times_;
+  std::optional<AutoPrefetch> auto_prefetch_;  // with --prefetch auto
 
-  std::deque<wire::Task> pending_;                                         // received, not started
-  std::unordered_map<std::uint64_t, std::vector<wire::TaskRef>> running_;  // by work id
+  std::deque<wire::Task> pending_;                      // received, not started
+  std::unordered_map<std::uint64_t, Running> running_;  // by work id
   std::size_t running_tasks_ = 0;
   std::uint64_t next_work_id_ = 1;
   std::vector<wire::Result> results_;  // to send
   bool pilled_ = false;
   bool stopping_ = false;
-  bool welcomed_ = false;
-  bool ever_welcomed_ = false;
-  bool wants_new_connection_ = false;
-
-  Duration heartbeat_ = milliseconds(1000);
-  std::uint32_t liveness_ = 3;
-  std::uint64_t max_message_bytes_ = 16u << 20;
-  TimePoint now_;
-  TimePoint started_;
-  TimePoint hello_sent_{};
-  // Hello retries: 2 s, then twice as long each time, at most 30 s (libzmq reconnects the TCP
-  // link by itself meanwhile; a fresh socket is for a hello lost with a dying connection).
-  Backoff hello_backoff_{std::chrono::seconds(2), std::chrono::seconds(30)};
-  TimePoint hello_retry_at_{};
-  TimePoint last_heard_{};
-  TimePoint last_sent_{};
-  TimePoint lost_since_{};
-  std::vector<wire::Envelope> outbox_;
+  bool done_ = false;
 };
 
 }  // namespace conveyor::consumer

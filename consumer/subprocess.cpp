@@ -1,4 +1,4 @@
-#include "consumer/subprocess.hpp"
+#include "conveyor/consumer/subprocess.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,9 +1,9 @@
-#include "consumer/worker_pool.hpp"
+#include "conveyor/consumer/worker_pool.hpp"
 
 #include <cassert>
 
-#include "common/sockets.hpp"
-#include "common/text.hpp"
+#include "conveyor/common/sockets.hpp"
+#include "conveyor/common/text.hpp"
 
 namespace conveyor::consumer {
 
@@ -31,15 +31,14 @@ wire::Result run_handler(const Handler& handler, const wire::Task& task) {
   return result;
 }
 
-WorkerPool::WorkerPool(zmq::context_t& context, std::size_t size, Handler handler)
-    : handler_(std::move(handler)) {
+WorkerPool::WorkerPool(std::size_t size, Handler handler) : handler_(std::move(handler)) {
   for (std::size_t i = 0; i < size; ++i) {
     const std::string endpoint = unique_inproc_endpoint("conveyor-worker");
     auto worker =
-        std::make_unique<Worker>(Worker{zmq::socket_t(context, zmq::socket_type::pair), {}});
+        std::make_unique<Worker>(Worker{zmq::socket_t(context_, zmq::socket_type::pair), {}});
     worker->socket.set(zmq::sockopt::linger, 0);
     worker->socket.bind(endpoint);
-    zmq::socket_t peer(context, zmq::socket_type::pair);
+    zmq::socket_t peer(context_, zmq::socket_type::pair);
     peer.set(zmq::sockopt::linger, 0);
     peer.connect(endpoint);
     worker->thread = std::thread(&WorkerPool::serve, std::move(peer), std::cref(handler_));

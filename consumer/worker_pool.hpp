@@ -12,8 +12,8 @@
 
 #include <zmq.hpp>
 
-#include "consumer/handlers.hpp"
-#include "proto/conveyor.pb.h"
+#include "conveyor/consumer/handlers.hpp"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::consumer {
 
@@ -30,7 +30,9 @@ wire::Result run_handler(const Handler& handler, const wire::Task& task);
 
 class WorkerPool {
  public:
-  WorkerPool(zmq::context_t& context, std::size_t size, Handler handler);
+  // The pool's inproc sockets live in a context of their own: a stop-now exit abandons threads
+  // stuck in a handler, and their open sockets must not hold up closing the network's context.
+  WorkerPool(std::size_t size, Handler handler);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -55,6 +57,7 @@ class WorkerPool {
   static void serve(zmq::socket_t socket, const Handler& handler);
 
   Handler handler_;
+  zmq::context_t context_{0};  // inproc only: no I/O thread
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::size_t> idle_;
   bool stopped_ = false;

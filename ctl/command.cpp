@@ -1,9 +1,9 @@
-#include "ctl/command.hpp"
+#include "conveyor/ctl/command.hpp"
 
 #include <iostream>
 
-#include "common/cli.hpp"
-#include "ctl/status.hpp"
+#include "conveyor/common/cli.hpp"
+#include "conveyor/ctl/status.hpp"
 
 namespace conveyor::ctl {
 namespace {

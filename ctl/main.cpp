@@ -1,8 +1,8 @@
 // conveyor-ctl: flags in, a subcommand run. All logic lives in the library.
 #include <exception>
 
-#include "common/cli.hpp"
-#include "ctl/command.hpp"
+#include "conveyor/common/cli.hpp"
+#include "conveyor/ctl/command.hpp"
 
 int main(int argc, char** argv) {
   try {

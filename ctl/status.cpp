@@ -1,4 +1,4 @@
-#include "ctl/status.hpp"
+#include "conveyor/ctl/status.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include <zmq.hpp>
 
-#include "common/codec.hpp"
+#include "conveyor/common/codec.hpp"
 
 namespace conveyor::ctl {
 namespace {

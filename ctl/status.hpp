@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/clock.hpp"
-#include "common/expected.hpp"
-#include "proto/conveyor.pb.h"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/common/expected.hpp"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::ctl {
 

@@ -1,4 +1,4 @@
-#include "keygen/keygen.hpp"
+#include "conveyor/keygen/keygen.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/curve.hpp"
+#include "conveyor/common/curve.hpp"
 
 namespace conveyor::keygen {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "common/expected.hpp"
+#include "conveyor/common/expected.hpp"
 
 namespace conveyor::keygen {
 

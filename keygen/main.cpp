@@ -1,8 +1,8 @@
 // conveyor-keygen NAME: writes NAME.key and NAME.pub. All logic lives in the library.
 #include <iostream>
 
-#include "common/cli.hpp"
-#include "keygen/keygen.hpp"
+#include "conveyor/common/cli.hpp"
+#include "conveyor/keygen/keygen.hpp"
 
 int main(int argc, char** argv) {
   using namespace conveyor;

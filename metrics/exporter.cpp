@@ -1,4 +1,4 @@
-#include "metrics/exporter.hpp"
+#include "conveyor/metrics/exporter.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

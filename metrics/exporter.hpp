@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/metrics_options.hpp"
+#include "conveyor/common/metrics_options.hpp"
 
 namespace spdlog {
 class logger;

@@ -1,4 +1,4 @@
-#include "producer/flags.hpp"
+#include "conveyor/producer/flags.hpp"
 
 namespace conveyor::producer {
 
@@ -10,10 +10,10 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
       "conveyor-producer"};
   app.option_defaults()->always_capture_default();
   Config& c = flags.config;
-  app.add_option("--broker", c.broker, "the broker's frontend endpoint, tcp://HOST:5555");
-  app.add_option("--id", c.id,
-                 "this producer's id, first part of its task ids; reuse it to resume after a "
-                 "restart (default: producer-HOST-PID)");
+  add_client_flags(app, c,
+                   {"the broker's frontend endpoint, tcp://HOST:5555",
+                    "this producer's id, first part of its task ids; reuse it to resume after a "
+                    "restart (default: producer-HOST-PID)"});
   app.add_option("--source", flags.source,
                  "lines:PATH (one task per line; lines:- reads stdin), gen:COUNT or "
                  "gen:COUNT:SIZE (generated payloads of SIZE bytes)")
@@ -23,13 +23,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
   app.add_option("--window", c.window,
                  "tasks without a final result held at most (memory bound, resend buffer)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
-  add_duration_option(app, "--connect-timeout", c.connect_timeout,
-                      "give up when the broker does not answer within this (10s, 500ms)");
-  add_duration_option(app, "--reconnect-timeout", c.reconnect_timeout,
-                      "give up when a lost broker does not come back within this");
   app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
-  add_curve_flags(app, c.curve, true);
-  add_metrics_flags(app, c.metrics);
   add_log_flags(app, flags.log);
   bind_environment(app);
   return parse_command_line(app, argc, argv);

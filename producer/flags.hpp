@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
-#include "common/cli.hpp"
-#include "producer/producer.hpp"
+#include "conveyor/common/cli.hpp"
+#include "conveyor/producer/producer.hpp"
 
 namespace conveyor::producer {
 

@@ -1,4 +1,4 @@
-#include "producer/metrics.hpp"
+#include "conveyor/producer/metrics.hpp"
 
 namespace conveyor::producer {
 namespace {
@@ -21,7 +21,7 @@ void add_gauges(metrics::MetricSet& set, const Session& session, std::size_t win
   set.add_gauge("conveyor_producer_source_ended", "1 once the source is exhausted (or stopped)",
                 session.source_ended() ? 1 : 0);
   set.add_gauge("conveyor_producer_connected", "1 while welcomed by the broker",
-                session.connected() ? 1 : 0);
+                session.link().welcomed() ? 1 : 0);
   set.gauge("conveyor_producer_info", "This producer's --id").add({{"id", session.id()}}, 1);
 }
 

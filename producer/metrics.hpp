@@ -4,8 +4,8 @@
 
 #include <cstddef>
 
-#include "metrics/exporter.hpp"
-#include "producer/session.hpp"
+#include "conveyor/metrics/exporter.hpp"
+#include "conveyor/producer/session.hpp"
 
 namespace conveyor::producer {
 

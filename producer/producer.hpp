@@ -17,38 +17,24 @@
 #include <string>
 #include <string_view>
 
-#include <zmq.hpp>
-
-#include "common/clock.hpp"
-#include "common/codec.hpp"
-#include "common/curve.hpp"
-#include "common/event_loop.hpp"
-#include "common/handshake_monitor.hpp"
-#include "common/metrics_options.hpp"
-#include "common/signals.hpp"
-#include "producer/progress.hpp"
-#include "producer/results_file.hpp"
-#include "producer/session.hpp"
-#include "producer/source.hpp"
-#include "producer/source_reader.hpp"
-
-namespace conveyor::metrics {
-class Exporter;
-}
+#include "conveyor/common/client_config.hpp"
+#include "conveyor/common/client_runtime.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/common/errors.hpp"
+#include "conveyor/producer/progress.hpp"
+#include "conveyor/producer/results_file.hpp"
+#include "conveyor/producer/session.hpp"
+#include "conveyor/producer/source.hpp"
+#include "conveyor/producer/source_reader.hpp"
 
 namespace conveyor::producer {
 
-struct Config {
-  std::string broker = "tcp://localhost:5555";
-  std::string id;              // empty: "producer-<host>-<pid>"
+struct Config : ClientConfig {
+  Config() { broker = "tcp://localhost:5555"; }
   std::size_t window = 10000;  // tasks without a final result held at most
-  Duration connect_timeout = milliseconds(10000);
-  Duration reconnect_timeout = milliseconds(60000);
-  CurveConfig curve;       // --curve: encrypted and authenticated, with these keys
-  std::string results;     // results file: a path, "-" for stdout, empty for none
-  bool quiet = false;      // no progress display (the summary is still printed)
-  bool summary = true;     // print the summary line on stderr at the end
-  MetricsOptions metrics;  // --metrics-port: its own counters for Prometheus
+  std::string results;         // results file: a path, "-" for stdout, empty for none
+  bool quiet = false;          // no progress display (the summary is still printed)
+  bool summary = true;         // print the summary line on stderr at the end
 };
 
 enum class Status { ok, failed, dead };
@@ -63,13 +49,9 @@ struct Outcome {
   std::uint32_t attempts;
 };
 
-// Startup problems (unreadable results path, bad id): one clear line, non-zero exit.
-class StartupError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 class Producer {
  public:
+  // Throws StartupError (a bad id, an unwritable results path, a metrics port in use).
   explicit Producer(Config config);
   ~Producer();
 
@@ -83,37 +65,20 @@ class Producer {
   const std::string& id() const { return config_.id; }
 
  private:
-  void connect();
-  void receive();
-  void on_handshake_event();
   void on_source_batch();
-  void on_signal();
-  void round();
-  void publish_metrics();
   void feed_source(TimePoint now);
   void write_results();
-  void send_outbox();
+  void publish_metrics();
   int finish();
 
   Config config_;
-  SignalFd signals_;  // before the context: its threads must inherit the blocked signals
-  zmq::context_t context_;
-  std::optional<ClientKeys> keys_;  // with --curve
-  std::optional<zmq::socket_t> socket_;
-  std::optional<HandshakeMonitor> monitor_;  // watches socket_'s handshakes; closed before it
-  std::unique_ptr<Source> source_;
-  std::unique_ptr<SourceReader> reader_;
+  ClientRuntime runtime_;  // first: it blocks the signals before any thread starts
   Session session_;
   ResultsFile results_;
   Progress progress_;
-  EventLoop loop_;
+  std::unique_ptr<Source> source_;
+  std::unique_ptr<SourceReader> reader_;
   std::function<void(const Outcome&)> on_result_;
-  std::optional<TimePoint> stop_reading_by_;  // first signal: give the reader this long
-  std::string source_error_;
-  std::string write_error_;
-  int forced_exit_ = 0;
-  std::unique_ptr<metrics::Exporter> metrics_;  // with --metrics-port
-  EnvelopeDecoder decoder_;                     // reuses the objects of earlier result batches
 };
 
 }  // namespace conveyor::producer

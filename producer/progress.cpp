@@ -1,10 +1,10 @@
-#include "producer/progress.hpp"
+#include "conveyor/producer/progress.hpp"
 
 #include <cstdio>
 
 #include <fmt/format.h>
 
-#include "common/logging.hpp"
+#include "conveyor/common/logging.hpp"
 
 namespace conveyor::producer {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "common/clock.hpp"
-#include "producer/session.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/producer/session.hpp"
 
 namespace conveyor::producer {
 

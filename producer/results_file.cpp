@@ -1,11 +1,11 @@
-#include "producer/results_file.hpp"
+#include "conveyor/producer/results_file.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
-#include "common/task.hpp"
-#include "common/text.hpp"
+#include "conveyor/common/task.hpp"
+#include "conveyor/common/text.hpp"
 
 namespace conveyor::producer {
 namespace {

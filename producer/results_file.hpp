@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "proto/conveyor.pb.h"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::producer {
 

@@ -1,10 +1,11 @@
-#include "producer/session.hpp"
+#include "conveyor/producer/session.hpp"
 
 #include <algorithm>
 
-#include "common/codec.hpp"
-#include "common/logging.hpp"
-#include "common/task.hpp"
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/logging.hpp"
+#include "conveyor/common/signal_names.hpp"
+#include "conveyor/common/task.hpp"
 
 namespace conveyor::producer {
 namespace {
@@ -12,45 +13,39 @@ namespace {
 constexpr std::size_t kMaxBatchTasks = 10000;
 constexpr std::size_t kBatchTargetBytes = 1u << 20;
 
-const char* kAgent = "conveyor-producer/0.1";
+LinkConfig link_config(const SessionConfig& config) {
+  return LinkConfig{
+      config.id,     wire::PRODUCER,          config.connect_timeout, config.reconnect_timeout,
+      config.broker, "conveyor-producer/0.1", "--producer-keys"};
+}
 
 }  // namespace
 
 Session::Session(SessionConfig config, TimePoint now)
-    : config_(std::move(config)), log_(logger("producer")), now_(now), started_(now) {}
+    : config_(std::move(config)),
+      log_(logger("producer")),
+      link_(link_config(config_), log_, now) {}
 
 void Session::on_connect(TimePoint now) {
-  now_ = now;
-  wants_new_connection_ = false;
-  welcomed_ = false;
   credit_ = 0;
   pill_sent_ = false;
-  hello_sent_ = now;
-  hello_retry_at_ = now + hello_backoff_.next();
-  last_heard_ = now;
-  wire::Envelope hello;
-  auto* h = hello.mutable_hello();
-  h->set_role(wire::PRODUCER);
-  h->set_id(config_.id);
-  h->set_session(random_nonce());
-  h->set_agent(kAgent);
-  h->set_resuming(ever_welcomed_);
-  emit(std::move(hello));
+  // A process that was welcomed before is resuming its run; one that never was is new work.
+  link_.on_connect(now).set_resuming(link_.ever_welcomed());
 }
 
 void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
-  now_ = now;
-  last_heard_ = now;
+  const LinkEvent event = link_.on_envelope(envelope, now);
+  if (event == LinkEvent::lost) credit_ = 0;
   switch (envelope.body_case()) {
     case wire::Envelope::kWelcome:
-      return on_welcome(envelope.welcome(), now);
+      return on_welcome(event, now);
     case wire::Envelope::kCredit:
-      if (welcomed_) credit_ += envelope.credit().grant();
+      if (link_.welcomed()) credit_ += envelope.credit().grant();
       return;
     case wire::Envelope::kResults:
       return on_results(*envelope.mutable_results());
     case wire::Envelope::kError:
-      return on_error(envelope.error(), now);
+      return on_error(envelope.error());
     case wire::Envelope::kDrained:
       return on_drained(envelope.drained());
     case wire::Envelope::kHeartbeat:
@@ -60,28 +55,17 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
   }
 }
 
-void Session::on_welcome(const wire::Welcome& welcome, TimePoint now) {
-  hello_backoff_.reset();
-  welcomed_ = true;
-  heartbeat_ = milliseconds(std::max<std::uint32_t>(welcome.heartbeat_ms(), 10));
-  liveness_ = std::max<std::uint32_t>(welcome.liveness(), 1);
-  max_payload_bytes_ = welcome.max_payload_bytes();
-  max_message_bytes_ = welcome.max_message_bytes();
-  if (phase_ == Phase::connecting) phase_ = Phase::running;
+void Session::on_welcome(LinkEvent event, TimePoint) {
   // Everything not final goes again: the broker drops what it already holds.
   std::vector<std::uint64_t> seqs;
   seqs.reserve(unfinished_.size());
-  for (const auto& [seq, pending] : unfinished_)
+  for (const auto& [seq, payload] : unfinished_)
     seqs.push_back(seq);
   std::sort(seqs.begin(), seqs.end());
   unsent_.assign(seqs.begin(), seqs.end());
-  if (ever_welcomed_) {
-    log_->info("reconnected to the broker after {} ms; sending {} unfinished tasks again",
-               to_ms(now - lost_since_), seqs.size());
-  } else {
-    log_->info("connected to the broker at {} as {}", config_.broker, config_.id);
+  if (event == LinkEvent::reconnected && !seqs.empty()) {
+    log_->info("sending {} unfinished tasks again", seqs.size());
   }
-  ever_welcomed_ = true;
 }
 
 void Session::on_results(wire::ResultBatch& batch) {
@@ -105,23 +89,18 @@ void Session::on_results(wire::ResultBatch& batch) {
   }
 }
 
-void Session::on_error(const wire::Error& error, TimePoint now) {
-  if (error.fatal()) {
-    return fail("the broker refused this producer: " + error.text());
-  }
+void Session::on_error(const wire::Error& error) {
+  if (error.fatal() || error.code() == wire::NOT_WELCOMED) return;  // the link's
   if (error.code() == wire::SHUTTING_DOWN) credit_ = 0;  // the broker took its grants back
-  if (!error.rejected_seqs().empty()) {
-    // Refused tasks are still ours: they go first when credit returns.
-    std::vector<std::uint64_t> back(error.rejected_seqs().begin(), error.rejected_seqs().end());
-    std::sort(back.begin(), back.end());
-    unsent_.insert(unsent_.begin(), back.begin(), back.end());
-    log_->debug("broker refused {} tasks: {}", back.size(), error.text());
-  } else {
+  if (error.rejected_seqs().empty()) {
     log_->warn("broker: {}", error.text());
+    return;
   }
-  if (error.code() == wire::NOT_WELCOMED) {
-    lose_connection(now, "the broker does not know this session (did it restart?)");
-  }
+  // Refused tasks are still ours: they go first when credit returns.
+  std::vector<std::uint64_t> back(error.rejected_seqs().begin(), error.rejected_seqs().end());
+  std::sort(back.begin(), back.end());
+  unsent_.insert(unsent_.begin(), back.begin(), back.end());
+  log_->debug("broker refused {} tasks: {}", back.size(), error.text());
 }
 
 void Session::on_drained(const wire::Drained& drained) {
@@ -135,106 +114,104 @@ void Session::on_drained(const wire::Drained& drained) {
 }
 
 void Session::on_tick(TimePoint now) {
-  now_ = now;
-  if (phase_ == Phase::done || phase_ == Phase::failed) return;
-  const Duration silence_limit = heartbeat_ * liveness_;
-  if (!welcomed_) {
-    if (!ever_welcomed_ && now - started_ > config_.connect_timeout &&
-        !handshake_failure_.empty()) {
-      return fail(handshake_failure_ + "; no welcome from the broker at " + config_.broker +
-                  " within " + std::to_string(to_ms(config_.connect_timeout)) +
-                  " ms (--connect-timeout)");
-    }
-    if (!ever_welcomed_ && now - started_ > config_.connect_timeout) {
-      return fail("no answer from the broker at " + config_.broker + " within " +
-                  std::to_string(to_ms(config_.connect_timeout)) +
-                  " ms (--connect-timeout): is it running, and is this its frontend port?");
-    }
-    if (ever_welcomed_ && now - lost_since_ > config_.reconnect_timeout) {
-      return fail("lost the broker at " + config_.broker + " for " +
-                  std::to_string(to_ms(now - lost_since_)) + " ms (--reconnect-timeout) with " +
-                  std::to_string(unfinished_.size()) + " tasks unfinished");
-    }
-    // A hello can be lost with a dying connection: try a fresh socket, less and less often.
-    if (now >= hello_retry_at_) {
-      log_->info(
-          "no welcome from the broker at {} {} ms after hello; trying a fresh connection "
-          "(attempt {})",
-          config_.broker, to_ms(now - hello_sent_), hello_backoff_.attempts() + 1);
-      wants_new_connection_ = true;
-    }
-    return;
-  }
-  if (now - last_heard_ > silence_limit) {
-    return lose_connection(
-        now, "the broker sent nothing for " + std::to_string(to_ms(now - last_heard_)) + " ms");
-  }
-  if (now - last_sent_ >= heartbeat_) {
-    wire::Envelope beat;
-    beat.mutable_heartbeat();
-    emit(std::move(beat));
-  }
+  if (finished()) return;
+  if (link_.on_tick(now, unfinished_.size()) == LinkEvent::lost) credit_ = 0;
 }
 
-void Session::lose_connection(TimePoint now, const std::string& why) {
-  if (welcomed_) {
-    log_->warn("{}: reconnecting ({} tasks unfinished are kept)", why, unfinished_.size());
-    lost_since_ = now;
+SignalAction Session::on_signal(int signo, TimePoint now) {
+  const SignalAction action = signals_.on_signal();
+  if (action == SignalAction::stop_now) {
+    log_->warn("{} again: stopping now with {} tasks without a final result", signal_name(signo),
+               unfinished_.size());
+    return action;
   }
-  welcomed_ = false;
-  credit_ = 0;
-  wants_new_connection_ = true;
+  if (!source_ended_) {
+    log_->info("{}: no more reading from the source; the pill follows the {} tasks read",
+               signal_name(signo), counts_.produced);
+  }
+  stop_reading_by_ = now + kStopReadingGrace;
+  return action;
+}
+
+SourcePlan Session::plan_source(bool reader_busy, TimePoint now) {
+  if (source_ended_) return {};
+  if (signals_.draining()) {
+    // Stopping: wait briefly for a batch already being read, then stop the reader outright.
+    if (reader_busy && now < stop_reading_by_) return {};
+    end_of_source();
+    return SourcePlan{0, true};
+  }
+  const std::size_t room = source_room();
+  const bool worth_asking = room >= config_.window / 16 || unfinished_.empty();
+  if (reader_busy || room == 0 || !worth_asking) return {};
+  return SourcePlan{room, false};
+}
+
+void Session::on_source_batch(std::vector<std::string>& payloads, bool end,
+                              const std::string& error) {
+  for (auto& payload : payloads)
+    add_task(std::move(payload));
+  if (!error.empty()) {
+    source_failure_ = "the source failed: " + error;
+    log_->error("the source failed after {} tasks: {}", counts_.produced, error);
+  }
+  if (end || signals_.draining()) end_of_source();
 }
 
 std::size_t Session::source_room() const {
-  if (source_ended_ || phase_ == Phase::failed) return 0;
+  if (source_ended_ || link_.failed()) return 0;
   return config_.window > unfinished_.size() ? config_.window - unfinished_.size() : 0;
 }
 
 void Session::add_task(std::string payload) {
   const std::uint64_t seq = next_seq_++;
   ++counts_.produced;
-  if (payload.size() > max_payload_bytes_) {
+  const std::uint64_t limit = link_.limits().max_payload_bytes;
+  if (payload.size() > limit) {
     // The broker would refuse it: report it failed here and spare the network.
     wire::Result result;
     result.set_seq(seq);
     result.set_status(wire::FAILED);
     result.set_error("payload of " + std::to_string(payload.size()) +
-                     " bytes is over the broker's limit of " + std::to_string(max_payload_bytes_));
+                     " bytes is over the broker's limit of " + std::to_string(limit));
     ++counts_.failed;
     finished_.push_back(std::move(result));
     return;
   }
-  unfinished_.emplace(seq, Pending{std::move(payload)});
+  unfinished_.emplace(seq, std::move(payload));
   unsent_.push_back(seq);
 }
 
-void Session::end_of_source() {
-  source_ended_ = true;
+void Session::flush(TimePoint now) {
+  link_.advance(now);
+  if (finished() || !link_.welcomed()) return;
+  send_tasks();
+  send_acks();
+  send_pill_and_goodbye();
 }
 
-void Session::flush(TimePoint now) {
-  now_ = now;
-  if (phase_ == Phase::done || phase_ == Phase::failed || !welcomed_) return;
-  send_tasks();
-  if (!acks_.empty()) {
-    wire::Envelope ack;
-    ack.mutable_ack()->mutable_seqs()->Add(acks_.begin(), acks_.end());
-    acks_.clear();
-    emit(std::move(ack));
-  }
-  if (source_ended_ && all_sent() && !pill_sent_) {
+void Session::send_acks() {
+  if (acks_.empty()) return;
+  wire::Envelope ack;
+  ack.mutable_ack()->mutable_seqs()->Add(acks_.begin(), acks_.end());
+  acks_.clear();
+  link_.send(std::move(ack));
+}
+
+void Session::send_pill_and_goodbye() {
+  if (!source_ended_) return;
+  if (!pill_sent_ && all_sent()) {
     wire::Envelope pill;
     pill.mutable_pill()->set_tasks(next_seq_);
-    emit(std::move(pill));
+    link_.send(std::move(pill));
     pill_sent_ = true;
     log_->info("source exhausted after {} tasks: pill sent", next_seq_);
   }
-  if (source_ended_ && pill_sent_ && unfinished_.empty()) {
+  if (pill_sent_ && unfinished_.empty()) {
     wire::Envelope goodbye;
     goodbye.mutable_goodbye()->set_reason("every task has its result");
-    emit(std::move(goodbye));
-    phase_ = Phase::done;
+    link_.send(std::move(goodbye));
+    done_ = true;
   }
 }
 
@@ -247,7 +224,8 @@ bool Session::all_sent() {
 }
 
 void Session::send_tasks() {
-  const std::size_t target = std::min<std::uint64_t>(kBatchTargetBytes, max_message_bytes_ / 4);
+  const std::size_t target =
+      std::min<std::uint64_t>(kBatchTargetBytes, link_.limits().max_message_bytes / 4);
   while (credit_ > 0 && !unsent_.empty()) {
     wire::Envelope envelope;
     auto* batch = envelope.mutable_tasks();
@@ -260,23 +238,29 @@ void Session::send_tasks() {
       if (it == unfinished_.end()) continue;  // final already (its result came meanwhile)
       wire::Task* task = batch->add_tasks();
       task->set_seq(seq);
-      task->set_payload(it->second.payload);
-      bytes += it->second.payload.size() + 12;
+      task->set_payload(it->second);
+      bytes += it->second.size() + 12;
       --credit_;
     }
     if (batch->tasks_size() == 0) break;
-    emit(std::move(envelope));
+    link_.send(std::move(envelope));
   }
 }
 
-void Session::fail(std::string why) {
-  phase_ = Phase::failed;
-  failure_ = std::move(why);
+Session::Phase Session::phase() const {
+  if (link_.failed()) return Phase::failed;
+  if (done_) return Phase::done;
+  return link_.ever_welcomed() ? Phase::running : Phase::connecting;
 }
 
-void Session::emit(wire::Envelope envelope) {
-  last_sent_ = now_;
-  outbox_.push_back(std::move(envelope));
+int Session::exit_status() const {
+  if (link_.failed() || !source_failure_.empty()) return 1;
+  return 0;
+}
+
+const std::string& Session::failure() const {
+  if (link_.failed() || source_failure_.empty()) return link_.failure();
+  return source_failure_;
 }
 
 }  // namespace conveyor::producer

@@ -1,11 +1,12 @@
 // producer::Session: a producer's protocol logic with no sockets (sans-IO), driven by the shell
-// with envelopes, source payloads and clock ticks.
+// with envelopes, source payloads, signals and clock ticks.
 //
 // It keeps every task without a final result (at most `window` of them) so that nothing is lost
 // when the broker restarts or the link drops: after each Welcome it sends all of them again and
 // the broker ignores those it already holds. It sends only within the broker's credit, drops
 // duplicate results, acknowledges every result, and sends its pill once the source is exhausted
 // and everything read has been sent. It is done when every task has a final result (its join()).
+// It also paces the source (plan_source) and decides what a signal means (on_signal).
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,10 @@
 
 #include <spdlog/logger.h>
 
-#include "common/backoff.hpp"
-#include "common/clock.hpp"
-#include "proto/conveyor.pb.h"
+#include "conveyor/common/broker_link.hpp"
+#include "conveyor/common/client_session.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::producer {
 
@@ -42,96 +44,85 @@ struct Counts {
   std::uint64_t done() const { return ok + failed + dead; }
 };
 
-class Session {
+// What the shell does with the source reader this round.
+struct SourcePlan {
+  std::size_t request = 0;   // ask the reader for up to this many payloads (0: nothing now)
+  bool stop_reader = false;  // stop the reader thread: the source is over (a signal said so)
+};
+
+class Session final : public ClientSession {
  public:
   enum class Phase { connecting, running, done, failed };
 
+  // A first signal lets a read already under way finish for this long, then stops the reader.
+  static constexpr Duration kStopReadingGrace = milliseconds(200);
+
   Session(SessionConfig config, TimePoint now);
 
-  // A new connection to the broker is up: say hello (a new session for the broker).
-  void on_connect(TimePoint now);
-  void on_envelope(wire::Envelope& envelope, TimePoint now);
-  void on_tick(TimePoint now);
+  void on_connect(TimePoint now) override;
+  void on_envelope(wire::Envelope& envelope, TimePoint now) override;
+  void on_tick(TimePoint now) override;
+  // The first signal stops reading the source (the pill follows what was read); the second
+  // stops at once.
+  SignalAction on_signal(int signo, TimePoint now) override;
+  // Emits tasks within credit, acks, the pill and the goodbye, as the state allows.
+  void flush(TimePoint now) override;
+  bool finished() const override { return phase() == Phase::done || phase() == Phase::failed; }
+  BrokerLink& link() override { return link_; }
+  const BrokerLink& link() const { return link_; }
 
+  // Source pacing: how much to ask the reader for, given whether it is reading already. It asks
+  // in sizeable chunks when busy and at once when idle, so a slow source is not held back.
+  SourcePlan plan_source(bool reader_busy, TimePoint now);
+  // Payloads the reader read; `end` when the source is exhausted, `error` when it failed.
+  void on_source_batch(std::vector<std::string>& payloads, bool end, const std::string& error);
   // How many more payloads the source may hand over now (the window's free room).
   std::size_t source_room() const;
   void add_task(std::string payload);
-  // The source is exhausted (or SIGTERM said to stop reading it): the pill follows the last task.
-  void end_of_source();
+  // The source is exhausted (or a signal said to stop reading it): the pill follows the last task.
+  void end_of_source() { source_ended_ = true; }
   bool source_ended() const { return source_ended_; }
+  // Gives up (the results file cannot be written, say): the producer exits 1 with `why`.
+  void fail(std::string why) { link_.fail(std::move(why)); }
 
-  // Emits tasks within credit, acks, the pill and the goodbye, as the state allows.
-  void flush(TimePoint now);
-
-  std::vector<wire::Envelope>& outbox() { return outbox_; }
   // Final results since the last call, in completion order; `seq` is set, `producer` is not.
-  std::vector<wire::Result>& finished() { return finished_; }
-  // The broker went silent or refused us: the shell should replace the socket, then on_connect().
-  bool wants_new_connection() const { return wants_new_connection_; }
+  std::vector<wire::Result>& finished_results() { return finished_; }
 
-  // The last failed handshake's likely cause (HandshakeMonitor), cleared by a successful one; it
-  // replaces the generic guess in the connect-timeout error.
-  void on_handshake_failure(std::string cause) { handshake_failure_ = std::move(cause); }
-  void on_handshake_succeeded() { handshake_failure_.clear(); }
-
-  Phase phase() const { return phase_; }
-  // Welcomed by the broker on the current connection.
-  bool connected() const { return welcomed_; }
-  const std::string& failure() const { return failure_; }
+  Phase phase() const;
+  // The process's exit status once finished: 0, or 1 when it failed or its source did.
+  int exit_status() const;
+  const std::string& failure() const;
   const Counts& counts() const { return counts_; }
   std::size_t unfinished() const { return unfinished_.size(); }
   const std::string& id() const { return config_.id; }
 
  private:
-  struct Pending {
-    std::string payload;
-  };
-
-  void on_welcome(const wire::Welcome& welcome, TimePoint now);
+  void on_welcome(LinkEvent event, TimePoint now);
   void on_results(wire::ResultBatch& batch);
-  void on_error(const wire::Error& error, TimePoint now);
+  void on_error(const wire::Error& error);
   void on_drained(const wire::Drained& drained);
   void send_tasks();
+  void send_acks();
+  void send_pill_and_goodbye();
   // True when every unfinished task was sent in this session (drops final ones from unsent_).
   bool all_sent();
-  void fail(std::string why);
-  void lose_connection(TimePoint now, const std::string& why);
-  void emit(wire::Envelope envelope);
 
   SessionConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  Phase phase_ = Phase::connecting;
-  std::string failure_;
-  std::string handshake_failure_;
+  BrokerLink link_;
   Counts counts_;
+  SignalCount signals_;
+  TimePoint stop_reading_by_{};
+  std::string source_failure_;  // "the source failed: ..."
+  bool done_ = false;
 
   std::uint64_t next_seq_ = 0;
-  std::unordered_map<std::uint64_t, Pending> unfinished_;
+  std::unordered_map<std::uint64_t, std::string> unfinished_;  // seq -> payload
   std::deque<std::uint64_t> unsent_;  // seqs to send in this session, in order
   std::vector<std::uint64_t> acks_;
   std::uint64_t credit_ = 0;
   bool source_ended_ = false;
   bool pill_sent_ = false;  // in this session
-  bool welcomed_ = false;
-  bool ever_welcomed_ = false;
-  bool wants_new_connection_ = false;
-
-  Duration heartbeat_ = milliseconds(1000);
-  std::uint32_t liveness_ = 3;
-  std::uint64_t max_payload_bytes_ = 4u << 20;
-  std::uint64_t max_message_bytes_ = 16u << 20;
-  TimePoint now_;
-  TimePoint started_;
-  TimePoint hello_sent_{};
-  // Hello retries: 2 s, then twice as long each time, at most 30 s (libzmq reconnects the TCP
-  // link by itself meanwhile; a fresh socket is for a hello lost with a dying connection).
-  Backoff hello_backoff_{std::chrono::seconds(2), std::chrono::seconds(30)};
-  TimePoint hello_retry_at_{};
-  TimePoint last_heard_{};
-  TimePoint last_sent_{};
-  TimePoint lost_since_{};
-
-  std::vector<wire::Envelope> outbox_;
   std::vector<wire::Result> finished_;
 };
 

@@ -1,4 +1,4 @@
-#include "producer/source.hpp"
+#include "conveyor/producer/source.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

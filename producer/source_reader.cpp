@@ -1,9 +1,9 @@
-#include "producer/source_reader.hpp"
+#include "conveyor/producer/source_reader.hpp"
 
 #include <cstdint>
 #include <cstring>
 
-#include "common/sockets.hpp"
+#include "conveyor/common/sockets.hpp"
 
 namespace conveyor::producer {
 

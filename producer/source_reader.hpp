@@ -11,7 +11,7 @@
 
 #include <zmq.hpp>
 
-#include "producer/source.hpp"
+#include "conveyor/producer/source.hpp"
 
 namespace conveyor::producer {
 

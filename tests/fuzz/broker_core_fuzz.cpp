@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tests/fuzz/fuzz_ops.hpp"
+#include "fuzz/fuzz_ops.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   conveyor::fuzz::run_ops(data, size);

@@ -1,11 +1,12 @@
-#include "tests/fuzz/fuzz_ops.hpp"
+#include "fuzz/fuzz_ops.hpp"
 
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
-#include "common/codec.hpp"
-#include "common/logging.hpp"
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/logging.hpp"
+#include "conveyor/common/sockets.hpp"
 
 namespace conveyor::fuzz {
 namespace {

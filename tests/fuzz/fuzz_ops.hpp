@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/core.hpp"
+#include "conveyor/broker/core.hpp"
 
 namespace conveyor::fuzz {
 

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "common/codec.hpp"
-#include "tests/fuzz/fuzz_ops.hpp"
+#include "conveyor/common/codec.hpp"
+#include "fuzz/fuzz_ops.hpp"
 
 using namespace conveyor;
 using broker::Side;

@@ -7,7 +7,7 @@
 #include <iterator>
 #include <vector>
 
-#include "tests/fuzz/fuzz_ops.hpp"
+#include "fuzz/fuzz_ops.hpp"
 
 namespace {
 

@@ -6,8 +6,8 @@
 
 #include <zmq.hpp>
 
-#include "common/codec.hpp"
-#include "tests/support/cluster.hpp"
+#include "conveyor/common/codec.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

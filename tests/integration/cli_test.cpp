@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <csignal>
 
-#include "tests/support/cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

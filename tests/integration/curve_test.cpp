@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/support/cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

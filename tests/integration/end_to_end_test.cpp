@@ -5,9 +5,9 @@
 #include <functional>
 #include <set>
 
-#include "consumer/handlers.hpp"
-#include "producer/source.hpp"
-#include "tests/support/cluster.hpp"
+#include "conveyor/consumer/handlers.hpp"
+#include "conveyor/producer/source.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

@@ -1,7 +1,7 @@
 // The examples/ programs, run against a real broker: the C++ API does what the README says.
 #include <gtest/gtest.h>
 
-#include "tests/support/cluster.hpp"
+#include "support/cluster.hpp"
 
 #ifdef CONVEYOR_EXAMPLES_DIR  // built with -DCONVEYOR_BUILD_EXAMPLES=ON (the default)
 

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <utility>
 
-#include "tests/support/cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include "tests/support/cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

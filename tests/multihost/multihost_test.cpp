@@ -13,10 +13,10 @@
 #include <iostream>
 #include <iterator>
 
-#include "consumer/handlers.hpp"
-#include "producer/source.hpp"
-#include "tests/multihost/network.hpp"
-#include "tests/support/cluster.hpp"
+#include "conveyor/consumer/handlers.hpp"
+#include "conveyor/producer/source.hpp"
+#include "multihost/network.hpp"
+#include "support/cluster.hpp"
 
 namespace conveyor::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/multihost/network.hpp"
+#include "multihost/network.hpp"
 
 #include <unistd.h>
 

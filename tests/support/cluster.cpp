@@ -1,4 +1,4 @@
-#include "tests/support/cluster.hpp"
+#include "support/cluster.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/support/process.hpp"
+#include "support/process.hpp"
 
 namespace conveyor::testing {
 

@@ -1,5 +1,5 @@
 // common/backoff: bounded exponential backoff with jitter.
-#include "common/backoff.hpp"
+#include "conveyor/common/backoff.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "broker/admission.hpp"
-#include "common/curve.hpp"
+#include "conveyor/broker/admission.hpp"
+#include "conveyor/common/curve.hpp"
 
 namespace conveyor::broker {
 namespace {

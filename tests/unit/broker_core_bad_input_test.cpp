@@ -2,7 +2,8 @@
 // the broker from serving everyone else.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "conveyor/common/sockets.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

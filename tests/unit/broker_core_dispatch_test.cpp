@@ -2,7 +2,7 @@
 // per consumer per flush.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

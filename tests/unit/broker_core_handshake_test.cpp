@@ -1,7 +1,7 @@
 // broker::Core: sessions begin with Hello on the right socket, with a valid id and capacity.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

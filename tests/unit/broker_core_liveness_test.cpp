@@ -3,7 +3,7 @@
 // --max-attempts makes it dead.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

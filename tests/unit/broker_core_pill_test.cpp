@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

@@ -2,7 +2,7 @@
 // whatever they held before never shows in what they carry next.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

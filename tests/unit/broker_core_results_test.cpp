@@ -1,7 +1,7 @@
 // broker::Core: results go back to the producer that made the task, once, until acknowledged.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <cstdlib>
 
-#include "broker/flags.hpp"
-#include "tests/unit/broker_driver.hpp"
+#include "conveyor/broker/flags.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

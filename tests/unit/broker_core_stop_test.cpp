@@ -2,7 +2,7 @@
 // runs; consumers are pilled and the broker finishes once those results are in.
 #include <gtest/gtest.h>
 
-#include "tests/unit/broker_driver.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

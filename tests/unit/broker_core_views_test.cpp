@@ -1,9 +1,9 @@
 // broker::Core's read-only views (status command, metrics): counts match what happened.
 #include <gtest/gtest.h>
 
-#include "broker/admin.hpp"
-#include "broker/metrics.hpp"
-#include "tests/unit/broker_driver.hpp"
+#include "conveyor/broker/admin.hpp"
+#include "conveyor/broker/metrics.hpp"
+#include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
 namespace {

@@ -22,10 +22,10 @@
 #include <utility>
 #include <vector>
 
-#include "broker/core.hpp"
-#include "common/clock.hpp"
-#include "common/codec.hpp"
-#include "common/logging.hpp"
+#include "conveyor/broker/core.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/logging.hpp"
 
 namespace conveyor::broker::testing {
 

@@ -1,5 +1,5 @@
 // Command-line conventions: CONVEYOR_* variables for every flag (the command line wins), durations.
-#include "common/cli.hpp"
+#include "conveyor/common/cli.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "common/codec.hpp"
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/sockets.hpp"
 
 namespace conveyor {
 namespace {

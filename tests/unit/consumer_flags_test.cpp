@@ -1,5 +1,5 @@
 // conveyor-consumer's command line: --prefetch takes a count (0 included) or "auto".
-#include "consumer/flags.hpp"
+#include "conveyor/consumer/flags.hpp"
 
 #include <gtest/gtest.h>
 

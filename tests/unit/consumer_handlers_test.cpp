@@ -1,5 +1,5 @@
 // Handlers: echo, sha256, sleep and exec (real child processes), and --handler parsing.
-#include "consumer/handlers.hpp"
+#include "conveyor/consumer/handlers.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/signals.hpp"
-#include "consumer/subprocess.hpp"
+#include "conveyor/common/signals.hpp"
+#include "conveyor/consumer/subprocess.hpp"
 
 namespace conveyor::consumer {
 namespace {

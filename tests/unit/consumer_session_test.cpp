@@ -1,5 +1,5 @@
 // consumer::Session, driven by hand: envelopes in, work taken and finished, the outbox read back.
-#include "consumer/session.hpp"
+#include "conveyor/consumer/session.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/session_envelopes.hpp"
+#include "unit/session_envelopes.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -299,7 +299,7 @@ TEST_F(ConsumerSession, RetriesAnUnansweredHelloLessAndLessOften) {
     long long waited = -1;
     for (long long ms = 0; ms <= 40000 && waited < 0; ms += 10) {
       session.on_tick(now + milliseconds(ms));
-      if (session.wants_new_connection()) waited = ms;
+      if (session.link().wants_new_connection()) waited = ms;
     }
     ASSERT_GT(waited, 0) << "attempt " << attempt;
     EXPECT_LE(waited, 36010) << "bounded";
@@ -343,9 +343,9 @@ TEST_F(ConsumerSession, SilenceMakesItReconnectAndDropUnstartedTasks) {
   feed(tasks("p1", {0, 1, 2}));
   Work running = session.take_work(1);
   session.on_tick(now + milliseconds(300));
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_FALSE(session.link().wants_new_connection());
   session.on_tick(now + milliseconds(301));
-  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_TRUE(session.link().wants_new_connection());
   EXPECT_EQ(session.pending(), 0u) << "the broker requeues them; they are not ours any more";
   EXPECT_EQ(session.running(), 1u);
   EXPECT_EQ(session.phase(), Session::Phase::running);
@@ -357,7 +357,7 @@ TEST_F(ConsumerSession, SendsResultsOfWorkThatRanThroughAReconnectAfterTheNewWel
   Work running = session.take_work(1);
   now += milliseconds(301);
   session.on_tick(now);
-  ASSERT_TRUE(session.wants_new_connection());
+  ASSERT_TRUE(session.link().wants_new_connection());
   finish(running);
   EXPECT_THAT(flush(), IsEmpty()) << "nobody to send them to yet";
   session.on_connect(now);
@@ -374,10 +374,10 @@ TEST_F(ConsumerSession, NotWelcomedAsksForANewConnection) {
   connect();
   feed(tasks("p1", {0}));
   feed(error(wire::NOT_WELCOMED));
-  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_TRUE(session.link().wants_new_connection());
   EXPECT_EQ(session.pending(), 0u);
   session.on_connect(now);
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_FALSE(session.link().wants_new_connection());
 }
 
 TEST_F(ConsumerSession, AStopDuringAReconnectIsAnnouncedToTheNewSession) {
@@ -396,14 +396,14 @@ TEST_F(ConsumerSession, AFatalErrorFailsTheSession) {
   connect();
   feed(error(wire::WRONG_SOCKET, {}, true));
   EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.failure(), HasSubstr("refused for a test"));
+  EXPECT_THAT(session.link().failure(), HasSubstr("refused for a test"));
 }
 
 TEST_F(ConsumerSession, ANonFatalErrorIsOnlyLogged) {
   connect();
   feed(error(wire::BAD_REQUEST));
   EXPECT_EQ(session.phase(), Session::Phase::running);
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_FALSE(session.link().wants_new_connection());
 }
 
 TEST_F(ConsumerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
@@ -412,30 +412,30 @@ TEST_F(ConsumerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   EXPECT_EQ(session.phase(), Session::Phase::connecting);
   session.on_tick(now + milliseconds(5001));
   EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
-  EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5556"));
+  EXPECT_THAT(session.link().failure(), HasSubstr("--connect-timeout"));
+  EXPECT_THAT(session.link().failure(), HasSubstr("tcp://broker:5556"));
 }
 
 TEST_F(ConsumerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
   session.on_connect(now);
-  session.on_handshake_failure("the broker refused our key (not in its --consumer-keys?)");
+  session.link().on_handshake_failure("the broker refused our key (not in its --consumer-keys?)");
   session.on_tick(now + milliseconds(5001));
   EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.failure(), HasSubstr("refused our key (not in its --consumer-keys?)"));
-  EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5556"));
+  EXPECT_THAT(session.link().failure(), HasSubstr("refused our key (not in its --consumer-keys?)"));
+  EXPECT_THAT(session.link().failure(), HasSubstr("tcp://broker:5556"));
 }
 
 TEST_F(ConsumerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
   connect(welcome(100, 3));
   const TimePoint lost = now + milliseconds(301);
   session.on_tick(lost);
-  ASSERT_TRUE(session.wants_new_connection());
+  ASSERT_TRUE(session.link().wants_new_connection());
   session.on_connect(lost);
   session.on_tick(lost + milliseconds(20000));
   EXPECT_EQ(session.phase(), Session::Phase::running);
   session.on_tick(lost + milliseconds(20001));
   EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.failure(), HasSubstr("--reconnect-timeout"));
+  EXPECT_THAT(session.link().failure(), HasSubstr("--reconnect-timeout"));
 }
 
 TEST_F(ConsumerSession, SendsAHeartbeatWhenIdle) {

@@ -1,5 +1,5 @@
 // WorkerPool and run_handler: real worker threads over inproc sockets; every wait has a deadline.
-#include "consumer/worker_pool.hpp"
+#include "conveyor/consumer/worker_pool.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/clock.hpp"
+#include "conveyor/common/clock.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -96,8 +96,7 @@ TEST(RunHandler, TurnsANonStandardExceptionIntoAFailedResult) {
 }
 
 TEST(WorkerPool, RunsABatchAndReturnsResultsInTaskOrder) {
-  zmq::context_t context(1);
-  WorkerPool pool(context, 2, throws_on("bad"));
+  WorkerPool pool(2, throws_on("bad"));
   EXPECT_EQ(pool.size(), 2u);
   EXPECT_EQ(pool.idle(), 2u);
   pool.submit(batch_of(1, {"a", "b", "c"}));
@@ -113,8 +112,7 @@ TEST(WorkerPool, RunsABatchAndReturnsResultsInTaskOrder) {
 }
 
 TEST(WorkerPool, AThrowingHandlerFailsItsTaskAndThePoolKeepsWorking) {
-  zmq::context_t context(1);
-  WorkerPool pool(context, 1, throws_on("bad"));
+  WorkerPool pool(1, throws_on("bad"));
   pool.submit(batch_of(1, {"good", "bad", "fine"}));
   auto first = await_batch(pool);
   ASSERT_NE(first, nullptr);
@@ -131,12 +129,11 @@ TEST(WorkerPool, AThrowingHandlerFailsItsTaskAndThePoolKeepsWorking) {
 }
 
 TEST(WorkerPool, EveryWorkerServesAtOnce) {
-  zmq::context_t context(1);
   // Each handler waits until all four run: this passes only with four threads in parallel.
   std::mutex mutex;
   std::condition_variable all_in;
   int running = 0;
-  WorkerPool pool(context, 4, [&](const Task& task) {
+  WorkerPool pool(4, [&](const Task& task) {
     std::unique_lock lock(mutex);
     ++running;
     all_in.notify_all();
@@ -161,9 +158,8 @@ TEST(WorkerPool, EveryWorkerServesAtOnce) {
 }
 
 TEST(WorkerPool, StopLetsSubmittedWorkFinishAndJoinsEveryWorker) {
-  zmq::context_t context(1);
   std::atomic<int> handled{0};
-  WorkerPool pool(context, 3, [&handled](const Task&) {
+  WorkerPool pool(3, [&handled](const Task&) {
     ++handled;
     return Result::ok();
   });

@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "broker/admission.hpp"
-#include "common/curve.hpp"
-#include "common/handshake_monitor.hpp"
-#include "keygen/keygen.hpp"
+#include "conveyor/broker/admission.hpp"
+#include "conveyor/common/curve.hpp"
+#include "conveyor/common/handshake_monitor.hpp"
+#include "conveyor/keygen/keygen.hpp"
 
 namespace conveyor {
 namespace {

@@ -1,6 +1,6 @@
 // EventLoop with the real clock: timers, rounds, watches and stop(). Every loop has a deadline
 // timer that fails the test and stops the loop instead of letting it hang.
-#include "common/event_loop.hpp"
+#include "conveyor/common/event_loop.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -6,10 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "consumer/metrics.hpp"
-#include "producer/metrics.hpp"
-#include "tests/unit/producer_session_fixture.hpp"
-#include "tests/unit/session_envelopes.hpp"
+#include "conveyor/consumer/metrics.hpp"
+#include "conveyor/producer/metrics.hpp"
+#include "unit/producer_session_fixture.hpp"
+#include "unit/session_envelopes.hpp"
 
 namespace conveyor {
 namespace {

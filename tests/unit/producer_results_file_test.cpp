@@ -1,5 +1,5 @@
 // The results file: the exact JSON line per result, proved valid by parsing it back.
-#include "producer/results_file.hpp"
+#include "conveyor/producer/results_file.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

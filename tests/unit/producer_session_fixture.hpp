@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "producer/session.hpp"
-#include "tests/unit/session_envelopes.hpp"
+#include "conveyor/producer/session.hpp"
+#include "unit/session_envelopes.hpp"
 
 namespace conveyor::producer {
 
@@ -37,7 +37,7 @@ class ProducerSession : public ::testing::Test {
   // The broker forgot us: the session asks for a new socket and is welcomed on it.
   void reconnect() {
     feed(testing::error(wire::NOT_WELCOMED));
-    ASSERT_TRUE(session.wants_new_connection());
+    ASSERT_TRUE(session.link().wants_new_connection());
     connect();
   }
   void add(std::size_t n) {
@@ -50,9 +50,9 @@ class ProducerSession : public ::testing::Test {
   }
   std::vector<std::uint64_t> finished_seqs() {
     std::vector<std::uint64_t> seqs;
-    for (const auto& r : session.finished())
+    for (const auto& r : session.finished_results())
       seqs.push_back(r.seq());
-    session.finished().clear();
+    session.finished_results().clear();
     return seqs;
   }
 

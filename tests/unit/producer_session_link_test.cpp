@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/producer_session_fixture.hpp"
+#include "unit/producer_session_fixture.hpp"
 
 namespace conveyor::producer {
 namespace {
@@ -82,7 +82,7 @@ TEST_F(ProducerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
 
 TEST_F(ProducerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
   session.on_connect(now);
-  session.on_handshake_failure("the broker refused our key (not in its --producer-keys?)");
+  session.link().on_handshake_failure("the broker refused our key (not in its --producer-keys?)");
   session.on_tick(now + milliseconds(5001));
   EXPECT_EQ(session.phase(), Session::Phase::failed);
   EXPECT_THAT(session.failure(), HasSubstr("refused our key (not in its --producer-keys?)"));
@@ -91,8 +91,8 @@ TEST_F(ProducerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
 
 TEST_F(ProducerSession, ASuccessfulHandshakeForgetsAnEarlierFailure) {
   session.on_connect(now);
-  session.on_handshake_failure("CURVE handshake failed: wrong --broker-public-key?");
-  session.on_handshake_succeeded();
+  session.link().on_handshake_failure("CURVE handshake failed: wrong --broker-public-key?");
+  session.link().on_handshake_succeeded();
   session.on_tick(now + milliseconds(5001));
   EXPECT_THAT(session.failure(), Not(HasSubstr("CURVE")));
   EXPECT_THAT(session.failure(), HasSubstr("is it running"));
@@ -102,7 +102,7 @@ TEST_F(ProducerSession, ASuccessfulHandshakeForgetsAnEarlierFailure) {
 long long ms_until_new_connection(Session& session, TimePoint from) {
   for (TimePoint t = from; t < from + std::chrono::seconds(60); t += milliseconds(10)) {
     session.on_tick(t);
-    if (session.wants_new_connection()) return to_ms(t - from);
+    if (session.link().wants_new_connection()) return to_ms(t - from);
   }
   return -1;
 }
@@ -115,7 +115,7 @@ TEST_F(ProducerSession, RetriesAnUnansweredHelloWithBoundedExponentialBackoff) {
   const long long bases[] = {2000, 4000, 8000, 16000, 30000, 30000};
   for (const long long base : bases) {
     session.on_connect(now);
-    EXPECT_FALSE(session.wants_new_connection());
+    EXPECT_FALSE(session.link().wants_new_connection());
     const long long waited = ms_until_new_connection(session, now);
     EXPECT_GE(waited, base * 8 / 10) << "base " << base;
     EXPECT_LE(waited, base * 12 / 10 + 10) << "base " << base;
@@ -135,7 +135,7 @@ TEST_F(ProducerSession, AWelcomeResetsTheHelloBackoff) {
   connect(welcome(1000, 3));
   now += milliseconds(3001);
   session.on_tick(now);
-  ASSERT_TRUE(session.wants_new_connection()) << "the broker fell silent";
+  ASSERT_TRUE(session.link().wants_new_connection()) << "the broker fell silent";
   session.on_connect(now);
   EXPECT_LE(ms_until_new_connection(session, now), 2400 + 10) << "back to the first delay";
 }
@@ -143,9 +143,9 @@ TEST_F(ProducerSession, AWelcomeResetsTheHelloBackoff) {
 TEST_F(ProducerSession, AsksForANewConnectionWhenTheBrokerFallsSilent) {
   connect(welcome(100, 3));
   session.on_tick(now + milliseconds(300));
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_FALSE(session.link().wants_new_connection());
   session.on_tick(now + milliseconds(301));
-  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_TRUE(session.link().wants_new_connection());
   EXPECT_EQ(session.phase(), Session::Phase::running) << "a lost link is not a failure";
 }
 
@@ -154,9 +154,9 @@ TEST_F(ProducerSession, AnyMessageFromTheBrokerKeepsTheSessionAlive) {
   now += milliseconds(250);
   feed(heartbeat());
   session.on_tick(now + milliseconds(300));
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_FALSE(session.link().wants_new_connection());
   session.on_tick(now + milliseconds(301));
-  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_TRUE(session.link().wants_new_connection());
 }
 
 TEST_F(ProducerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
@@ -164,7 +164,7 @@ TEST_F(ProducerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
   add(1);
   const TimePoint lost = now + milliseconds(301);
   session.on_tick(lost);
-  ASSERT_TRUE(session.wants_new_connection());
+  ASSERT_TRUE(session.link().wants_new_connection());
   session.on_connect(lost);
   session.on_tick(lost + milliseconds(20000));
   EXPECT_EQ(session.phase(), Session::Phase::running);
@@ -177,12 +177,12 @@ TEST_F(ProducerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
 TEST_F(ProducerSession, NotWelcomedAsksForANewConnection) {
   connect();
   feed(error(wire::NOT_WELCOMED));
-  EXPECT_TRUE(session.wants_new_connection());
+  EXPECT_TRUE(session.link().wants_new_connection());
   add(1);
   feed(credit(1));
   EXPECT_THAT(flush(), IsEmpty()) << "nothing goes to a broker that does not know us";
   session.on_connect(now);
-  EXPECT_FALSE(session.wants_new_connection());
+  EXPECT_FALSE(session.link().wants_new_connection());
 }
 
 TEST_F(ProducerSession, AFatalErrorFailsTheSession) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/producer_session_fixture.hpp"
+#include "unit/producer_session_fixture.hpp"
 
 namespace conveyor::producer {
 namespace {
@@ -101,10 +101,10 @@ TEST_F(ProducerSession, AResultFinalizesItsTaskAndIsAcked) {
   feed(credit(2));
   flush();
   feed(results({{1, wire::OK}}));
-  ASSERT_EQ(session.finished().size(), 1u);
-  EXPECT_EQ(session.finished()[0].seq(), 1u);
-  EXPECT_EQ(session.finished()[0].output(), "out-1");
-  EXPECT_EQ(session.finished()[0].consumer(), "c1");
+  ASSERT_EQ(session.finished_results().size(), 1u);
+  EXPECT_EQ(session.finished_results()[0].seq(), 1u);
+  EXPECT_EQ(session.finished_results()[0].output(), "out-1");
+  EXPECT_EQ(session.finished_results()[0].consumer(), "c1");
   EXPECT_EQ(session.counts().ok, 1u);
   EXPECT_EQ(session.unfinished(), 1u);
   auto out = flush();
@@ -136,7 +136,7 @@ TEST_F(ProducerSession, DropsDuplicateResultsButStillAcksThem) {
   EXPECT_THAT(finished_seqs(), ElementsAre(0u));
   flush();
   feed(results({{0, wire::FAILED}}));
-  EXPECT_THAT(session.finished(), IsEmpty());
+  EXPECT_THAT(session.finished_results(), IsEmpty());
   EXPECT_EQ(session.counts().duplicates, 1u);
   EXPECT_EQ(session.counts().ok, 1u);
   EXPECT_EQ(session.counts().failed, 0u);
@@ -284,8 +284,8 @@ TEST_F(ProducerSession, FailsAnOversizedPayloadAtOnceWithoutSendingIt) {
   connect(welcome(100, 3, 4, 1 << 20));
   session.add_task("12345");
   session.add_task("1234");
-  ASSERT_EQ(session.finished().size(), 1u);
-  const auto& result = session.finished()[0];
+  ASSERT_EQ(session.finished_results().size(), 1u);
+  const auto& result = session.finished_results()[0];
   EXPECT_EQ(result.seq(), 0u);
   EXPECT_EQ(result.status(), wire::FAILED);
   EXPECT_THAT(result.error(), HasSubstr("5 bytes"));

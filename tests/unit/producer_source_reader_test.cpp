@@ -1,5 +1,5 @@
 // SourceReader: a real thread and a real inproc socket. Every wait has a deadline.
-#include "producer/source_reader.hpp"
+#include "conveyor/producer/source_reader.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/clock.hpp"
+#include "conveyor/common/clock.hpp"
 
 namespace conveyor::producer {
 namespace {

@@ -1,5 +1,5 @@
 // Sources: lines of a file, the generator, callbacks, and --source parsing.
-#include "producer/source.hpp"
+#include "conveyor/producer/source.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

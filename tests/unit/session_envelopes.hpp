@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/conveyor.pb.h"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::testing {
 
@@ -91,8 +91,8 @@ inline wire::Envelope tasks(const std::string& producer,
 // Moves the outbox out, so each read sees only what was emitted since the last one.
 template <class Session>
 std::vector<wire::Envelope> take_outbox(Session& session) {
-  std::vector<wire::Envelope> out = std::move(session.outbox());
-  session.outbox().clear();
+  std::vector<wire::Envelope> out = std::move(session.link().outbox());
+  session.link().outbox().clear();
   return out;
 }
 

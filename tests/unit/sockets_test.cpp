@@ -1,5 +1,5 @@
 // common/sockets: inproc names and a bounded context shutdown.
-#include "common/sockets.hpp"
+#include "conveyor/common/sockets.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // TaskBook: the broker's tasks by id and the ticketed FIFO of those waiting for a consumer.
-#include "broker/task_book.hpp"
+#include "conveyor/broker/task_book.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // UTF-8 validation, JSON string escaping and base64, as the results file needs them.
-#include "common/text.hpp"
+#include "conveyor/common/text.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,151 @@
+#include "conveyor/common/broker_link.hpp"
+
+#include <algorithm>
+
+#include "conveyor/common/task.hpp"
+
+namespace conveyor {
+namespace {
+
+const char* role_name(wire::Role role) {
+  return role == wire::PRODUCER ? "producer" : "consumer";
+}
+
+const char* port_name(wire::Role role) {
+  return role == wire::PRODUCER ? "frontend" : "backend";
+}
+
+BrokerLimits limits_of(const wire::Welcome& welcome) {
+  BrokerLimits limits;
+  // A broker that sent nonsense still gets sane timers: heartbeats at least 10 ms apart.
+  limits.heartbeat = milliseconds(std::max<std::uint32_t>(welcome.heartbeat_ms(), 10));
+  limits.liveness = std::max<std::uint32_t>(welcome.liveness(), 1);
+  limits.max_payload_bytes = welcome.max_payload_bytes();
+  limits.max_message_bytes = welcome.max_message_bytes();
+  return limits;
+}
+
+}  // namespace
+
+BrokerLink::BrokerLink(LinkConfig config, std::shared_ptr<spdlog::logger> log, TimePoint now)
+    : config_(std::move(config)), log_(std::move(log)), now_(now), started_(now) {}
+
+wire::Hello& BrokerLink::on_connect(TimePoint now) {
+  now_ = now;
+  wants_new_connection_ = false;
+  welcomed_ = false;
+  hello_sent_ = now;
+  hello_retry_at_ = now + hello_backoff_.next();
+  last_heard_ = now;
+  wire::Envelope envelope;
+  auto* hello = envelope.mutable_hello();
+  hello->set_role(config_.role);
+  hello->set_id(config_.id);
+  hello->set_session(random_nonce());
+  hello->set_agent(config_.agent);
+  send(std::move(envelope));
+  return *outbox_.back().mutable_hello();
+}
+
+LinkEvent BrokerLink::on_envelope(const wire::Envelope& envelope, TimePoint now) {
+  now_ = now;
+  last_heard_ = now;
+  if (envelope.has_welcome()) return on_welcome(envelope.welcome(), now);
+  if (envelope.has_error()) return on_error(envelope.error(), now);
+  return LinkEvent::none;
+}
+
+LinkEvent BrokerLink::on_welcome(const wire::Welcome& welcome, TimePoint now) {
+  hello_backoff_.reset();
+  welcomed_ = true;
+  limits_ = limits_of(welcome);
+  const bool again = ever_welcomed_;
+  ever_welcomed_ = true;
+  if (again) {
+    log_->info("reconnected to the broker after {} ms", to_ms(now - lost_since_));
+    return LinkEvent::reconnected;
+  }
+  log_->info("connected to the broker at {} as {}", config_.broker, config_.id);
+  return LinkEvent::welcomed;
+}
+
+LinkEvent BrokerLink::on_error(const wire::Error& error, TimePoint now) {
+  if (error.fatal()) {
+    fail(std::string("the broker refused this ") + role_name(config_.role) + ": " + error.text());
+    return LinkEvent::failed;
+  }
+  if (error.code() == wire::NOT_WELCOMED) {
+    return lose(now, "the broker does not know this session (did it restart?)");
+  }
+  return LinkEvent::none;  // the session's to handle
+}
+
+LinkEvent BrokerLink::on_tick(TimePoint now, std::size_t held) {
+  now_ = now;
+  if (failed_) return LinkEvent::none;
+  if (!welcomed_) return tick_unwelcomed(now, held);
+  if (now - last_heard_ > limits_.heartbeat * limits_.liveness) {
+    return lose(now,
+                "the broker sent nothing for " + std::to_string(to_ms(now - last_heard_)) + " ms");
+  }
+  if (now - last_sent_ >= limits_.heartbeat) {
+    wire::Envelope beat;
+    beat.mutable_heartbeat();
+    send(std::move(beat));
+  }
+  return LinkEvent::none;
+}
+
+LinkEvent BrokerLink::tick_unwelcomed(TimePoint now, std::size_t held) {
+  if (!ever_welcomed_ && now - started_ > config_.connect_timeout) {
+    fail(connect_timeout_failure());
+    return LinkEvent::failed;
+  }
+  if (ever_welcomed_ && now - lost_since_ > config_.reconnect_timeout) {
+    fail("lost the broker at " + config_.broker + " for " +
+         std::to_string(to_ms(now - lost_since_)) + " ms (--reconnect-timeout) with " +
+         std::to_string(held) + " tasks unfinished");
+    return LinkEvent::failed;
+  }
+  // A hello can be lost with a dying connection: try a fresh socket, less and less often.
+  if (now >= hello_retry_at_ && !wants_new_connection_) {
+    log_->info(
+        "no welcome from the broker at {} {} ms after hello; trying a fresh connection (attempt "
+        "{})",
+        config_.broker, to_ms(now - hello_sent_), hello_backoff_.attempts() + 1);
+    wants_new_connection_ = true;
+  }
+  return LinkEvent::none;
+}
+
+std::string BrokerLink::connect_timeout_failure() const {
+  const std::string within =
+      " within " + std::to_string(to_ms(config_.connect_timeout)) + " ms (--connect-timeout)";
+  if (!handshake_failure_.empty()) {
+    return handshake_failure_ + "; no welcome from the broker at " + config_.broker + within;
+  }
+  return "no answer from the broker at " + config_.broker + within +
+         ": is it running, and is this its " + port_name(config_.role) + " port?";
+}
+
+LinkEvent BrokerLink::lose(TimePoint now, const std::string& why) {
+  if (welcomed_) {
+    log_->warn("{}: reconnecting", why);
+    lost_since_ = now;
+  }
+  welcomed_ = false;
+  wants_new_connection_ = true;
+  return LinkEvent::lost;
+}
+
+void BrokerLink::send(wire::Envelope envelope) {
+  last_sent_ = now_;
+  outbox_.push_back(std::move(envelope));
+}
+
+void BrokerLink::fail(std::string why) {
+  failed_ = true;
+  failure_ = std::move(why);
+}
+
+}  // namespace conveyor

@@ -1,0 +1,114 @@
+// BrokerLink: the half of a client's session that producers and consumers share, with no sockets.
+//
+// It says hello on every new connection, takes the broker's Welcome (and the limits in it), keeps
+// the link alive with heartbeats, notices a broker gone silent, retries an unanswered hello with
+// a fresh connection (2 s, doubling to 30 s), and gives up with one clear sentence: no welcome
+// within --connect-timeout, a lost broker not back within --reconnect-timeout, or a fatal
+// refusal. Sessions own one, send through it, and react to the LinkEvent each input returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "conveyor/common/backoff.hpp"
+#include "conveyor/common/clock.hpp"
+#include "conveyor/proto/conveyor.pb.h"
+
+namespace conveyor {
+
+// What the broker announced in its Welcome; a client checks what it sends against these.
+struct BrokerLimits {
+  Duration heartbeat = milliseconds(1000);
+  std::uint32_t liveness = 3;  // heartbeats that may be missed before a peer counts as gone
+  std::uint64_t max_payload_bytes = 4u << 20;
+  std::uint64_t max_message_bytes = 16u << 20;
+};
+
+struct LinkConfig {
+  std::string id;
+  wire::Role role = wire::PRODUCER;
+  Duration connect_timeout = milliseconds(10000);
+  Duration reconnect_timeout = milliseconds(60000);
+  std::string broker;        // the endpoint, for messages only
+  std::string agent;         // "conveyor-producer/0.1", for the broker's logs
+  std::string refused_keys;  // the broker flag that admits our key, for handshake failures
+};
+
+// What an input did to the link, for the session to react to.
+enum class LinkEvent {
+  none,
+  welcomed,     // the first Welcome of this process
+  reconnected,  // a Welcome after the link was lost: a new broker session
+  lost,         // the broker session is over (silence, or it does not know us): reconnecting
+  failed,       // given up; failure() says why
+};
+
+class BrokerLink {
+ public:
+  BrokerLink(LinkConfig config, std::shared_ptr<spdlog::logger> log, TimePoint now);
+
+  // A new connection: queues the hello and returns it for the session to add its own fields.
+  wire::Hello& on_connect(TimePoint now);
+  // Any message from the broker shows it is alive; Welcome and Error bodies are handled here.
+  LinkEvent on_envelope(const wire::Envelope& envelope, TimePoint now);
+  // Deadlines and heartbeats. `held`: tasks the session would give up with the link (for the
+  // failure message).
+  LinkEvent on_tick(TimePoint now, std::size_t held);
+
+  // Queues `envelope` for the broker; the heartbeat clock counts it.
+  void send(wire::Envelope envelope);
+  // The time for what is sent next, when it is not an input above that brings it (a flush).
+  void advance(TimePoint now) { now_ = now; }
+  std::vector<wire::Envelope>& outbox() { return outbox_; }
+  // Gives up for good: the session is failed and the process exits non-zero with `why`.
+  void fail(std::string why);
+
+  // The last failed handshake's likely cause (HandshakeMonitor), cleared by a successful one; it
+  // replaces the generic guess in the connect-timeout error.
+  void on_handshake_failure(std::string cause) { handshake_failure_ = std::move(cause); }
+  void on_handshake_succeeded() { handshake_failure_.clear(); }
+
+  // The broker went silent or refused us: the shell replaces the socket, then calls on_connect().
+  bool wants_new_connection() const { return wants_new_connection_; }
+  bool welcomed() const { return welcomed_; }  // on the current connection
+  bool ever_welcomed() const { return ever_welcomed_; }
+  bool failed() const { return failed_; }
+  const std::string& failure() const { return failure_; }
+  const BrokerLimits& limits() const { return limits_; }
+  const LinkConfig& config() const { return config_; }
+  TimePoint now() const { return now_; }
+
+ private:
+  LinkEvent on_welcome(const wire::Welcome& welcome, TimePoint now);
+  LinkEvent on_error(const wire::Error& error, TimePoint now);
+  LinkEvent tick_unwelcomed(TimePoint now, std::size_t held);
+  LinkEvent lose(TimePoint now, const std::string& why);
+  std::string connect_timeout_failure() const;
+
+  LinkConfig config_;
+  std::shared_ptr<spdlog::logger> log_;
+  BrokerLimits limits_;
+  bool welcomed_ = false;
+  bool ever_welcomed_ = false;
+  bool failed_ = false;
+  bool wants_new_connection_ = false;
+  std::string failure_;
+  std::string handshake_failure_;
+  TimePoint now_;
+  TimePoint started_;
+  TimePoint hello_sent_{};
+  // Hello retries: 2 s, then twice as long each time, at most 30 s (libzmq reconnects the TCP
+  // link by itself meanwhile; a fresh socket is for a hello lost with a dying connection).
+  Backoff hello_backoff_{std::chrono::seconds(2), std::chrono::seconds(30)};
+  TimePoint hello_retry_at_{};
+  TimePoint last_heard_{};
+  TimePoint last_sent_{};
+  TimePoint lost_since_{};
+  std::vector<wire::Envelope> outbox_;
+};
+
+}  // namespace conveyor
