@@ -52,7 +52,8 @@ Core::Core(Config config, TimePoint now)
       log_(logger("broker")),
       instance_(random_nonce()),
       last_now_(now),
-      run_started_(now) {}
+      run_started_(now),
+      run_(config_.expected_producers, config_.service) {}
 
 Core::~Core() = default;
 
@@ -164,36 +165,41 @@ void Core::on_producer_hello(std::string_view route, const wire::Hello& hello,
   if (auto it = producer_routes_.find(std::string(route)); it != producer_routes_.end()) {
     detach_producer(*producers_[it->second], now);  // a second hello on one connection
   }
-  const std::uint32_t slot = producer_slot(hello.id());
-  ProducerBook& producer = *producers_[slot];
+  ProducerBook& producer = *producers_[producer_slot(hello.id())];
   if (producer.connected()) {
     log_->info("producer {} reconnected from {}: the new session replaces the old one", producer.id,
                address);
     detach_producer(producer, now);
   }
-  // A producer process that never had a welcome is new work, even under an id of the drained run
-  // (a service's producer run again); a reconnecting one is told below that its run is over.
-  if (drained_ && (!producer.in_run || !hello.resuming())) start_new_run();
-  if (std::none_of(producers_.begin(), producers_.end(), [](auto& p) { return p->in_run; })) {
+  join_run(producer, hello.resuming(), now);
+  producer.route = std::string(route);
+  producer.address = std::string(address);
+  producer.session_pilled = false;
+  producer.last_heard = now;
+  producer_routes_.emplace(std::string(route), producer.slot);
+  log_->info("producer {} connected from {} ({})", producer.id, address, hello.agent());
+  welcome_producer(producer, now);
+}
+
+void Core::join_run(ProducerBook& producer, bool resuming, TimePoint now) {
+  const bool was_drained = run_.drained();
+  if (run_.on_hello(producer.slot, resuming)) {
     run_started_ = now;  // the run's clock starts with its first producer
     run_start_stats_ = stats_;
   }
-  producer.route = std::string(route);
-  producer.address = std::string(address);
-  producer.in_run = true;
-  producer.vanished = false;
-  producer.session_pilled = false;
-  producer.last_heard = now;
-  producer_routes_.emplace(std::string(route), slot);
-  log_->info("producer {} connected from {} ({})", producer.id, address, hello.agent());
+  if (was_drained && !run_.drained()) {
+    log_->info("a new run begins: producer {} said hello after the drain", producer.id);
+  }
+}
 
+void Core::welcome_producer(ProducerBook& producer, TimePoint now) {
   send(producer, welcome());
   // Results it has not acknowledged may have been lost with its old connection: send them again.
   producer.to_send.clear();
   for (const auto& [seq, result] : producer.unacked)
     producer.to_send.push_back(seq);
-  if (!producer.to_send.empty()) results_pending_.push_back(slot);
-  if (drained_) {
+  if (!producer.to_send.empty()) results_pending_.push_back(producer.slot);
+  if (run_.drained()) {  // a producer of the drained run, reconnecting: its run is over
     wire::Envelope drained;
     *drained.mutable_drained()->mutable_summary() = run_summary(now);
     send(producer, std::move(drained));
@@ -227,7 +233,7 @@ void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
 
   send(consumer, welcome());
   if (consumers_released()) {
-    // Rule 4: the run is over; a late joiner is told so at once.
+    // §2.4: the run is over; a late joiner is told so at once.
     consumer.pilled = true;
     wire::Envelope pill;
     pill.mutable_pill();

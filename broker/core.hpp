@@ -22,9 +22,11 @@
 #include <spdlog/logger.h>
 
 #include "conveyor/broker/config.hpp"
+#include "conveyor/broker/run.hpp"
 #include "conveyor/broker/task_book.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/codec.hpp"
+#include "conveyor/common/signal_policy.hpp"
 
 namespace conveyor::broker {
 
@@ -118,7 +120,10 @@ class Core {
   void on_tick(TimePoint now);
   // The shell could not deliver `message` (peer gone or its queue full): end that session.
   void on_undeliverable(const Outgoing& message, TimePoint now);
-  // SIGTERM/SIGINT: take no new tasks, finish what is held, then pill consumers and stop.
+  // SIGTERM/SIGINT (§2.5): the first is begin_stop(); the second means stop now (the shell
+  // exits; producers keep their tasks and send them again to the next broker).
+  SignalAction on_signal(int signo, TimePoint now);
+  // Take no new tasks, finish what is held, then pill consumers and stop.
   void begin_stop(TimePoint now);
   // Turns this round's state changes into messages in the outbox.
   void flush(TimePoint now);
@@ -131,7 +136,7 @@ class Core {
   std::size_t spare_batches() const;  // kept by recycle(), for tests
   // True once the broker should exit: drained with --exit-when-drained, or stopped.
   bool finished() const { return finished_; }
-  bool drained() const { return drained_; }
+  bool drained() const { return run_.drained(); }
   bool stopping() const { return stopping_; }
   const Stats& stats() const { return stats_; }
   std::size_t queue_depth() const { return book_.queued(); }
@@ -157,6 +162,8 @@ class Core {
                          TimePoint now);
   void on_consumer_hello(std::string_view route, const wire::Hello& hello, std::string_view address,
                          TimePoint now);
+  void join_run(ProducerBook& producer, bool resuming, TimePoint now);
+  void welcome_producer(ProducerBook& producer, TimePoint now);
   bool check_hello(Side side, std::string_view route, const wire::Hello& hello,
                    std::string_view address, TimePoint now);
   void on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now);
@@ -179,7 +186,6 @@ class Core {
   void detach_producer(ProducerBook& producer, TimePoint now);
   std::optional<TaskKey> key_of(const std::string& producer, std::uint64_t seq) const;
   std::uint32_t producer_slot(const std::string& id);
-  void start_new_run();
 
   // core_flush.cpp: turning state into messages
   void dispatch();
@@ -187,6 +193,8 @@ class Core {
   void grant_credit();
   void check_drained(TimePoint now);
   void declare_drained(TimePoint now);
+  void drop_undeliverable_results();
+  void check_producer_timeout(ProducerBook& producer, TimePoint now);
   // Whether consumers are done with: after a drain (in --service mode only after a stop too).
   bool consumers_released() const;
   void pill_consumers();
@@ -228,7 +236,8 @@ class Core {
 
   TimePoint run_started_;
   Stats run_start_stats_;
-  bool drained_ = false;
+  Run run_;  // the poison-pill rules (DESIGN.md §2) and every producer's part in the run
+  SignalCount signals_;
   bool stopping_ = false;
   bool finished_ = false;
   std::array<TimePoint, static_cast<std::size_t>(BadInput::count_)> last_bad_log_{};

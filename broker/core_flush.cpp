@@ -213,49 +213,31 @@ void Core::grant_credit() {
 
 void Core::check_drained(TimePoint now) {
   if (finished_ || !book_.empty()) return;
-  if (drained_) {
-    // Stopped after a drain (no --exit-when-drained): producers were told already; consumers were
-    // pilled then too, except in --service mode, where the stop is what ends them.
+  if (run_.drained()) {
+    // §2.5, a stop after a drain (no --exit-when-drained): producers were told already; consumers
+    // were pilled then too, except in --service mode, where the stop is what ends them.
     if (stopping_) {
       pill_consumers();
       finished_ = true;
     }
     return;
   }
-  std::size_t in_run = 0;
-  std::size_t done = 0;
-  for (const auto& p : producers_) {
-    if (!p->in_run) continue;
-    ++in_run;
-    done += p->done() ? 1 : 0;
-    // Work is over only when producers have every result; a vanished one is not waited for.
-    const bool waiting_for_ack = !p->unacked.empty() && !p->vanished;
-    if (waiting_for_ack && (!stopping_ || p->connected())) return;
-  }
-  if (!stopping_) {
-    if (in_run == 0) return;
-    // --producers N is a floor, not a cap: a producer beyond N that said hello may still send
-    // work, and draining now would pill the consumers before its tasks are done.
-    const std::size_t needed =
-        std::max<std::size_t>(config_.expected_producers.value_or(0), in_run);
-    if (done < needed) return;
-  }
-  declare_drained(now);
+  const auto awaits_acks = [&](std::uint32_t slot) {
+    const ProducerBook& p = *producers_[slot];
+    // When stopping, a producer that is gone is not waited for: its results are dropped.
+    return !p.unacked.empty() && (!stopping_ || p.connected());
+  };
+  if (run_.ready_to_drain(stopping_, awaits_acks)) declare_drained(now);
 }
 
+// §2.2: drained. Consumers get their pill, producers still connected the run's summary.
 void Core::declare_drained(TimePoint now) {
-  drained_ = true;
+  run_.declare_drained();
   const wire::Summary summary = run_summary(now);
   log_->info("drained: {} tasks ({} ok, {} failed, {} dead, {} redelivered) in {:.3f} s",
              summary.tasks(), summary.ok(), summary.failed(), summary.dead(), summary.redelivered(),
              summary.seconds());
-  for (auto& p : producers_) {
-    if (!p->unacked.empty() && (p->vanished || stopping_)) {
-      log_->warn("producer {} is gone: {} of its results are dropped undelivered", p->id,
-                 p->unacked.size());
-      p->unacked.clear();
-    }
-  }
+  drop_undeliverable_results();
   if (consumers_released()) {
     pill_consumers();
   } else {
@@ -271,8 +253,18 @@ void Core::declare_drained(TimePoint now) {
   if (config_.exit_when_drained || stopping_) finished_ = true;
 }
 
+void Core::drop_undeliverable_results() {
+  for (auto& p : producers_) {
+    if (!p->unacked.empty() && (run_.vanished(p->slot) || stopping_)) {
+      log_->warn("producer {} is gone: {} of its results are dropped undelivered", p->id,
+                 p->unacked.size());
+      p->unacked.clear();
+    }
+  }
+}
+
 bool Core::consumers_released() const {
-  return finished_ || (drained_ && (stopping_ || !config_.service));
+  return finished_ || run_.consumers_released(stopping_);
 }
 
 void Core::pill_consumers() {
@@ -304,18 +296,23 @@ void Core::check_liveness(TimePoint now) {
                  p->address, to_ms(now - p->last_heard));
       detach_producer(*p, now);
     }
-    // A pilled producer can vanish too while results wait for its acknowledgement: the drain
-    // waits for those, and a producer that died after its pill would hold the run open forever.
-    const bool awaited = !p->pilled || !p->unacked.empty();
-    if (config_.producer_timeout && p->in_run && !p->connected() && !p->vanished && awaited &&
-        now - p->detached_at > *config_.producer_timeout) {
-      p->vanished = true;
-      log_->warn(
-          "producer {} has been gone for {} ms (--producer-timeout): counted as pilled, its "
-          "unacknowledged results are not waited for",
-          p->id, to_ms(now - p->detached_at));
-    }
+    check_producer_timeout(*p, now);
   }
+}
+
+// §2.2: a producer gone past --producer-timeout counts as pilled. A pilled producer can vanish
+// too while results wait for its acknowledgement: the drain waits for those, and a producer that
+// died after its pill would hold the run open forever.
+void Core::check_producer_timeout(ProducerBook& p, TimePoint now) {
+  if (!config_.producer_timeout || p.connected() || !run_.joined(p.slot) || run_.vanished(p.slot))
+    return;
+  const bool awaited = !run_.pilled(p.slot) || !p.unacked.empty();
+  if (!awaited || now - p.detached_at <= *config_.producer_timeout) return;
+  run_.on_vanished(p.slot);
+  log_->warn(
+      "producer {} has been gone for {} ms (--producer-timeout): counted as pilled, its "
+      "unacknowledged results are not waited for",
+      p.id, to_ms(now - p.detached_at));
 }
 
 void Core::send_heartbeats(TimePoint now) {

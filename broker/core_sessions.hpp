@@ -37,14 +37,10 @@ struct Core::ProducerBook {
   std::string id;
   std::optional<std::string> route;  // set while a session is connected
   std::string address;
-  std::uint32_t outstanding = 0;  // credit granted to the current session and not yet used
-  bool session_pilled = false;    // the current session sent its pill: it sends no more
-  bool in_run = false;            // said hello in the current run
-  bool pilled = false;            // sent its pill in the current run
-  std::uint64_t pill_tasks = 0;
+  std::uint32_t outstanding = 0;     // credit granted to the current session and not yet used
+  bool session_pilled = false;       // the current session sent its pill: it sends no more
   std::uint64_t tasks_accepted = 0;  // for the status command, since the broker started
   std::uint64_t results_final = 0;
-  bool vanished = false;  // gone past --producer-timeout: counts as pilled
   TimePoint last_heard{};
   TimePoint last_sent{};
   TimePoint detached_at{};
@@ -52,7 +48,6 @@ struct Core::ProducerBook {
   std::vector<std::uint64_t> to_send;             // seqs in `unacked` not sent yet
 
   bool connected() const { return route.has_value(); }
-  bool done() const { return pilled || vanished; }
 };
 
 }  // namespace conveyor::broker

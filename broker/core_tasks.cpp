@@ -67,19 +67,9 @@ void Core::on_pill(ProducerBook& producer, const wire::Pill& pill) {
   producer.session_pilled = true;
   outstanding_grants_ -= producer.outstanding;  // it sends no more: its credit is free again
   producer.outstanding = 0;
-  if (producer.pilled) return;
-  producer.pilled = true;
-  producer.pill_tasks = pill.tasks();
-  std::size_t done = 0;
-  std::size_t in_run = 0;
-  for (const auto& p : producers_) {
-    in_run += p->in_run ? 1 : 0;
-    done += p->in_run && p->done() ? 1 : 0;
-  }
+  if (!run_.on_pill(producer.slot)) return;  // §2.1: a second pill counts for nothing
   log_->info("producer {} sent its pill after {} tasks ({} of {} producers done)", producer.id,
-             pill.tasks(), done,
-             config_.expected_producers ? std::to_string(*config_.expected_producers)
-                                        : std::to_string(in_run));
+             pill.tasks(), run_.done(), run_.pills_needed());
 }
 
 void Core::on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& goodbye,
@@ -295,15 +285,16 @@ std::uint32_t Core::producer_slot(const std::string& id) {
   return slot;
 }
 
-void Core::start_new_run() {
-  log_->info("a new run begins: a new producer said hello after the drain");
-  drained_ = false;
-  for (auto& p : producers_) {
-    p->in_run = false;
-    p->pilled = false;
-    p->vanished = false;
-    p->pill_tasks = 0;
+SignalAction Core::on_signal(int signo, TimePoint now) {
+  const SignalAction action = signals_.on_signal();
+  if (action == SignalAction::drain) {
+    log_->info("{} received: stopping in order", signal_name(signo));
+    begin_stop(now);
+  } else {
+    log_->warn("{} received again: stopping now with {} tasks held; producers keep theirs",
+               signal_name(signo), book_.size());
   }
+  return action;
 }
 
 void Core::begin_stop(TimePoint now) {

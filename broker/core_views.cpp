@@ -41,7 +41,7 @@ std::vector<ProducerView> Core::producer_views() const {
     view.sent = book->tasks_accepted;
     view.received = book->results_final;
     view.results_pending = book->unacked.size();
-    view.pilled = book->pilled;
+    view.pilled = run_.pilled(book->slot);
     views.push_back(std::move(view));
   }
   return views;

@@ -236,15 +236,9 @@ void Server::send_outbox() {
 
 void Server::on_signal() {
   while (auto signo = signals_.read()) {
-    auto log = logger("broker");
     if (*signo == SIGHUP) {
       reload_keys();
-    } else if (!core_.stopping()) {
-      log->info("{} received: stopping in order", signal_name(*signo));
-      core_.begin_stop(Clock::now());
-    } else {
-      log->warn("{} received again: stopping now with {} tasks held; producers keep theirs",
-                signal_name(*signo), core_.tasks_held());
+    } else if (core_.on_signal(*signo, Clock::now()) == SignalAction::stop_now) {
       exit_status_ = 128 + *signo;
       loop_.stop();
       return;

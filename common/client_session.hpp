@@ -5,25 +5,10 @@
 
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/common/signal_policy.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor {
-
-// What a SIGTERM or SIGINT asks of a client (DESIGN.md §2 rule 5).
-enum class SignalAction {
-  drain,     // the first: finish in order (a producer stops reading, a consumer stops taking)
-  stop_now,  // the second: leave at once; the broker redelivers what was held
-};
-
-// Counts signals: the first drains, every later one stops at once.
-class SignalCount {
- public:
-  SignalAction on_signal() { return ++count_ == 1 ? SignalAction::drain : SignalAction::stop_now; }
-  bool draining() const { return count_ > 0; }
-
- private:
-  unsigned count_ = 0;
-};
 
 class ClientSession {
  public:

@@ -4,7 +4,7 @@
 #include <initializer_list>
 #include <optional>
 
-#include "conveyor/common/signal_names.hpp"
+#include "conveyor/common/signal_policy.hpp"
 
 namespace conveyor {
 

@@ -4,7 +4,7 @@
 
 #include "conveyor/common/codec.hpp"
 #include "conveyor/common/logging.hpp"
-#include "conveyor/common/signal_names.hpp"
+#include "conveyor/common/signal_policy.hpp"
 #include "conveyor/common/task.hpp"
 
 namespace conveyor::producer {

@@ -1,5 +1,31 @@
-// broker::Core: poison pills (DESIGN §2). The run drains exactly once: when every expected
-// producer has sent its pill, no task is held anywhere and every result is acknowledged.
+// broker::Core: poison pills (DESIGN.md §2). The rules live in broker::Run (broker/run.hpp); these
+// tests run them through the whole core. Each rule, and the tests that fail when it is broken:
+//
+//   §2.1 a pill means no more; one producer is one pill; --producers N is a floor, not a cap
+//        BrokerCorePill.ProducersFlagWaitsForNPills, .WithoutProducersFlagEveryProducerThatSaid-
+//        HelloMustPill, .ProducersFlagAlsoWaitsForProducersBeyondN, .SecondPillFromTheSame-
+//        ProducerCountsOnce, .DrainNeedsAtLeastOneProducer; BrokerRun.Rule1*
+//   §2.2 drained = every expected pill + no task anywhere + every result acknowledged; then a
+//        pill to each consumer and a Drained to each producer; --exit-when-drained exits
+//        .LoneProducerRunDrainsOnceEveryResultIsAcknowledged, .PillWaitsForQueuedTasks,
+//        .PillWaitsForInFlightTasks, .DrainWaitsForEveryResultToBeAcknowledged,
+//        .DrainWaitsForACopyStillRunningElsewhere, .DrainSendsExactlyOnePillPerConsumerAnd-
+//        OneDrainedPerProducer, .DrainHappensExactlyOnce, .FinishedOnlyWithExitWhenDrained,
+//        .NewProducerAfterTheDrainStartsANewRun; BrokerRun.Rule2*;
+//        BrokerCoreLiveness.ProducerTimeoutCountsAVanishedProducerAsPilled
+//   §2.3 a pill never overtakes work: the consumer finishes and reports what it holds first
+//        .PillWaitsForInFlightTasks; ConsumerSession.PillSaysGoodbyeOnlyAfterRunningWorkIs-
+//        Reported, .PillWaitsForTasksNotYetStarted
+//   §2.4 a consumer connecting after the drain is pilled at once
+//        .ConsumerConnectingAfterTheDrainGetsWelcomeThenPill; BrokerRun.Rule4*;
+//        BrokerCoreService.ConsumerJoiningAfterTheDrainIsWelcomedWithoutAPill
+//   §2.5 SIGTERM/SIGINT is a local pill, a second signal stops at once
+//        BrokerCoreStop.*, BrokerRun.Rule5AStopDrainsWithoutWaitingForPills;
+//        ProducerSession.TheFirstSignalStopsAnIdleReaderAndThePillFollowsWhatWasRead,
+//        .TheSecondSignalStopsAtOnce; ConsumerSession.TheFirstSignalStopsTakingWorkAndThe-
+//        SecondHandsEverythingBackAtOnce; SignalCount.TheFirstDrainsEveryLaterOneStopsNow
+//   §2.6 every count exact (the task_done() bug)
+//        .DrainedSummaryCountsAreExact, .BusyRunDrainsExactlyOnceWithEveryTaskAnsweredOnce
 #include <gtest/gtest.h>
 
 #include <map>

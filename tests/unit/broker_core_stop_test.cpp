@@ -2,6 +2,8 @@
 // runs; consumers are pilled and the broker finishes once those results are in.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "unit/broker_driver.hpp"
 
 namespace conveyor::broker::testing {
@@ -184,6 +186,16 @@ TEST(BrokerCoreStop, SecondBeginStopChangesNothing) {
   EXPECT_TRUE(b.core().stopping());
   EXPECT_FALSE(b.core().finished());
   EXPECT_EQ(b.core().tasks_held(), 1u);
+}
+
+TEST(BrokerCoreStop, TheFirstSignalBeginsAnOrderlyStopTheSecondStopsAtOnce) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.send_tasks("p1", {0});
+  EXPECT_EQ(b.core().on_signal(SIGTERM, b.now()), SignalAction::drain);
+  EXPECT_TRUE(b.core().stopping());
+  EXPECT_FALSE(b.core().finished()) << "task 0 is still held";
+  EXPECT_EQ(b.core().on_signal(SIGINT, b.now()), SignalAction::stop_now);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -288,29 +289,6 @@ TEST_F(ConsumerSession, AbortAfterStopAbandonsOnlyWhatRuns) {
   EXPECT_THAT(ref_seqs(out[0].goodbye().abandoned()), ElementsAre(0u));
 }
 
-TEST_F(ConsumerSession, RetriesAnUnansweredHelloLessAndLessOften) {
-  // 2 s, 4 s, 8 s, ... at most 30 s, each within ±20%; a tick every 10 ms.
-  SessionConfig patient = test_config();
-  patient.connect_timeout = std::chrono::minutes(10);
-  session = Session(patient, now);
-  long long previous = 0;
-  for (int attempt = 0; attempt < 7; ++attempt) {
-    session.on_connect(now);
-    long long waited = -1;
-    for (long long ms = 0; ms <= 40000 && waited < 0; ms += 10) {
-      session.on_tick(now + milliseconds(ms));
-      if (session.link().wants_new_connection()) waited = ms;
-    }
-    ASSERT_GT(waited, 0) << "attempt " << attempt;
-    EXPECT_LE(waited, 36010) << "bounded";
-    if (attempt < 5) {
-      EXPECT_GT(waited, previous) << "attempt " << attempt;
-    }
-    previous = waited;
-    now += milliseconds(waited);
-  }
-}
-
 TEST_F(ConsumerSession, ANewCapacityIsAnnouncedAtOnceAndInTheNextHello) {
   connect(welcome(100, 3));
   session.set_capacity(40);
@@ -406,25 +384,6 @@ TEST_F(ConsumerSession, ANonFatalErrorIsOnlyLogged) {
   EXPECT_FALSE(session.link().wants_new_connection());
 }
 
-TEST_F(ConsumerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
-  session.on_connect(now);
-  session.on_tick(now + milliseconds(5000));
-  EXPECT_EQ(session.phase(), Session::Phase::connecting);
-  session.on_tick(now + milliseconds(5001));
-  EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.link().failure(), HasSubstr("--connect-timeout"));
-  EXPECT_THAT(session.link().failure(), HasSubstr("tcp://broker:5556"));
-}
-
-TEST_F(ConsumerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
-  session.on_connect(now);
-  session.link().on_handshake_failure("the broker refused our key (not in its --consumer-keys?)");
-  session.on_tick(now + milliseconds(5001));
-  EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.link().failure(), HasSubstr("refused our key (not in its --consumer-keys?)"));
-  EXPECT_THAT(session.link().failure(), HasSubstr("tcp://broker:5556"));
-}
-
 TEST_F(ConsumerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
   connect(welcome(100, 3));
   const TimePoint lost = now + milliseconds(301);
@@ -438,12 +397,85 @@ TEST_F(ConsumerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
   EXPECT_THAT(session.link().failure(), HasSubstr("--reconnect-timeout"));
 }
 
-TEST_F(ConsumerSession, SendsAHeartbeatWhenIdle) {
-  connect(welcome(100, 3));
-  session.on_tick(now + milliseconds(99));
-  EXPECT_THAT(take_outbox(session), IsEmpty());
-  session.on_tick(now + milliseconds(100));
-  EXPECT_THAT(bodies(take_outbox(session)), ElementsAre(Body::kHeartbeat));
+// What a signal means (DESIGN.md §2 rule 5): the first is a local pill, the second stops at once.
+TEST_F(ConsumerSession, TheFirstSignalStopsTakingWorkAndTheSecondHandsEverythingBackAtOnce) {
+  connect();
+  feed(tasks("p1", {0, 1, 2}));
+  const Work work = session.take_work(1);
+  EXPECT_EQ(session.on_signal(SIGTERM, now), SignalAction::drain);
+  EXPECT_TRUE(session.stopping());
+  auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kCredit));
+  EXPECT_THAT(ref_seqs(out[0].credit().released()), ElementsAre(1u, 2u));
+  EXPECT_EQ(session.on_signal(SIGINT, now), SignalAction::stop_now);
+  out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kGoodbye));
+  EXPECT_THAT(ref_seqs(out[0].goodbye().abandoned()), ElementsAre(0u));
+  EXPECT_TRUE(session.finished());
+  EXPECT_EQ(seqs_of(work), std::vector<std::uint64_t>{0u});
+}
+
+// Work batching: one running mean of handler time decides how much a worker gets at once.
+TEST_F(ConsumerSession, WorkGoesOneTaskAtATimeUntilTheHandlerIsMeasured) {
+  connect();
+  feed(tasks("p1", {0, 1, 2, 3}));
+  const auto work = session.next_work(2);
+  ASSERT_TRUE(work.has_value());
+  EXPECT_EQ(work->tasks.size(), 1u) << "an unmeasured handler may be slow or stuck";
+}
+
+TEST_F(ConsumerSession, AFastHandlerGetsAFairShareOfWhatIsPending) {
+  connect();
+  feed(tasks("p1", {0}));
+  auto first = *session.next_work(1);
+  auto results = results_for(first);
+  session.on_done(first.id, results, std::chrono::microseconds(10));  // 10 us a task: fast
+  std::vector<std::uint64_t> seqs;
+  for (std::uint64_t s = 1; s <= 7; ++s)
+    seqs.push_back(s);
+  feed(tasks("p1", seqs));
+  EXPECT_EQ(session.next_work(2)->tasks.size(), 4u) << "7 pending, 2 idle workers: ceil(7/2)";
+  EXPECT_EQ(session.next_work(1)->tasks.size(), 3u);
+  EXPECT_FALSE(session.next_work(1).has_value()) << "nothing pending";
+}
+
+TEST_F(ConsumerSession, ASlowHandlerGetsOneTaskAtATime) {
+  connect();
+  feed(tasks("p1", {0}));
+  auto first = *session.next_work(1);
+  auto results = results_for(first);
+  session.on_done(first.id, results, milliseconds(5));
+  feed(tasks("p1", {1, 2, 3, 4}));
+  EXPECT_EQ(session.next_work(1)->tasks.size(), 1u);
+}
+
+TEST_F(ConsumerSession, NoWorkWithoutAnIdleWorker) {
+  connect();
+  feed(tasks("p1", {0, 1}));
+  EXPECT_FALSE(session.next_work(0).has_value());
+  EXPECT_EQ(session.pending(), 2u);
+}
+
+TEST(ConsumerSessionPrefetch, AutoPrefetchAnnouncesADeeperCapacityOnceFastWorkIsMeasured) {
+  SessionConfig config;
+  config.id = "c1";
+  config.capacity = 4;
+  config.workers = 2;
+  config.auto_prefetch = true;
+  Session session(config, kStart);
+  session.on_connect(kStart);
+  wire::Envelope welcome_envelope = welcome();
+  session.on_envelope(welcome_envelope, kStart);
+  wire::Envelope batch = tasks("p1", {0, 1});
+  session.on_envelope(batch, kStart);
+  const Work work = session.take_work(2);
+  auto results = results_for(work);
+  take_outbox(session);
+  session.on_done(work.id, results, std::chrono::microseconds(2));  // 1 us a task
+  const auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kCredit));
+  EXPECT_EQ(out[0].credit().capacity(), 2u + AutoPrefetch::kMaxPrefetch);
+  EXPECT_EQ(session.capacity(), 2u + AutoPrefetch::kMaxPrefetch);
 }
 
 }  // namespace

@@ -69,96 +69,6 @@ TEST_F(ProducerSession, ForgetsCreditWhenTheConnectionIsReplaced) {
   EXPECT_THAT(task_seqs(flush()), ElementsAre(0u));
 }
 
-TEST_F(ProducerSession, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
-  session.on_connect(now);
-  session.on_tick(now + milliseconds(5000));
-  EXPECT_EQ(session.phase(), Session::Phase::connecting);
-  session.on_tick(now + milliseconds(5001));
-  EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
-  EXPECT_THAT(session.failure(), HasSubstr("tcp://broker:5555"));
-  EXPECT_EQ(session.source_room(), 0u);
-}
-
-TEST_F(ProducerSession, AConnectTimeoutNamesTheLastHandshakeFailure) {
-  session.on_connect(now);
-  session.link().on_handshake_failure("the broker refused our key (not in its --producer-keys?)");
-  session.on_tick(now + milliseconds(5001));
-  EXPECT_EQ(session.phase(), Session::Phase::failed);
-  EXPECT_THAT(session.failure(), HasSubstr("refused our key (not in its --producer-keys?)"));
-  EXPECT_THAT(session.failure(), HasSubstr("--connect-timeout"));
-}
-
-TEST_F(ProducerSession, ASuccessfulHandshakeForgetsAnEarlierFailure) {
-  session.on_connect(now);
-  session.link().on_handshake_failure("CURVE handshake failed: wrong --broker-public-key?");
-  session.link().on_handshake_succeeded();
-  session.on_tick(now + milliseconds(5001));
-  EXPECT_THAT(session.failure(), Not(HasSubstr("CURVE")));
-  EXPECT_THAT(session.failure(), HasSubstr("is it running"));
-}
-
-// Ticks every 10 ms from `from` until the session asks for a new connection; the delay in ms.
-long long ms_until_new_connection(Session& session, TimePoint from) {
-  for (TimePoint t = from; t < from + std::chrono::seconds(60); t += milliseconds(10)) {
-    session.on_tick(t);
-    if (session.link().wants_new_connection()) return to_ms(t - from);
-  }
-  return -1;
-}
-
-TEST_F(ProducerSession, RetriesAnUnansweredHelloWithBoundedExponentialBackoff) {
-  // 2 s, 4 s, 8 s, 16 s, then 30 s at most, each within ±20% (plus a 10 ms tick).
-  SessionConfig patient = config_with_window(100);
-  patient.connect_timeout = std::chrono::minutes(10);
-  session = Session(patient, now);
-  const long long bases[] = {2000, 4000, 8000, 16000, 30000, 30000};
-  for (const long long base : bases) {
-    session.on_connect(now);
-    EXPECT_FALSE(session.link().wants_new_connection());
-    const long long waited = ms_until_new_connection(session, now);
-    EXPECT_GE(waited, base * 8 / 10) << "base " << base;
-    EXPECT_LE(waited, base * 12 / 10 + 10) << "base " << base;
-    EXPECT_EQ(session.phase(), Session::Phase::connecting);
-    now += milliseconds(waited);
-  }
-}
-
-TEST_F(ProducerSession, AWelcomeResetsTheHelloBackoff) {
-  SessionConfig patient = config_with_window(100);
-  patient.connect_timeout = std::chrono::minutes(10);
-  session = Session(patient, now);
-  for (int i = 0; i < 3; ++i) {
-    session.on_connect(now);
-    now += milliseconds(ms_until_new_connection(session, now));
-  }
-  connect(welcome(1000, 3));
-  now += milliseconds(3001);
-  session.on_tick(now);
-  ASSERT_TRUE(session.link().wants_new_connection()) << "the broker fell silent";
-  session.on_connect(now);
-  EXPECT_LE(ms_until_new_connection(session, now), 2400 + 10) << "back to the first delay";
-}
-
-TEST_F(ProducerSession, AsksForANewConnectionWhenTheBrokerFallsSilent) {
-  connect(welcome(100, 3));
-  session.on_tick(now + milliseconds(300));
-  EXPECT_FALSE(session.link().wants_new_connection());
-  session.on_tick(now + milliseconds(301));
-  EXPECT_TRUE(session.link().wants_new_connection());
-  EXPECT_EQ(session.phase(), Session::Phase::running) << "a lost link is not a failure";
-}
-
-TEST_F(ProducerSession, AnyMessageFromTheBrokerKeepsTheSessionAlive) {
-  connect(welcome(100, 3));
-  now += milliseconds(250);
-  feed(heartbeat());
-  session.on_tick(now + milliseconds(300));
-  EXPECT_FALSE(session.link().wants_new_connection());
-  session.on_tick(now + milliseconds(301));
-  EXPECT_TRUE(session.link().wants_new_connection());
-}
-
 TEST_F(ProducerSession, FailsWhenTheBrokerStaysLostPastTheReconnectTimeout) {
   connect(welcome(100, 3));
   add(1);
@@ -193,14 +103,6 @@ TEST_F(ProducerSession, AFatalErrorFailsTheSession) {
   EXPECT_THAT(session.failure(), HasSubstr("refused for a test"));
   session.end_of_source();
   EXPECT_THAT(flush(), IsEmpty());
-}
-
-TEST_F(ProducerSession, SendsAHeartbeatWhenIdle) {
-  connect(welcome(100, 3));
-  session.on_tick(now + milliseconds(99));
-  EXPECT_THAT(take_outbox(session), IsEmpty());
-  session.on_tick(now + milliseconds(100));
-  EXPECT_THAT(bodies(take_outbox(session)), ElementsAre(Body::kHeartbeat));
 }
 
 TEST_F(ProducerSession, SendsNoHeartbeatRightAfterOtherTraffic) {

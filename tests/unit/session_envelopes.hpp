@@ -75,8 +75,7 @@ inline wire::Envelope heartbeat() {
 }
 
 // Broker -> consumer tasks of `producer` with the given seqs; payload "task-<seq>".
-inline wire::Envelope tasks(const std::string& producer,
-                            std::initializer_list<std::uint64_t> seqs) {
+inline wire::Envelope tasks(const std::string& producer, const std::vector<std::uint64_t>& seqs) {
   wire::Envelope envelope;
   for (auto seq : seqs) {
     auto* t = envelope.mutable_tasks()->add_tasks();

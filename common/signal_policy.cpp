@@ -1,4 +1,4 @@
-#include "conveyor/common/signal_names.hpp"
+#include "conveyor/common/signal_policy.hpp"
 
 #include <csignal>
 

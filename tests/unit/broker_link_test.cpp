@@ -1,0 +1,219 @@
+// BrokerLink: the connection logic producers and consumers share (hello, welcome, heartbeats,
+// backoff, connect and reconnect deadlines, fatal refusals), driven by hand with an injected clock.
+#include "conveyor/common/broker_link.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "conveyor/common/logging.hpp"
+#include "unit/session_envelopes.hpp"
+
+namespace conveyor {
+namespace {
+
+using namespace conveyor::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using Body = wire::Envelope::BodyCase;
+
+LinkConfig config_for(wire::Role role) {
+  LinkConfig config;
+  config.id = role == wire::PRODUCER ? "p1" : "c1";
+  config.role = role;
+  config.connect_timeout = milliseconds(5000);
+  config.reconnect_timeout = milliseconds(20000);
+  config.broker = role == wire::PRODUCER ? "tcp://broker:5555" : "tcp://broker:5556";
+  config.agent = "conveyor-test/1";
+  return config;
+}
+
+class Link : public ::testing::Test {
+ protected:
+  std::vector<wire::Envelope> take() {
+    auto out = std::move(link.outbox());
+    link.outbox().clear();
+    return out;
+  }
+  LinkEvent feed(const wire::Envelope& envelope) { return link.on_envelope(envelope, now); }
+  void connect(const wire::Envelope& welcome_envelope = welcome()) {
+    link.on_connect(now);
+    feed(welcome_envelope);
+    take();
+  }
+  void patient() {
+    LinkConfig config = config_for(wire::PRODUCER);
+    config.connect_timeout = std::chrono::minutes(10);
+    link = BrokerLink(config, logger("test"), now);
+  }
+  // Ticks every 10 ms from `from` until the link asks for a new connection; the delay in ms.
+  long long ms_until_new_connection(TimePoint from) {
+    for (TimePoint t = from; t < from + std::chrono::seconds(60); t += milliseconds(10)) {
+      link.on_tick(t, 0);
+      if (link.wants_new_connection()) return to_ms(t - from);
+    }
+    return -1;
+  }
+
+  TimePoint now = kStart;
+  BrokerLink link{config_for(wire::PRODUCER), logger("test"), kStart};
+};
+
+TEST_F(Link, EachConnectionSaysHelloAsANewSessionWithRoleIdAndAgent) {
+  link.on_connect(now);
+  link.on_connect(now);
+  auto out = take();
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kHello, Body::kHello));
+  EXPECT_EQ(out[0].hello().role(), wire::PRODUCER);
+  EXPECT_EQ(out[0].hello().id(), "p1");
+  EXPECT_EQ(out[0].hello().agent(), "conveyor-test/1");
+  EXPECT_NE(out[0].hello().session(), out[1].hello().session());
+}
+
+TEST_F(Link, TheFirstWelcomeIsWelcomedAndOneAfterALossIsAReconnect) {
+  link.on_connect(now);
+  EXPECT_EQ(feed(welcome()), LinkEvent::welcomed);
+  EXPECT_TRUE(link.welcomed());
+  EXPECT_EQ(feed(error(wire::NOT_WELCOMED)), LinkEvent::lost);
+  EXPECT_FALSE(link.welcomed());
+  link.on_connect(now);
+  EXPECT_EQ(feed(welcome()), LinkEvent::reconnected);
+}
+
+TEST_F(Link, TheWelcomeSetsTheBrokersLimits) {
+  link.on_connect(now);
+  feed(welcome(250, 4, 1000, 65536));
+  EXPECT_EQ(link.limits().heartbeat, milliseconds(250));
+  EXPECT_EQ(link.limits().liveness, 4u);
+  EXPECT_EQ(link.limits().max_payload_bytes, 1000u);
+  EXPECT_EQ(link.limits().max_message_bytes, 65536u);
+}
+
+TEST_F(Link, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
+  for (const wire::Role role : {wire::PRODUCER, wire::CONSUMER}) {
+    link = BrokerLink(config_for(role), logger("test"), now);
+    link.on_connect(now);
+    EXPECT_EQ(link.on_tick(now + milliseconds(5000), 0), LinkEvent::none);
+    EXPECT_EQ(link.on_tick(now + milliseconds(5001), 0), LinkEvent::failed);
+    EXPECT_TRUE(link.failed());
+    EXPECT_THAT(link.failure(), HasSubstr("--connect-timeout"));
+    EXPECT_THAT(link.failure(), HasSubstr(config_for(role).broker));
+    EXPECT_THAT(link.failure(), HasSubstr(role == wire::PRODUCER ? "frontend" : "backend"));
+  }
+}
+
+TEST_F(Link, AConnectTimeoutNamesTheLastHandshakeFailure) {
+  link.on_connect(now);
+  link.on_handshake_failure("the broker refused our key (not in its --producer-keys?)");
+  link.on_tick(now + milliseconds(5001), 0);
+  EXPECT_THAT(link.failure(), HasSubstr("refused our key (not in its --producer-keys?)"));
+  EXPECT_THAT(link.failure(), HasSubstr("--connect-timeout"));
+}
+
+TEST_F(Link, ASuccessfulHandshakeForgetsAnEarlierFailure) {
+  link.on_connect(now);
+  link.on_handshake_failure("CURVE handshake failed: wrong --broker-public-key?");
+  link.on_handshake_succeeded();
+  link.on_tick(now + milliseconds(5001), 0);
+  EXPECT_THAT(link.failure(), Not(HasSubstr("CURVE")));
+  EXPECT_THAT(link.failure(), HasSubstr("is it running"));
+}
+
+TEST_F(Link, RetriesAnUnansweredHelloWithBoundedExponentialBackoff) {
+  // 2 s, 4 s, 8 s, 16 s, then 30 s at most, each within ±20% (plus a 10 ms tick).
+  patient();
+  for (const long long base : {2000, 4000, 8000, 16000, 30000, 30000}) {
+    link.on_connect(now);
+    EXPECT_FALSE(link.wants_new_connection());
+    const long long waited = ms_until_new_connection(now);
+    EXPECT_GE(waited, base * 8 / 10) << "base " << base;
+    EXPECT_LE(waited, base * 12 / 10 + 10) << "base " << base;
+    EXPECT_FALSE(link.failed());
+    now += milliseconds(waited);
+  }
+}
+
+TEST_F(Link, AWelcomeResetsTheHelloBackoff) {
+  patient();
+  for (int i = 0; i < 3; ++i) {
+    link.on_connect(now);
+    now += milliseconds(ms_until_new_connection(now));
+  }
+  connect(welcome(1000, 3));
+  now += milliseconds(3001);
+  EXPECT_EQ(link.on_tick(now, 0), LinkEvent::lost) << "the broker fell silent";
+  link.on_connect(now);
+  EXPECT_LE(ms_until_new_connection(now), 2400 + 10) << "back to the first delay";
+}
+
+TEST_F(Link, AsksForANewConnectionWhenTheBrokerFallsSilent) {
+  connect(welcome(100, 3));
+  EXPECT_EQ(link.on_tick(now + milliseconds(300), 0), LinkEvent::none);
+  EXPECT_FALSE(link.wants_new_connection());
+  EXPECT_EQ(link.on_tick(now + milliseconds(301), 0), LinkEvent::lost);
+  EXPECT_TRUE(link.wants_new_connection());
+  EXPECT_FALSE(link.failed()) << "a lost link is not a failure";
+}
+
+TEST_F(Link, AnyMessageFromTheBrokerKeepsItAlive) {
+  connect(welcome(100, 3));
+  now += milliseconds(250);
+  feed(heartbeat());
+  link.on_tick(now + milliseconds(300), 0);
+  EXPECT_FALSE(link.wants_new_connection());
+  link.on_tick(now + milliseconds(301), 0);
+  EXPECT_TRUE(link.wants_new_connection());
+}
+
+TEST_F(Link, FailsWhenTheBrokerStaysLostPastTheReconnectTimeoutNamingWhatIsHeld) {
+  connect(welcome(100, 3));
+  const TimePoint lost = now + milliseconds(301);
+  link.on_tick(lost, 1);
+  link.on_connect(lost);
+  EXPECT_EQ(link.on_tick(lost + milliseconds(20000), 1), LinkEvent::none);
+  EXPECT_EQ(link.on_tick(lost + milliseconds(20001), 1), LinkEvent::failed);
+  EXPECT_THAT(link.failure(), HasSubstr("--reconnect-timeout"));
+  EXPECT_THAT(link.failure(), HasSubstr("1 tasks unfinished"));
+}
+
+TEST_F(Link, AFatalErrorFailsTheLinkNamingTheRole) {
+  connect();
+  EXPECT_EQ(feed(error(wire::INVALID_HELLO, {}, true)), LinkEvent::failed);
+  EXPECT_TRUE(link.failed());
+  EXPECT_THAT(link.failure(), HasSubstr("refused this producer"));
+  EXPECT_THAT(link.failure(), HasSubstr("refused for a test"));
+}
+
+TEST_F(Link, ANonFatalErrorIsTheSessionsToHandle) {
+  connect();
+  EXPECT_EQ(feed(error(wire::CREDIT_EXCEEDED, {1, 2})), LinkEvent::none);
+  EXPECT_TRUE(link.welcomed());
+}
+
+TEST_F(Link, SendsAHeartbeatWhenIdle) {
+  connect(welcome(100, 3));
+  link.on_tick(now + milliseconds(99), 0);
+  EXPECT_THAT(take(), IsEmpty());
+  link.on_tick(now + milliseconds(100), 0);
+  EXPECT_THAT(bodies(take()), ElementsAre(Body::kHeartbeat));
+}
+
+TEST_F(Link, SendsNoHeartbeatRightAfterOtherTraffic) {
+  connect(welcome(100, 3));
+  link.advance(now + milliseconds(60));
+  link.send(results({}));
+  take();
+  link.on_tick(now + milliseconds(120), 0);
+  EXPECT_THAT(take(), IsEmpty()) << "a message 60 ms ago proves we are alive";
+}
+
+TEST_F(Link, SendsNoHeartbeatBeforeTheWelcome) {
+  link.on_connect(now);
+  take();
+  link.on_tick(now + milliseconds(1500), 0);
+  EXPECT_THAT(take(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace conveyor
