@@ -18,35 +18,9 @@ spdlog::level::level_enum current_level = spdlog::level::info;
 LogFormat current_format = LogFormat::text;
 
 void append_json_escaped(std::string_view text, spdlog::memory_buf_t& out) {
-  // A message can quote bytes from the network or a handler. JSON must be UTF-8, so when it is
-  // not, every byte above 0x7f is written as the code point of the same value (Latin-1).
-  const bool utf8 = is_valid_utf8(text);
-  for (char c : text) {
-    if (!utf8 && static_cast<unsigned char>(c) >= 0x80) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out.append(std::string_view("\\\""));
-        break;
-      case '\\':
-        out.append(std::string_view("\\\\"));
-        break;
-      case '\n':
-        out.append(std::string_view("\\n"));
-        break;
-      case '\t':
-        out.append(std::string_view("\\t"));
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
+  std::string escaped;
+  append_json_string(escaped, text);  // a message can quote bytes from the network or a handler
+  out.append(escaped.data(), escaped.data() + escaped.size());
 }
 
 // One JSON object per line: {"time":..., "level":..., "logger":..., "msg":...}.

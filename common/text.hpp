@@ -1,6 +1,7 @@
 // Text encodings for the results file: JSON string escaping, UTF-8 validation, base64.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,10 +14,15 @@ bool is_valid_utf8(std::string_view bytes);
 // that the text fits a protobuf `string` field or a JSON string and stays readable.
 std::string to_valid_utf8(std::string_view bytes);
 
-// Appends `text` (valid UTF-8) to `out` as the body of a JSON string, escaped.
-void append_json_string(std::string& out, std::string_view text);
+// Appends `bytes` to `out` as the body of a JSON string: quote, backslash and control characters
+// escaped (\n \r \t \b \f by name, others as \u00XX). JSON text is UTF-8, so bytes that are not
+// valid UTF-8 are read as Latin-1, each above 0x7f written as \u00XX: the results file, the
+// pipe: protocol and JSON log lines all stay parseable whatever a handler or a peer sent.
+void append_json_string(std::string& out, std::string_view bytes);
 
-// Standard base64 (RFC 4648) with padding.
+// Standard base64 (RFC 4648) with padding, through OpenSSL (EVP_EncodeBlock).
 std::string base64_encode(std::string_view bytes);
+// The bytes of standard padded base64 text; nothing when it is not (EVP_DecodeBlock).
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace conveyor

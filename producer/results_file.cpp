@@ -43,8 +43,7 @@ std::string format_result_line(const std::string& producer_id, const wire::Resul
   if (!text) line += ",\"encoding\":\"base64\"";
   if (result.status() != wire::OK) {
     line += ",\"error\":\"";
-    append_json_string(
-        line, is_valid_utf8(result.error()) ? result.error() : "(error text is not UTF-8)");
+    append_json_string(line, result.error());
     line += '"';
   }
   line += ",\"consumer\":\"";

@@ -93,7 +93,15 @@ TEST(JsonString, EscapesQuoteBackslashAndTheNamedControls) {
 TEST(JsonString, EscapesOtherControlCharactersAsUnicode) {
   std::string out;
   append_json_string(out, bytes({0x00, 0x01, 0x08, 0x0C, 0x1B, 0x1F}));
-  EXPECT_EQ(out, R"(\u0000\u0001\u0008\u000c\u001b\u001f)");
+  EXPECT_EQ(out, R"(\u0000\u0001\b\f\u001b\u001f)");
+}
+
+TEST(JsonString, BytesThatAreNotUtf8AreWrittenAsTheirLatin1CodePoints) {
+  std::string document = "\"";
+  append_json_string(document, bytes({'a', 0xE9, 0xFF, '\r'}));
+  document += "\"";
+  EXPECT_EQ(document, R"("a\u00e9\u00ff\r")");
+  EXPECT_EQ(nlohmann::json::parse(document).get<std::string>(), "a\xc3\xa9\xc3\xbf\r");
 }
 
 TEST(JsonString, LeavesPrintableAndMultibyteTextAlone) {
@@ -127,6 +135,22 @@ TEST(Base64, EncodesHighAndZeroBytes) {
   EXPECT_EQ(base64_encode(bytes({0xFF, 0xFF, 0xFF})), "////");
   EXPECT_EQ(base64_encode(bytes({0xFB, 0xEF, 0xBE})), "++++");
   EXPECT_EQ(base64_encode(bytes({0x00, 0x10, 0x83, 0x10, 0x51, 0x87})), "ABCDEFGH");
+}
+
+TEST(Base64, DecodesWhatItEncodes) {
+  std::string all;
+  for (int c = 0; c < 256; ++c)
+    all.push_back(static_cast<char>(c));
+  for (std::size_t n : {0u, 1u, 2u, 3u, 4u, 255u, 256u}) {
+    const std::string original = all.substr(0, n);
+    EXPECT_EQ(base64_decode(base64_encode(original)), original) << n << " bytes";
+  }
+}
+
+TEST(Base64, RefusesTextThatIsNotBase64) {
+  EXPECT_EQ(base64_decode("Zg="), std::nullopt) << "not a multiple of 4";
+  EXPECT_EQ(base64_decode("Z!=="), std::nullopt);
+  EXPECT_EQ(base64_decode("Zm9v"), std::optional<std::string>("foo"));
 }
 
 }  // namespace
