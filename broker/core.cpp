@@ -40,9 +40,10 @@ BadInput bad_input_for(DecodeError error) {
 
 const char* to_string(BadInput kind) {
   static constexpr const char* names[] = {
-      "frame_count",      "empty",         "too_large",      "malformed",
-      "version_mismatch", "no_body",       "not_welcomed",   "wrong_socket",
-      "bad_request",      "invalid_hello", "too_many_peers", "credit_exceeded"};
+      "frame_count",    "empty",           "too_large",    "malformed",   "version_mismatch",
+      "no_body",        "not_welcomed",    "wrong_socket", "bad_request", "invalid_hello",
+      "too_many_peers", "credit_exceeded", "not_holder",   "not_held",    "unsent_ack",
+      "out_of_run",     "duplicate_id"};
   static_assert(std::size(names) == static_cast<std::size_t>(BadInput::count_));
   return names[static_cast<std::size_t>(kind)];
 }
@@ -86,9 +87,22 @@ void Core::on_frames(Side side, std::string_view route, std::span<const std::str
     count_bad(kind, side, route, address, detail, now);
     reply_error(side, route, error_code_for(*error), detail,
                 *error == DecodeError::version_mismatch);
+    if (*error == DecodeError::too_large) end_oversized_session(side, route);
     return;
   }
   on_envelope(side, route, envelope, address, now);
+}
+
+// A message too large to read may be a consumer's results: nothing tells which deliveries it
+// ends, and leaving them in flight with a live consumer would hold the run open for ever. So the
+// session ends, and its deliveries are lost as if it had died (redelivered, or dead after
+// --max-attempts). A consumer checks its results against the Welcome's limits first, so only a
+// broken one gets here.
+void Core::end_oversized_session(Side side, std::string_view route) {
+  if (side != Side::backend) return;  // a producer's tasks stay its own: it sends them again
+  if (auto it = consumer_routes_.find(std::string(route)); it != consumer_routes_.end()) {
+    end_consumer(it->second, "sent a message over --max-message-bytes");
+  }
 }
 
 void Core::on_envelope(Side side, std::string_view route, wire::Envelope& envelope,
@@ -163,14 +177,16 @@ void Core::on_producer_hello(std::string_view route, const wire::Hello& hello,
     return;
   }
   if (auto it = producer_routes_.find(std::string(route)); it != producer_routes_.end()) {
-    detach_producer(*producers_[it->second], now);  // a second hello on one connection
+    detach_producer(*producers_[it->second], now, false);  // a second hello on one connection
   }
+  if (refuse_duplicate_id(Side::frontend, route, hello, address, now)) return;
   ProducerBook& producer = *producers_[producer_slot(hello.id())];
   if (producer.connected()) {
     log_->info("producer {} reconnected from {}: the new session replaces the old one", producer.id,
                address);
-    detach_producer(producer, now);
+    detach_producer(producer, now, false);
   }
+  producer.process = hello.process();
   join_run(producer, hello.resuming(), now);
   producer.route = std::string(route);
   producer.address = std::string(address);
@@ -179,6 +195,39 @@ void Core::on_producer_hello(std::string_view route, const wire::Hello& hello,
   producer_routes_.emplace(std::string(route), producer.slot);
   log_->info("producer {} connected from {} ({})", producer.id, address, hello.agent());
   welcome_producer(producer, now);
+}
+
+// §7.1: one live process per id. The same process reconnecting takes its session over at once;
+// another process using the id is refused while that session is alive (it asks again, and gets
+// in once the session is declared gone: a producer restarted after a crash takes over within a
+// few heartbeats). Without this two producers with one --id would share one record: each one's
+// seq N a duplicate of the other's, results to whichever held the id last.
+bool Core::refuse_duplicate_id(Side side, std::string_view route, const wire::Hello& hello,
+                               std::string_view address, TimePoint now) {
+  const auto holder = live_session_of(side, hello.id());
+  if (!holder || holder->process == hello.process() || holder->route == route) return false;
+  const char* role = side == Side::frontend ? "producer" : "consumer";
+  count_bad(BadInput::duplicate_id, side, route, address,
+            std::string(role) + " id " + hello.id() + " is held by a live session from " +
+                holder->address,
+            now);
+  reply_error(side, route, wire::DUPLICATE_ID,
+              std::string("another ") + role + " with --id " + hello.id() + " is connected (from " +
+                  holder->address + "); ids must be unique among live " + role + "s");
+  return true;
+}
+
+std::optional<Core::LiveSession> Core::live_session_of(Side side, const std::string& id) const {
+  if (side == Side::frontend) {
+    auto it = producer_slots_.find(id);
+    if (it == producer_slots_.end() || !producers_[it->second]->connected()) return std::nullopt;
+    const ProducerBook& p = *producers_[it->second];
+    return LiveSession{p.process, *p.route, p.address};
+  }
+  for (const auto& [serial, c] : consumers_) {
+    if (c->id == id) return LiveSession{c->process, c->route, c->address};
+  }
+  return std::nullopt;
 }
 
 void Core::join_run(ProducerBook& producer, bool resuming, TimePoint now) {
@@ -196,8 +245,10 @@ void Core::welcome_producer(ProducerBook& producer, TimePoint now) {
   send(producer, welcome());
   // Results it has not acknowledged may have been lost with its old connection: send them again.
   producer.to_send.clear();
-  for (const auto& [seq, result] : producer.unacked)
+  for (auto& [seq, unacked] : producer.unacked) {
+    unacked.sent = false;
     producer.to_send.push_back(seq);
+  }
   if (!producer.to_send.empty()) results_pending_.push_back(producer.slot);
   if (run_.drained()) {  // a producer of the drained run, reconnecting: its run is over
     wire::Envelope drained;
@@ -208,6 +259,7 @@ void Core::welcome_producer(ProducerBook& producer, TimePoint now) {
 
 void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
                              std::string_view address, TimePoint now) {
+  if (refuse_duplicate_id(Side::backend, route, hello, address, now)) return;
   if (auto it = consumer_routes_.find(std::string(route)); it != consumer_routes_.end()) {
     end_consumer(it->second, "it started a new session on the same connection");
   }
@@ -222,6 +274,7 @@ void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
   session->route = std::string(route);
   session->id = hello.id();
   session->address = std::string(address);
+  session->process = hello.process();
   session->capacity = hello.capacity();
   session->last_heard = now;
   session->connected_at = now;
@@ -248,11 +301,9 @@ void Core::on_producer_message(std::string_view route, wire::Envelope& envelope,
     case wire::Envelope::kTasks:
       return on_tasks(producer, *envelope.mutable_tasks(), now);
     case wire::Envelope::kPill:
-      return on_pill(producer, envelope.pill());
+      return on_pill(producer, envelope.pill(), now);
     case wire::Envelope::kAck:
-      for (std::uint64_t seq : envelope.ack().seqs())
-        producer.unacked.erase(seq);
-      return;
+      return on_ack(producer, envelope.ack(), now);
     case wire::Envelope::kGoodbye:
       return on_producer_goodbye(producer, envelope.goodbye(), now);
     case wire::Envelope::kHeartbeat:
@@ -276,9 +327,9 @@ void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope,
     case wire::Envelope::kResults:
       return on_results(consumer, *envelope.mutable_results(), now);
     case wire::Envelope::kCredit:
-      return on_credit(consumer, envelope.credit());
+      return on_credit(consumer, envelope.credit(), now);
     case wire::Envelope::kGoodbye:
-      return on_consumer_goodbye(consumer, envelope.goodbye());
+      return on_consumer_goodbye(consumer, envelope.goodbye(), now);
     case wire::Envelope::kHeartbeat:
       return;
     case wire::Envelope::kError:
@@ -289,6 +340,28 @@ void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope,
                 std::string("consumers do not send ") + body_name(envelope), now);
       reply_error(Side::backend, route, wire::BAD_REQUEST,
                   std::string("consumers do not send ") + body_name(envelope));
+  }
+}
+
+// An acknowledgement ends the broker's duty for a result: only one the session was sent counts.
+// One for a result it was not sent is bad input (it would drop a result nobody wrote); one for a
+// result already forgotten is a harmless repeat (an ack crossing a resend).
+void Core::on_ack(ProducerBook& producer, const wire::Ack& ack, TimePoint now) {
+  std::size_t unsent = 0;
+  for (const std::uint64_t seq : ack.seqs()) {
+    auto it = producer.unacked.find(seq);
+    if (it == producer.unacked.end()) continue;
+    if (!it->second.sent) {
+      ++unsent;
+      continue;
+    }
+    producer.unacked.erase(it);
+  }
+  if (unsent > 0) {
+    count_bad(BadInput::unsent_ack, Side::frontend, *producer.route, producer.address,
+              "producer " + producer.id + " acknowledged " + std::to_string(unsent) +
+                  " results it was not sent",
+              now);
   }
 }
 

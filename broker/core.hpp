@@ -54,7 +54,12 @@ enum class BadInput : std::uint8_t {
   invalid_hello,
   too_many_peers,
   credit_exceeded,
-  count_  // number of kinds
+  not_holder,    // a result for a delivery the sender does not hold (§7.1)
+  not_held,      // tasks handed back that the sender does not hold
+  unsent_ack,    // an acknowledgement of a result not sent to that session
+  out_of_run,    // a pill from a producer that is not in the current run
+  duplicate_id,  // a hello under an id another live process holds
+  count_         // number of kinds
 };
 const char* to_string(BadInput kind);
 
@@ -66,7 +71,6 @@ struct Stats {
   std::uint64_t dead = 0;
   std::uint64_t redelivered = 0;
   std::uint64_t duplicate_tasks = 0;
-  std::uint64_t duplicate_results = 0;
   std::uint64_t rejected_tasks = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(BadInput::count_)> bad_input{};
 };
@@ -156,6 +160,7 @@ class Core {
   struct ProducerBook;
 
   // core.cpp: sessions and message handling
+  void end_oversized_session(Side side, std::string_view route);
   void on_producer_message(std::string_view route, wire::Envelope& envelope, TimePoint now);
   void on_consumer_message(std::string_view route, wire::Envelope& envelope, TimePoint now);
   void on_producer_hello(std::string_view route, const wire::Hello& hello, std::string_view address,
@@ -167,23 +172,38 @@ class Core {
   bool check_hello(Side side, std::string_view route, const wire::Hello& hello,
                    std::string_view address, TimePoint now);
   void on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now);
-  void on_pill(ProducerBook& producer, const wire::Pill& pill);
+  void accept_task(ProducerBook& producer, wire::Task& task, TimePoint now);
+  void refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs, bool too_many,
+                    TimePoint now);
+  void on_pill(ProducerBook& producer, const wire::Pill& pill, TimePoint now);
+  void on_ack(ProducerBook& producer, const wire::Ack& ack, TimePoint now);
+  struct LiveSession {
+    std::uint64_t process;
+    std::string route;
+    std::string address;
+  };
+  bool refuse_duplicate_id(Side side, std::string_view route, const wire::Hello& hello,
+                           std::string_view address, TimePoint now);
+  std::optional<LiveSession> live_session_of(Side side, const std::string& id) const;
   void on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& goodbye, TimePoint now);
   void on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now);
-  void on_result(ConsumerSession& consumer, wire::Result& result);
-  void on_credit(ConsumerSession& consumer, const wire::Credit& credit);
-  void on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye);
+  TaskRecord* held_delivery(const ConsumerSession& consumer, const wire::Result& result);
+  void on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now);
+  void on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now);
+  void on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye, TimePoint now);
 
   // core_tasks.cpp: what happens to a task
-  void finalize(const TaskKey& key, TaskRecord& record, wire::Result result, bool held_elsewhere);
+  void finalize(const TaskKey& key, TaskRecord& record, wire::Result result);
   void deliver_final(ProducerBook& producer, wire::Result result, Duration task_time);
   void release_all(ConsumerSession& consumer,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
-                   const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending);
+                   const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending,
+                   TimePoint now);
   void release(ConsumerSession& consumer, const TaskKey& key, bool count_attempt);
   void lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why);
   void end_consumer(std::uint64_t serial, const std::string& why);
-  void detach_producer(ProducerBook& producer, TimePoint now);
+  // `gone`: the session ended (not replaced by a new one of the same process).
+  void detach_producer(ProducerBook& producer, TimePoint now, bool gone = true);
   std::optional<TaskKey> key_of(const std::string& producer, std::uint64_t seq) const;
   std::uint32_t producer_slot(const std::string& id);
 

@@ -158,8 +158,10 @@ void Core::send_results() {
     for (const std::uint64_t seq : producer.to_send) {
       auto it = producer.unacked.find(seq);
       if (it == producer.unacked.end()) continue;
-      *envelope.mutable_results()->add_results() = it->second;
-      bytes += it->second.output().size() + it->second.error().size() + 32;
+      const wire::Result& result = it->second.result;
+      *envelope.mutable_results()->add_results() = result;
+      it->second.sent = true;
+      bytes += result.output().size() + result.error().size() + 32;
       if (bytes >= target) {
         send(producer, std::move(envelope));
         envelope = spare_or_new(spare_result_batches_);

@@ -17,6 +17,7 @@ struct Core::ConsumerSession {
   std::string route;
   std::string id;
   std::string address;
+  std::uint64_t process = 0;  // Hello.process
   std::uint32_t capacity = 0;
   std::unordered_set<TaskKey, TaskKeyHash> in_flight;
   TimePoint last_heard{};
@@ -44,8 +45,13 @@ struct Core::ProducerBook {
   TimePoint last_heard{};
   TimePoint last_sent{};
   TimePoint detached_at{};
-  std::map<std::uint64_t, wire::Result> unacked;  // final results it has not acknowledged
-  std::vector<std::uint64_t> to_send;             // seqs in `unacked` not sent yet
+  struct Unacked {
+    wire::Result result;
+    bool sent = false;  // to the current session: only then may it be acknowledged
+  };
+  std::uint64_t process = 0;                 // Hello.process of the session holding the id
+  std::map<std::uint64_t, Unacked> unacked;  // final results it has not acknowledged
+  std::vector<std::uint64_t> to_send;        // seqs in `unacked` not sent yet
 
   bool connected() const { return route.has_value(); }
 };

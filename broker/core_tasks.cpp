@@ -12,41 +12,52 @@ namespace conveyor::broker {
 void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now) {
   auto& tasks = *batch.mutable_tasks();
   const bool too_many = static_cast<std::size_t>(tasks.size()) > config_.max_batch_tasks;
-  wire::Envelope refusal;
-  auto* rejected = refusal.mutable_error()->mutable_rejected_seqs();
+  std::vector<std::uint64_t> rejected;
   for (auto& task : tasks) {
     if (stopping_ || too_many || producer.outstanding == 0) {
-      rejected->Add(task.seq());
-      continue;
+      rejected.push_back(task.seq());
+    } else {
+      accept_task(producer, task, now);
     }
-    --producer.outstanding;
-    --outstanding_grants_;
-    const TaskKey key{producer.slot, task.seq()};
-    if (book_.contains(key) || producer.unacked.contains(key.seq)) {
-      ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
-      continue;
-    }
-    ++stats_.tasks_received;
-    ++producer.tasks_accepted;
-    if (task.payload().size() > config_.max_payload_bytes) {
-      wire::Result result;
-      result.set_seq(key.seq);
-      result.set_status(wire::FAILED);
-      result.set_error("payload of " + std::to_string(task.payload().size()) +
-                       " bytes is over the broker's --max-payload-bytes " +
-                       std::to_string(config_.max_payload_bytes));
-      deliver_final(producer, std::move(result), Duration::zero());
-      continue;
-    }
-    TaskRecord record;
-    record.payload = std::move(*task.mutable_payload());
-    record.headers.Swap(task.mutable_headers());
-    record.received = now;
-    book_.add(key, std::move(record));
   }
-  if (rejected->empty()) return;
-  stats_.rejected_tasks += static_cast<std::uint64_t>(rejected->size());
+  if (!rejected.empty()) refuse_tasks(producer, std::move(rejected), too_many, now);
+}
+
+void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) {
+  --producer.outstanding;
+  --outstanding_grants_;
+  const TaskKey key{producer.slot, task.seq()};
+  if (book_.contains(key) || producer.unacked.contains(key.seq)) {
+    ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
+    return;
+  }
+  ++stats_.tasks_received;
+  ++producer.tasks_accepted;
+  run_.on_work(producer.slot);
+  if (task.payload().size() > config_.max_payload_bytes) {
+    wire::Result result;
+    result.set_seq(key.seq);
+    result.set_status(wire::FAILED);
+    result.set_error("payload of " + std::to_string(task.payload().size()) +
+                     " bytes is over the broker's --max-payload-bytes " +
+                     std::to_string(config_.max_payload_bytes));
+    deliver_final(producer, std::move(result), Duration::zero());
+    return;
+  }
+  TaskRecord record;
+  record.payload = std::move(*task.mutable_payload());
+  record.headers.Swap(task.mutable_headers());
+  record.received = now;
+  book_.add(key, std::move(record));
+}
+
+// Refused tasks stay the producer's: the error lists them, and it sends them again later.
+void Core::refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs, bool too_many,
+                        TimePoint now) {
+  stats_.rejected_tasks += seqs.size();
+  wire::Envelope refusal;
   auto* error = refusal.mutable_error();
+  error->mutable_rejected_seqs()->Add(seqs.begin(), seqs.end());
   if (stopping_) {
     error->set_code(wire::SHUTTING_DOWN);
     error->set_text("the broker is shutting down and takes no new tasks");
@@ -58,15 +69,20 @@ void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint no
     error->set_code(wire::CREDIT_EXCEEDED);
     error->set_text("tasks beyond the granted credit");
     count_bad(BadInput::credit_exceeded, Side::frontend, *producer.route, producer.address,
-              std::to_string(rejected->size()) + " tasks beyond credit", now);
+              std::to_string(seqs.size()) + " tasks beyond credit", now);
   }
   send(producer, std::move(refusal));
 }
 
-void Core::on_pill(ProducerBook& producer, const wire::Pill& pill) {
+void Core::on_pill(ProducerBook& producer, const wire::Pill& pill, TimePoint now) {
   producer.session_pilled = true;
   outstanding_grants_ -= producer.outstanding;  // it sends no more: its credit is free again
   producer.outstanding = 0;
+  if (!run_.joined(producer.slot)) {
+    count_bad(BadInput::out_of_run, Side::frontend, *producer.route, producer.address,
+              "a pill from producer " + producer.id + ", which is not in the current run", now);
+    return;
+  }
   if (!run_.on_pill(producer.slot)) return;  // §2.1: a second pill counts for nothing
   log_->info("producer {} sent its pill after {} tasks ({} of {} producers done)", producer.id,
              pill.tasks(), run_.done(), run_.pills_needed());
@@ -84,60 +100,68 @@ void Core::on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& good
   detach_producer(producer, now);
 }
 
-void Core::on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint) {
+void Core::on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now) {
   for (auto& result : *batch.mutable_results())
-    on_result(consumer, result);
+    on_result(consumer, result, now);
 }
 
-void Core::on_result(ConsumerSession& consumer, wire::Result& result) {
+// §7.1: a result counts only from the session that holds that delivery of its task (the task,
+// and the attempt it was given as). Anything else (a task never given, given to another
+// consumer, an older delivery) is bad input and changes nothing: it can neither be written to a
+// producer's results nor displace the real result.
+TaskRecord* Core::held_delivery(const ConsumerSession& consumer, const wire::Result& result) {
   const auto key = key_of(result.producer(), result.seq());
   TaskRecord* record = key ? book_.find(*key) : nullptr;
+  if (record == nullptr || record->state != TaskState::in_flight ||
+      record->holder != consumer.serial || result.attempts() != record->deliveries) {
+    return nullptr;
+  }
+  return record;
+}
+
+void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now) {
+  TaskRecord* record = held_delivery(consumer, result);
   if (record == nullptr) {
-    ++stats_.duplicate_results;  // final already: a redelivered copy finished second
+    count_bad(BadInput::not_holder, Side::backend, consumer.route, consumer.address,
+              "consumer " + consumer.id + " sent a result for " +
+                  task_id(result.producer(), result.seq()) + " attempt " +
+                  std::to_string(result.attempts()) + ", a delivery it does not hold",
+              now);
     return;
   }
-  const bool holder = record->state != TaskState::queued && record->holder == consumer.serial;
-  if (holder) consumer.in_flight.erase(*key);
-  if (record->state == TaskState::settled) {
-    if (holder) book_.erase(*key);
-    ++stats_.duplicate_results;
-    return;
-  }
+  const TaskKey key{producer_slots_.at(result.producer()), result.seq()};
+  consumer.in_flight.erase(key);
   ++consumer.completed;
   if (result.status() != wire::OK) result.set_status(wire::FAILED);  // only the broker says dead
   if (result.status() == wire::FAILED && config_.retry_failed) {
-    if (!holder) {
-      ++stats_.duplicate_results;  // another delivery of it is queued or running
-      return;
-    }
     if (record->deliveries < config_.max_attempts) {
-      book_.requeue_front(*key, *record);
+      book_.requeue_front(key, *record);
       ++stats_.redelivered;
       return;
     }
     result.set_status(wire::DEAD);
     result.set_error("failed " + std::to_string(record->deliveries) +
                      " times (--max-attempts); last error: " + result.error());
-    log_->warn("task {} is dead: {}", task_id(result.producer(), key->seq), result.error());
+    log_->warn("task {} is dead: {}", task_id(result.producer(), key.seq), result.error());
   }
   result.set_consumer(consumer.id);
-  const bool held_elsewhere = !holder && record->state == TaskState::in_flight;
-  finalize(*key, *record, std::move(result), held_elsewhere);
+  finalize(key, *record, std::move(result));
 }
 
-void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit) {
+void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now) {
   if (credit.has_capacity()) {
     consumer.capacity = std::min(credit.capacity(), config_.max_consumer_capacity);
   }
-  release_all(consumer, credit.released(), {}, false);
+  release_all(consumer, credit.released(), {}, false, now);
   if (credit.released_size() > 0) {
     log_->info("consumer {} handed back {} unstarted tasks; capacity now {}", consumer.id,
                credit.released_size(), consumer.capacity);
   }
 }
 
-void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye) {
-  release_all(consumer, goodbye.released(), goodbye.abandoned(), true);
+void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye,
+                               TimePoint now) {
+  release_all(consumer, goodbye.released(), goodbye.abandoned(), true, now);
   const std::string reason = goodbye.reason().empty() ? "" : " (" + goodbye.reason() + ")";
   log_->info("consumer {} said goodbye{} after {} results; {} handed back, {} cut short",
              consumer.id, reason, consumer.completed, goodbye.released_size(),
@@ -145,20 +169,12 @@ void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& g
   end_consumer(consumer.serial, "left");
 }
 
-void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result,
-                    bool held_elsewhere) {
+void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result) {
   result.clear_producer();
   result.set_seq(key.seq);
   result.set_attempts(record.deliveries);
   const Duration task_time = last_now_ - record.received;  // before erase() frees the record
-  if (held_elsewhere) {
-    // Another session still runs it: keep the record, settled, so its report is known as a copy.
-    record.state = TaskState::settled;
-    std::string().swap(record.payload);
-    record.headers.Clear();
-  } else {
-    book_.erase(key);
-  }
+  book_.erase(key);
   deliver_final(*producers_[key.producer], std::move(result), task_time);
 }
 
@@ -178,19 +194,32 @@ void Core::deliver_final(ProducerBook& producer, wire::Result result, Duration t
   if (producer.to_send.empty()) results_pending_.push_back(producer.slot);
   producer.to_send.push_back(result.seq());
   const std::uint64_t seq = result.seq();
-  producer.unacked.insert_or_assign(seq, std::move(result));
+  producer.unacked.insert_or_assign(seq, ProducerBook::Unacked{std::move(result), false});
 }
 
 void Core::release_all(ConsumerSession& consumer,
                        const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
                        const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned,
-                       bool ending) {
+                       bool ending, TimePoint now) {
   std::map<TaskKey, bool> handed_back;  // task -> counts as an attempt; the first listing wins
-  for (const auto& ref : released) {
-    if (auto key = key_of(ref.producer(), ref.seq())) handed_back.emplace(*key, false);
-  }
-  for (const auto& ref : abandoned) {
-    if (auto key = key_of(ref.producer(), ref.seq())) handed_back.emplace(*key, true);
+  std::size_t not_held = 0;
+  const auto list = [&](const wire::TaskRef& ref, bool attempt) {
+    const auto key = key_of(ref.producer(), ref.seq());
+    if (key && consumer.in_flight.contains(*key)) {
+      handed_back.emplace(*key, attempt);
+    } else {
+      ++not_held;
+    }
+  };
+  for (const auto& ref : released)
+    list(ref, false);
+  for (const auto& ref : abandoned)
+    list(ref, true);
+  if (not_held > 0) {
+    count_bad(BadInput::not_held, Side::backend, consumer.route, consumer.address,
+              "consumer " + consumer.id + " handed back " + std::to_string(not_held) +
+                  " tasks it does not hold",
+              now);
   }
   if (ending) {
     for (const TaskKey& key : consumer.in_flight)
@@ -204,15 +233,10 @@ void Core::release_all(ConsumerSession& consumer,
 
 void Core::release(ConsumerSession& consumer, const TaskKey& key, bool count_attempt) {
   TaskRecord* record = book_.find(key);
-  if (record == nullptr || record->state == TaskState::queued ||
-      record->holder != consumer.serial) {
-    return;  // not this session's to hand back
-  }
   consumer.in_flight.erase(key);
+  if (record == nullptr) return;  // cannot fail: in_flight and the book change together
   if (count_attempt) {
     lose_delivery(key, *record, "cut short by consumer " + consumer.id);
-  } else if (record->state == TaskState::settled) {
-    book_.erase(key);
   } else {
     --record->deliveries;  // never started: this delivery does not count as an attempt
     book_.requeue_front(key, *record);
@@ -220,10 +244,6 @@ void Core::release(ConsumerSession& consumer, const TaskKey& key, bool count_att
 }
 
 void Core::lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why) {
-  if (record.state == TaskState::settled) {
-    book_.erase(key);
-    return;
-  }
   if (record.deliveries < config_.max_attempts) {
     book_.requeue_front(key, record);
     ++stats_.redelivered;
@@ -234,7 +254,7 @@ void Core::lose_delivery(const TaskKey& key, TaskRecord& record, const std::stri
   result.set_error("lost " + std::to_string(record.deliveries) +
                    " times (--max-attempts); last: " + why);
   log_->warn("task {} is dead: {}", task_id(producers_[key.producer]->id, key.seq), result.error());
-  finalize(key, record, std::move(result), false);
+  finalize(key, record, std::move(result));
 }
 
 void Core::end_consumer(std::uint64_t serial, const std::string& why) {
@@ -258,8 +278,12 @@ void Core::end_consumer(std::uint64_t serial, const std::string& why) {
   consumers_.erase(it);
 }
 
-void Core::detach_producer(ProducerBook& producer, TimePoint now) {
+void Core::detach_producer(ProducerBook& producer, TimePoint now, bool gone) {
   if (!producer.connected()) return;
+  if (gone && run_.on_gone(producer.slot)) {
+    log_->info("producer {} left without a task or its pill: the run does not wait for it",
+               producer.id);
+  }
   producer_routes_.erase(*producer.route);
   producer.route.reset();
   outstanding_grants_ -= producer.outstanding;

@@ -43,6 +43,19 @@ void Run::on_vanished(std::uint32_t slot) {
   if (!part.pilled) ++done_;
 }
 
+void Run::on_work(std::uint32_t slot) {
+  if (joined(slot)) parts_[slot].worked = true;
+}
+
+bool Run::on_gone(std::uint32_t slot) {
+  if (!joined(slot) || pilled(slot) || parts_[slot].worked) return false;
+  Part& part = parts_[slot];
+  if (part.vanished) --done_;
+  part = Part{};
+  --joined_;
+  return true;
+}
+
 std::size_t Run::pills_needed() const {
   // §2.1: --producers N is a floor, not a cap: a producer beyond N that said hello may still send
   // work, and draining without its pill would pill the consumers before its tasks are done.

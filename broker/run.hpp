@@ -5,7 +5,8 @@
 //
 //   §2.1  A pill means "no more" from its producer, once: a second pill counts for nothing.
 //         --producers N waits for N pills, and is a floor, not a cap (a producer beyond N that said
-//         hello may still send work); without it, every producer that said hello must pill.
+//         hello may still send work); without it, every producer that said hello must pill. A
+//         producer gone having sent neither a task nor its pill is not waited for.
 //   §2.2  Drained: every expected pill, no task held anywhere, every result acknowledged. A
 //         producer gone past --producer-timeout counts as pilled and is not waited for.
 //   §2.4  After the drain, a consumer that connects is pilled at once (not in --service mode,
@@ -37,6 +38,12 @@ class Run {
   bool on_pill(std::uint32_t slot);
   // §2.2: the producer has been gone past --producer-timeout: counted as pilled.
   void on_vanished(std::uint32_t slot);
+  // The broker accepted a task from the producer in this run.
+  void on_work(std::uint32_t slot);
+  // §2.1: the producer's session is gone (goodbye, missed heartbeats, unreachable). One that sent
+  // neither a task nor its pill leaves the run: a hello and nothing more is not a producer the
+  // drain should wait for (a crashed start, a port probe). True when it left.
+  bool on_gone(std::uint32_t slot);
 
   // §2.2 and §2.5: the run may be declared drained, no task being held. `awaits_acks(slot)`: the
   // producer in `slot` still has results to acknowledge that the drain must wait for.
@@ -60,6 +67,7 @@ class Run {
     bool joined = false;
     bool pilled = false;
     bool vanished = false;
+    bool worked = false;  // sent a task in this run
   };
 
   const Part& state(std::uint32_t slot) const;

@@ -36,7 +36,7 @@ std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued() {
     auto it = records_.find(entry.key);
     if (it == records_.end() || it->second.state != TaskState::queued ||
         it->second.ticket != entry.ticket) {
-      continue;  // stale: the task was settled or requeued since this entry was made
+      continue;  // stale: the task was final or requeued since this entry was made
     }
     --queued_;
     return std::make_pair(entry.key, &it->second);

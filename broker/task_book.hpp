@@ -34,8 +34,7 @@ struct TaskKeyHash {
 
 enum class TaskState : std::uint8_t {
   queued,     // waiting in the FIFO
-  in_flight,  // held by the consumer session `holder`
-  settled,    // final already (a late result won), but `holder` has not reported yet
+  in_flight,  // held by the consumer session `holder`: only its result for this delivery counts
 };
 
 struct TaskRecord {
@@ -43,7 +42,7 @@ struct TaskRecord {
   google::protobuf::RepeatedPtrField<wire::Header> headers;
   std::uint32_t deliveries = 0;
   TaskState state = TaskState::queued;
-  std::uint64_t holder = 0;  // consumer session serial while in_flight or settled
+  std::uint64_t holder = 0;  // consumer session serial while in_flight
   std::uint64_t ticket = 0;  // matches the FIFO entry that is current for this record
   TimePoint received{};
 };

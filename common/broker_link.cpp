@@ -28,20 +28,25 @@ BrokerLimits limits_of(const wire::Welcome& welcome) {
 }  // namespace
 
 BrokerLink::BrokerLink(LinkConfig config, std::shared_ptr<spdlog::logger> log, TimePoint now)
-    : config_(std::move(config)), log_(std::move(log)), now_(now), started_(now) {}
+    : config_(std::move(config)),
+      log_(std::move(log)),
+      process_(random_nonce()),
+      now_(now),
+      started_(now) {}
 
 wire::Hello& BrokerLink::on_connect(TimePoint now) {
   now_ = now;
   wants_new_connection_ = false;
   welcomed_ = false;
   hello_sent_ = now;
-  hello_retry_at_ = now + hello_backoff_.next();
+  hello_retry_at_ = now + (duplicate_refusal_.empty() ? hello_backoff_.next() : kDuplicateRetry);
   last_heard_ = now;
   wire::Envelope envelope;
   auto* hello = envelope.mutable_hello();
   hello->set_role(config_.role);
   hello->set_id(config_.id);
   hello->set_session(random_nonce());
+  hello->set_process(process_);
   hello->set_agent(config_.agent);
   send(std::move(envelope));
   return *outbox_.back().mutable_hello();
@@ -58,6 +63,7 @@ LinkEvent BrokerLink::on_envelope(const wire::Envelope& envelope, TimePoint now)
 LinkEvent BrokerLink::on_welcome(const wire::Welcome& welcome, TimePoint now) {
   hello_backoff_.reset();
   welcomed_ = true;
+  duplicate_refusal_.clear();
   limits_ = limits_of(welcome);
   const bool again = ever_welcomed_;
   ever_welcomed_ = true;
@@ -76,6 +82,13 @@ LinkEvent BrokerLink::on_error(const wire::Error& error, TimePoint now) {
   }
   if (error.code() == wire::NOT_WELCOMED) {
     return lose(now, "the broker does not know this session (did it restart?)");
+  }
+  if (error.code() == wire::DUPLICATE_ID && !welcomed_) {
+    // Not fatal: the other session may be a crashed predecessor the broker has not given up on
+    // yet. Ask again soon, until --connect-timeout (or --reconnect-timeout) says it is alive.
+    if (duplicate_refusal_.empty()) log_->warn("broker: {}; asking again", error.text());
+    duplicate_refusal_ = error.text();
+    hello_retry_at_ = now + kDuplicateRetry;
   }
   return LinkEvent::none;  // the session's to handle
 }
@@ -97,35 +110,50 @@ LinkEvent BrokerLink::on_tick(TimePoint now, std::size_t held) {
 }
 
 LinkEvent BrokerLink::tick_unwelcomed(TimePoint now, std::size_t held) {
-  if (!ever_welcomed_ && now - started_ > config_.connect_timeout) {
-    fail(connect_timeout_failure());
+  if (auto why = give_up_reason(now, held)) {
+    fail(std::move(*why));
     return LinkEvent::failed;
   }
-  if (ever_welcomed_ && now - lost_since_ > config_.reconnect_timeout) {
-    fail("lost the broker at " + config_.broker + " for " +
-         std::to_string(to_ms(now - lost_since_)) + " ms (--reconnect-timeout) with " +
-         std::to_string(held) + " tasks unfinished");
-    return LinkEvent::failed;
-  }
-  // A hello can be lost with a dying connection: try a fresh socket, less and less often.
-  if (now >= hello_retry_at_ && !wants_new_connection_) {
+  if (now < hello_retry_at_ || wants_new_connection_) return LinkEvent::none;
+  // A hello can be lost with a dying connection: try a fresh socket, less and less often. (A
+  // hello refused as a duplicate asks again quietly: the refusal was logged once.)
+  if (duplicate_refusal_.empty()) {
     log_->info(
         "no welcome from the broker at {} {} ms after hello; trying a fresh connection (attempt "
         "{})",
         config_.broker, to_ms(now - hello_sent_), hello_backoff_.attempts() + 1);
-    wants_new_connection_ = true;
   }
+  wants_new_connection_ = true;
   return LinkEvent::none;
+}
+
+std::optional<std::string> BrokerLink::give_up_reason(TimePoint now, std::size_t held) const {
+  if (!ever_welcomed_ && now - started_ > config_.connect_timeout) {
+    return connect_timeout_failure();
+  }
+  if (ever_welcomed_ && now - lost_since_ > config_.reconnect_timeout) {
+    return refusal_note() + "lost the broker at " + config_.broker + " for " +
+           std::to_string(to_ms(now - lost_since_)) + " ms (--reconnect-timeout) with " +
+           std::to_string(held) + " tasks unfinished";
+  }
+  return std::nullopt;
 }
 
 std::string BrokerLink::connect_timeout_failure() const {
   const std::string within =
       " within " + std::to_string(to_ms(config_.connect_timeout)) + " ms (--connect-timeout)";
+  if (!duplicate_refusal_.empty()) {
+    return refusal_note() + "no welcome from the broker at " + config_.broker + within;
+  }
   if (!handshake_failure_.empty()) {
     return handshake_failure_ + "; no welcome from the broker at " + config_.broker + within;
   }
   return "no answer from the broker at " + config_.broker + within +
          ": is it running, and is this its " + port_name(config_.role) + " port?";
+}
+
+std::string BrokerLink::refusal_note() const {
+  return duplicate_refusal_.empty() ? "" : duplicate_refusal_ + "; ";
 }
 
 LinkEvent BrokerLink::lose(TimePoint now, const std::string& why) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ enum class LinkEvent {
 
 class BrokerLink {
  public:
+  // How often a hello refused with DUPLICATE_ID asks again: the broker declares the other
+  // session gone within heartbeat x liveness (3 s by default), so a restarted producer gets in
+  // soon after its crashed predecessor's session ends.
+  static constexpr Duration kDuplicateRetry = milliseconds(1000);
+
   BrokerLink(LinkConfig config, std::shared_ptr<spdlog::logger> log, TimePoint now);
 
   // A new connection: queues the hello and returns it for the session to add its own fields.
@@ -86,8 +92,10 @@ class BrokerLink {
   LinkEvent on_welcome(const wire::Welcome& welcome, TimePoint now);
   LinkEvent on_error(const wire::Error& error, TimePoint now);
   LinkEvent tick_unwelcomed(TimePoint now, std::size_t held);
+  std::optional<std::string> give_up_reason(TimePoint now, std::size_t held) const;
   LinkEvent lose(TimePoint now, const std::string& why);
   std::string connect_timeout_failure() const;
+  std::string refusal_note() const;
 
   LinkConfig config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -98,6 +106,8 @@ class BrokerLink {
   bool wants_new_connection_ = false;
   std::string failure_;
   std::string handshake_failure_;
+  std::string duplicate_refusal_;  // DUPLICATE_ID: another live process holds our id
+  std::uint64_t process_;          // Hello.process: this process, on every connection
   TimePoint now_;
   TimePoint started_;
   TimePoint hello_sent_{};

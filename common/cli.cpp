@@ -74,10 +74,10 @@ std::optional<Duration> parse_duration(const std::string& text) {
   if (value < 0) return std::nullopt;
   const std::string unit = text.substr(used);
   double ms;
-  if (unit.empty() || unit == "s") {
-    ms = value * 1000;
-  } else if (unit == "ms") {
+  if (unit.empty() || unit == "ms") {
     ms = value;
+  } else if (unit == "s") {
+    ms = value * 1000;
   } else if (unit == "m" || unit == "min") {
     ms = value * 60'000;
   } else if (unit == "h") {
@@ -105,7 +105,8 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duratio
       [&target, name](const std::string& text) {
         auto parsed = parse_duration(text);
         if (!parsed) {
-          throw CLI::ValidationError(name, "'" + text + "' is not a duration (10s, 250ms, 2m)");
+          throw CLI::ValidationError(
+              name, "'" + text + "' is not a duration: 250ms, 10s, 2m, or milliseconds (3000)");
         }
         target = *parsed;
       },

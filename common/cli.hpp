@@ -32,7 +32,9 @@ std::string environment_name(const std::string& long_flag);
 // Gives every long flag of `app` its CONVEYOR_* environment variable. Call after adding flags.
 void bind_environment(CLI::App& app);
 
-// "10", "10s", "250ms", "2m": a duration (a bare number is seconds). Nothing when unparsable.
+// "250ms", "10s", "2m", "1h", or a bare number of milliseconds ("3000"), as the defaults in
+// --help are shown: a user who copies "10000" from there, or writes a timeout the way libzmq and
+// the older --heartbeat-ms flags count, gets what they meant. Nothing when unparsable.
 std::optional<Duration> parse_duration(const std::string& text);
 
 // A duration flag ("--connect-timeout 10s") stored into `target`; shows `target` as its default.

@@ -9,8 +9,9 @@ namespace conveyor {
 void add_client_flags(CLI::App& app, ClientConfig& config, const ClientFlagHelp& help) {
   app.add_option("--broker", config.broker, help.broker);
   app.add_option("--id", config.id, help.id);
-  add_duration_option(app, "--connect-timeout", config.connect_timeout,
-                      "give up when the broker does not answer within this (10s, 500ms)");
+  add_duration_option(
+      app, "--connect-timeout", config.connect_timeout,
+      "give up when the broker does not answer within this (10s, 500ms; a bare number is ms)");
   add_duration_option(app, "--reconnect-timeout", config.reconnect_timeout,
                       "give up when a lost broker does not come back within this");
   add_curve_flags(app, config.curve, true);

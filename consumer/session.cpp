@@ -31,6 +31,10 @@ Session::Session(SessionConfig config, TimePoint now)
 }
 
 void Session::on_connect(TimePoint now) {
+  on_lost();  // whatever the old connection delivered is the broker's again, results included
+  counts_.stale += results_.size();
+  results_.clear();
+  ++connection_;
   link_.on_connect(now).set_capacity(config_.capacity);
 }
 
@@ -116,6 +120,7 @@ Work Session::take_work(std::size_t max) {
     work.tasks.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
+  running.connection = connection_;
   running_tasks_ += work.tasks.size();
   return work;
 }
@@ -123,19 +128,42 @@ Work Session::take_work(std::size_t max) {
 void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results, Duration elapsed) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
+  const bool stale = it->second.connection != connection_;
   running_tasks_ -= it->second.refs.size();
   times_.on_batch(it->second.refs.size(), it->second.payload_bytes, elapsed);
   running_.erase(it);
-  for (auto& result : results) {
-    if (result.status() == wire::OK) {
-      ++counts_.ok;
-    } else {
-      ++counts_.failed;
-      log_->debug("task {} failed: {}", task_id(result.producer(), result.seq()), result.error());
-    }
-    results_.push_back(std::move(result));
+  if (stale) {
+    // The broker ended that delivery with the old connection and gave the task out again: a
+    // result for it now would be refused as one for a delivery this session does not hold.
+    counts_.stale += results.size();
+    log_->debug("{} results of work from an earlier connection dropped", results.size());
+  } else {
+    for (auto& result : results)
+      keep_result(result);
   }
   adapt_capacity();
+}
+
+void Session::keep_result(wire::Result& result) {
+  // §7.1: a result over the broker's message limit would be refused unread and hold its task in
+  // flight: it goes as a failure with the reason instead (the broker may retry it).
+  constexpr std::size_t kEnvelopeOverhead = 1024;  // ids, numbers, field tags
+  const std::uint64_t limit = link_.limits().max_message_bytes;
+  const std::size_t size = result.output().size() + result.error().size();
+  if (size + kEnvelopeOverhead > limit) {
+    ++counts_.too_large;
+    result.set_status(wire::FAILED);
+    result.set_error("output of " + std::to_string(size) +
+                     " bytes is over the broker's --max-message-bytes " + std::to_string(limit));
+    result.clear_output();
+  }
+  if (result.status() == wire::OK) {
+    ++counts_.ok;
+  } else {
+    ++counts_.failed;
+    log_->debug("task {} failed: {}", task_id(result.producer(), result.seq()), result.error());
+  }
+  results_.push_back(std::move(result));
 }
 
 void Session::adapt_capacity() {
@@ -185,6 +213,7 @@ void Session::abort(TimePoint now) {
   for (const auto& task : pending_)
     *goodbye->add_released() = ref_of(task);
   for (const auto& [id, running] : running_) {
+    if (running.connection != connection_) continue;  // the broker has those back already
     for (const auto& ref : running.refs)
       *goodbye->add_abandoned() = ref;
   }

@@ -41,6 +41,8 @@ struct Counts {
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::uint64_t handed_back = 0;
+  std::uint64_t stale = 0;  // results of deliveries that ended with an earlier connection: unsent
+  std::uint64_t too_large = 0;  // results over the broker's message limit, sent as failed
 };
 
 // Tasks handed to one worker at once; `id` names the batch when its results come back.
@@ -100,11 +102,13 @@ class Session final : public ClientSession {
   struct Running {
     std::vector<wire::TaskRef> refs;
     std::size_t payload_bytes = 0;
+    std::uint64_t connection = 0;  // the connection it was received on
   };
 
   void on_tasks(wire::TaskBatch& batch);
   void on_pill();
   void on_lost();
+  void keep_result(wire::Result& result);
   void adapt_capacity();
   void hand_back_pending();
   void send_results();
@@ -121,6 +125,9 @@ class Session final : public ClientSession {
   std::unordered_map<std::uint64_t, Running> running_;  // by work id
   std::size_t running_tasks_ = 0;
   std::uint64_t next_work_id_ = 1;
+  // Counts connections: a delivery belongs to the broker session of the connection it came on,
+  // and its result means nothing to the next one (the broker requeued it when the old one ended).
+  std::uint64_t connection_ = 0;
   std::vector<wire::Result> results_;  // to send
   bool pilled_ = false;
   bool stopping_ = false;

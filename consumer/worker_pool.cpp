@@ -11,6 +11,7 @@ wire::Result run_handler(const Handler& handler, const wire::Task& task) {
   wire::Result result;
   result.set_producer(task.producer());
   result.set_seq(task.seq());
+  result.set_attempts(task.attempt());  // the delivery it answers: the broker checks it
   try {
     Result outcome = handler(Task(task));
     if (outcome.is_ok()) {

@@ -116,6 +116,37 @@ std::string status_table(const wire::StatusReply& r) {
   return out;
 }
 
+namespace {
+
+nlohmann::json consumers_json(const wire::StatusReply& r) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : r.consumers()) {
+    list.push_back({{"id", c.id()},
+                    {"address", c.address()},
+                    {"in_flight", c.in_flight()},
+                    {"capacity", c.capacity()},
+                    {"completed", c.completed()},
+                    {"connected_seconds", c.connected_seconds()},
+                    {"rate_per_second", rate(c)}});
+  }
+  return list;
+}
+
+nlohmann::json producers_json(const wire::StatusReply& r) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : r.producers()) {
+    list.push_back({{"id", p.id()},
+                    {"connected", p.connected()},
+                    {"sent", p.sent()},
+                    {"received", p.received()},
+                    {"results_pending", p.results_pending()},
+                    {"pilled", p.pilled()}});
+  }
+  return list;
+}
+
+}  // namespace
+
 nlohmann::json status_json(const wire::StatusReply& r) {
   const auto& t = r.totals();
   nlohmann::json json = {{"state", state_of(r)},
@@ -136,25 +167,8 @@ nlohmann::json status_json(const wire::StatusReply& r) {
                            {"redelivered", t.redelivered()},
                            {"rejected", r.rejected_tasks()},
                            {"bad_frames", r.bad_frames()}}},
-                         {"consumers", nlohmann::json::array()},
-                         {"producers", nlohmann::json::array()}};
-  for (const auto& c : r.consumers()) {
-    json["consumers"].push_back({{"id", c.id()},
-                                 {"address", c.address()},
-                                 {"in_flight", c.in_flight()},
-                                 {"capacity", c.capacity()},
-                                 {"completed", c.completed()},
-                                 {"connected_seconds", c.connected_seconds()},
-                                 {"rate_per_second", rate(c)}});
-  }
-  for (const auto& p : r.producers()) {
-    json["producers"].push_back({{"id", p.id()},
-                                 {"connected", p.connected()},
-                                 {"sent", p.sent()},
-                                 {"received", p.received()},
-                                 {"results_pending", p.results_pending()},
-                                 {"pilled", p.pilled()}});
-  }
+                         {"consumers", consumers_json(r)},
+                         {"producers", producers_json(r)}};
   return json;
 }
 

@@ -148,7 +148,7 @@ TEST(BrokerCoreLiveness, RetryFailedReportsALaterSuccess) {
   EXPECT_EQ(results[0].attempts(), 2u);
 }
 
-TEST(BrokerCoreLiveness, LateResultFromADeadSessionIsAcceptedOnceAndTheLaterDuplicateDropped) {
+TEST(BrokerCoreLiveness, AResultForADeliveryOfAnEndedSessionIsRefused) {
   BrokerDriver b;
   b.connect_producer("p1");
   b.connect_consumer("c1", 1);
@@ -166,21 +166,21 @@ TEST(BrokerCoreLiveness, LateResultFromADeadSessionIsAcceptedOnceAndTheLaterDupl
   b.connect_consumer("c1", 1);  // back, with the result of its first delivery
   b.complete("c1", first);
   b.flush();
-  auto results = b.take_results("p1");
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].consumer(), "c1");
-  EXPECT_EQ(results[0].attempts(), 2u);
+  EXPECT_TRUE(b.take_results("p1").empty()) << "its session no longer holds that delivery";
+  EXPECT_EQ(bad(b.core(), BadInput::not_holder), 1u);
 
   b.complete("c2", second);
   b.flush();
-  EXPECT_TRUE(b.take_results("p1").empty());
-  EXPECT_EQ(b.core().stats().duplicate_results, 1u);
+  auto results = b.take_results("p1");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].consumer(), "c2");
+  EXPECT_EQ(results[0].attempts(), 2u);
   EXPECT_EQ(b.core().stats().ok, 1u);
   EXPECT_EQ(b.core().in_flight(), 0u) << "c2's credit is free again";
   EXPECT_EQ(b.core().tasks_held(), 0u);
 }
 
-TEST(BrokerCoreLiveness, LateResultForARequeuedTaskTakesItOffTheQueue) {
+TEST(BrokerCoreLiveness, AResultForARequeuedTaskIsRefusedAndTheTaskRunsAgain) {
   BrokerDriver b;
   b.connect_producer("p1");
   b.connect_consumer("c1", 1);
@@ -189,9 +189,11 @@ TEST(BrokerCoreLiveness, LateResultForARequeuedTaskTakesItOffTheQueue) {
   ASSERT_EQ(seqs_of(first), (std::vector<std::uint64_t>{0}));
   b.connect_consumer("c1", 1);  // a new session: p1:0 goes back to the queue
   b.complete("c1", first);      // and its first delivery's result arrives before it runs again
-  EXPECT_EQ(seqs_of(b.flush_and_take_tasks("c1")), (std::vector<std::uint64_t>{1}));
-  EXPECT_EQ(seqs_of(b.take_results("p1")), (std::vector<std::uint64_t>{0}));
-  EXPECT_EQ(b.core().queue_depth(), 0u);
+  const auto again = b.flush_and_take_tasks("c1");
+  EXPECT_EQ(seqs_of(again), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(attempts_of(again), (std::vector<std::uint32_t>{2}));
+  EXPECT_TRUE(b.take_results("p1").empty());
+  EXPECT_EQ(bad(b.core(), BadInput::not_holder), 1u);
 }
 
 TEST(BrokerCoreLiveness, ConsumerReconnectingUnderTheSameIdEndsItsOldSession) {

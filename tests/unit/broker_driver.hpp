@@ -59,6 +59,11 @@ inline std::uint64_t bad_total(const Core& core) {
 
 // ---- envelope builders -------------------------------------------------------------------------
 
+// The process a test peer's hellos come from: one per id unless a test says otherwise.
+inline std::uint64_t process_of(std::string_view id) {
+  return std::hash<std::string_view>{}(id) | 1;
+}
+
 inline wire::Envelope hello(wire::Role role, std::string_view id, std::uint32_t capacity = 0) {
   wire::Envelope envelope;
   envelope.set_version(kProtocolVersion);
@@ -66,6 +71,7 @@ inline wire::Envelope hello(wire::Role role, std::string_view id, std::uint32_t 
   h->set_role(role);
   h->set_id(std::string(id));
   h->set_session(7);
+  h->set_process(process_of(id));
   h->set_capacity(capacity);
   h->set_agent("broker-core-test");
   return envelope;
@@ -106,12 +112,15 @@ inline wire::Envelope heartbeat() {
   return envelope;
 }
 
+// A consumer's result for delivery `attempt` of producer:seq.
 inline wire::Result result(std::string_view producer, std::uint64_t seq,
-                           wire::Status status = wire::OK, std::string_view output = "out") {
+                           wire::Status status = wire::OK, std::string_view output = "out",
+                           std::uint32_t attempt = 1) {
   wire::Result r;
   r.set_producer(std::string(producer));
   r.set_seq(seq);
   r.set_status(status);
+  r.set_attempts(attempt);
   if (status == wire::OK) {
     r.set_output(std::string(output));
   } else {
@@ -296,7 +305,7 @@ class BrokerDriver {
                 wire::Status status = wire::OK) {
     std::vector<wire::Result> results;
     for (const auto& t : tasks)
-      results.push_back(result(t.producer(), t.seq(), status, "done-" + t.payload()));
+      results.push_back(result(t.producer(), t.seq(), status, "done-" + t.payload(), t.attempt()));
     send_results(consumer, results);
   }
 

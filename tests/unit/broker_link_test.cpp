@@ -71,6 +71,42 @@ TEST_F(Link, EachConnectionSaysHelloAsANewSessionWithRoleIdAndAgent) {
   EXPECT_NE(out[0].hello().session(), out[1].hello().session());
 }
 
+TEST_F(Link, EveryHelloOfAProcessCarriesTheSameProcessId) {
+  link.on_connect(now);
+  link.on_connect(now);
+  const auto out = take();
+  EXPECT_NE(out[0].hello().process(), 0u);
+  EXPECT_EQ(out[0].hello().process(), out[1].hello().process());
+  BrokerLink other(config_for(wire::PRODUCER), logger("test"), now);
+  other.on_connect(now);
+  EXPECT_NE(other.outbox()[0].hello().process(), out[0].hello().process()) << "another process";
+}
+
+TEST_F(Link, ADuplicateIdIsAskedAgainEverySecondUntilTheConnectTimeoutNamesIt) {
+  link.on_connect(now);
+  wire::Envelope refusal = error(wire::DUPLICATE_ID);
+  refusal.mutable_error()->set_text("another producer with --id p1 is connected (from 10.0.0.2)");
+  EXPECT_EQ(feed(refusal), LinkEvent::none);
+  EXPECT_FALSE(link.failed()) << "the other one may be a crashed predecessor";
+  EXPECT_EQ(ms_until_new_connection(now), 1000) << "asks again in a second, not after a backoff";
+  now += milliseconds(1000);
+  link.on_connect(now);
+  feed(refusal);
+  EXPECT_EQ(ms_until_new_connection(now), 1000);
+  link.on_tick(kStart + milliseconds(5001), 0);
+  ASSERT_TRUE(link.failed());
+  EXPECT_THAT(link.failure(), HasSubstr("--id p1"));
+  EXPECT_THAT(link.failure(), HasSubstr("--connect-timeout"));
+}
+
+TEST_F(Link, AWelcomeAfterADuplicateIdRefusalIsAnOrdinaryWelcome) {
+  link.on_connect(now);
+  feed(error(wire::DUPLICATE_ID));
+  link.on_connect(now + milliseconds(1000));
+  EXPECT_EQ(feed(welcome()), LinkEvent::welcomed);
+  EXPECT_TRUE(link.welcomed());
+}
+
 TEST_F(Link, TheFirstWelcomeIsWelcomedAndOneAfterALossIsAReconnect) {
   link.on_connect(now);
   EXPECT_EQ(feed(welcome()), LinkEvent::welcomed);

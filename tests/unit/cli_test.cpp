@@ -100,10 +100,10 @@ TEST(Cli, AnUnknownFlagIsExitStatusTwo) {
   EXPECT_EQ(test.parse({"--no-such-flag"}), 2);
 }
 
-TEST(ParseDuration, ABareNumberIsSeconds) {
-  EXPECT_EQ(parse_duration("10"), milliseconds(10000));
+TEST(ParseDuration, ABareNumberIsMilliseconds) {
+  EXPECT_EQ(parse_duration("3000"), milliseconds(3000));
   EXPECT_EQ(parse_duration("0"), milliseconds(0));
-  EXPECT_EQ(parse_duration("1.5"), milliseconds(1500));
+  EXPECT_EQ(parse_duration("1.5"), std::chrono::microseconds(1500));
 }
 
 TEST(ParseDuration, ReadsEveryUnit) {

@@ -329,23 +329,42 @@ TEST_F(ConsumerSession, SilenceMakesItReconnectAndDropUnstartedTasks) {
   EXPECT_EQ(session.phase(), Session::Phase::running);
 }
 
-TEST_F(ConsumerSession, SendsResultsOfWorkThatRanThroughAReconnectAfterTheNewWelcome) {
+TEST_F(ConsumerSession, DropsResultsOfDeliveriesFromAnEarlierConnection) {
+  // The broker ended those deliveries with the old session and gave the tasks out again: a
+  // result for one now would be refused as a delivery the new session does not hold.
   connect(welcome(100, 3));
-  feed(tasks("p1", {0}));
+  feed(tasks("p1", {0, 1}));
+  Work done_before = session.take_work(1);
   Work running = session.take_work(1);
+  finish(done_before);  // its result waits for the flush
   now += milliseconds(301);
   session.on_tick(now);
   ASSERT_TRUE(session.link().wants_new_connection());
-  finish(running);
-  EXPECT_THAT(flush(), IsEmpty()) << "nobody to send them to yet";
   session.on_connect(now);
-  auto hello = take_outbox(session);
-  ASSERT_THAT(bodies(hello), ElementsAre(Body::kHello));
-  EXPECT_THAT(flush(), IsEmpty()) << "not before the Welcome";
   feed(welcome(100, 3));
-  auto out = flush();
+  take_outbox(session);
+  finish(running);  // finishes after the reconnect
+  EXPECT_THAT(flush(), IsEmpty());
+  EXPECT_EQ(session.counts().stale, 2u);
+  EXPECT_EQ(session.running(), 0u);
+}
+
+TEST_F(ConsumerSession, AResultOverTheBrokersMessageLimitGoesAsAFailureWithTheReason) {
+  connect(welcome(100, 3, 4u << 20, 64 * 1024));
+  feed(tasks("p1", {0}));
+  const Work work = session.take_work(1);
+  std::vector<wire::Result> results = results_for(work);
+  results[0].set_output(std::string(70 * 1024, 'x'));
+  results[0].set_attempts(1);
+  session.on_done(work.id, results);
+  const auto out = flush();
   ASSERT_THAT(bodies(out), ElementsAre(Body::kResults));
-  EXPECT_THAT(ref_seqs(out[0].results().results()), ElementsAre(0u));
+  const auto& sent = out[0].results().results(0);
+  EXPECT_EQ(sent.status(), wire::FAILED);
+  EXPECT_THAT(sent.error(), HasSubstr("71680 bytes"));
+  EXPECT_THAT(sent.error(), HasSubstr("--max-message-bytes 65536"));
+  EXPECT_TRUE(sent.output().empty());
+  EXPECT_EQ(session.counts().too_large, 1u);
 }
 
 TEST_F(ConsumerSession, NotWelcomedAsksForANewConnection) {

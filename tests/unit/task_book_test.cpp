@@ -179,18 +179,5 @@ TEST(TaskBook, PerProducerCountsFollowAddAndErase) {
   EXPECT_EQ(book.size(), 1u);
 }
 
-TEST(TaskBook, SettledTaskIsNotPoppedAndCountsAsHeld) {
-  TaskBook book;
-  book.add({0, 0}, record("a"));
-  book.add({0, 1}, record("b"));
-  const TaskKey key = pop_one(book);
-  book.find(key)->state = TaskState::settled;
-  EXPECT_EQ(pop_all(book), (std::vector<TaskKey>{{0, 1}}));
-  EXPECT_EQ(book.size(), 2u);
-  EXPECT_FALSE(book.empty());
-  book.erase(key);
-  EXPECT_EQ(book.held_for(0), 1u);
-}
-
 }  // namespace
 }  // namespace conveyor::broker
