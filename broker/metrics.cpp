@@ -79,15 +79,33 @@ void add_task_times(metrics::MetricSet& set, const Core& core) {
       .samples.push_back(std::move(sample));
 }
 
+// The keys gauges change on a SIGHUP that loads new lists, not on one that fails; the reload
+// counter tells the two apart.
+void add_curve(metrics::MetricSet& set, const CurveCounts& curve) {
+  auto& handshakes =
+      set.counter("conveyor_curve_handshakes_total", "CURVE handshakes decided, by result");
+  handshakes.add({{"result", "admitted"}}, static_cast<double>(curve.admitted));
+  handshakes.add({{"result", "refused"}}, static_cast<double>(curve.refused));
+  auto& keys = set.gauge("conveyor_curve_keys", "Public keys admitted now, by list");
+  keys.add({{"list", "producer"}}, static_cast<double>(curve.producer_keys));
+  keys.add({{"list", "consumer"}}, static_cast<double>(curve.consumer_keys));
+  auto& reloads =
+      set.counter("conveyor_curve_key_reloads_total", "SIGHUP reloads of the key lists, by result");
+  reloads.add({{"result", "loaded"}}, static_cast<double>(curve.reloads_loaded));
+  reloads.add({{"result", "failed"}}, static_cast<double>(curve.reloads_failed));
+}
+
 }  // namespace
 
-metrics::MetricSet broker_metrics(const Core& core, TimePoint now) {
+metrics::MetricSet broker_metrics(const Core& core, TimePoint now,
+                                  const std::optional<CurveCounts>& curve) {
   metrics::MetricSet set;
   add_totals(set, core);
   add_gauges(set, core);
   add_consumers(set, core, now);
   add_bad_frames(set, core);
   add_task_times(set, core);
+  if (curve) add_curve(set, *curve);
   return set;
 }
 

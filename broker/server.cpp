@@ -122,7 +122,17 @@ void Server::answer_admin() {
 }
 
 void Server::publish_metrics() {
-  if (metrics_) metrics_->publish(broker_metrics(core_, Clock::now()));
+  if (!metrics_) return;
+  std::optional<CurveCounts> curve;
+  if (zap_) {
+    curve = CurveCounts{zap_->stats().admitted,
+                        zap_->stats().refused,
+                        zap_->admission().producers().size(),
+                        zap_->admission().consumers().size(),
+                        key_reloads_,
+                        failed_key_reloads_};
+  }
+  metrics_->publish(broker_metrics(core_, Clock::now(), curve));
 }
 
 void Server::start_admission() {
@@ -145,11 +155,13 @@ void Server::reload_keys() {
   auto admission = Admission::load(config_.producer_keys, config_.consumer_keys);
   if (!admission) {
     log->error("SIGHUP: key lists not reloaded, keeping the old ones: {}", admission.error());
+    ++failed_key_reloads_;
     return;
   }
   log->info("SIGHUP: key lists reloaded: {} producer keys, {} consumer keys",
             admission->producers().size(), admission->consumers().size());
   zap_->replace(std::move(*admission));
+  ++key_reloads_;
 }
 
 void Server::write_ready_file() {

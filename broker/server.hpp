@@ -54,6 +54,8 @@ class Server {
   Core core_;
   TimePoint started_;
   int exit_status_ = 0;
+  std::uint64_t key_reloads_ = 0;         // SIGHUPs that replaced the key lists
+  std::uint64_t failed_key_reloads_ = 0;  // SIGHUPs whose lists did not load
   std::vector<Outgoing> sending_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 
 #include "support/cluster.hpp"
 
@@ -79,14 +80,18 @@ TEST(Cli, EnvironmentVariablesSetFlagsAndTheCommandLineWins) {
            "--queue-capacity", "7", "--log-level", "info", "--help"},
           {{"CONVEYOR_QUEUE_CAPACITY", "lots"}});
   EXPECT_EQ(r.status, 0) << r.err;
-  // A valid variable is used: the broker logs the capacity it took from it.
-  Process& broker = job.start(
-      "envbroker",
-      {CONVEYOR_BROKER_BIN, "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"},
-      {{"CONVEYOR_QUEUE_CAPACITY", "1234"}, {"CONVEYOR_ADMIN", "tcp://127.0.0.1:*"}});
-  EXPECT_TRUE(wait_until(
-      [&] { return job.log("envbroker").find("queue capacity 1234") != std::string::npos; }, 10s))
+  // A valid variable is used: the broker's status shows the capacity it took from it.
+  const std::string ready = job.path("envbroker.ready");
+  Process& broker =
+      job.start("envbroker",
+                {CONVEYOR_BROKER_BIN, "--frontend", "tcp://127.0.0.1:*", "--backend",
+                 "tcp://127.0.0.1:*", "--ready-file", ready},
+                {{"CONVEYOR_QUEUE_CAPACITY", "1234"}, {"CONVEYOR_ADMIN", "tcp://127.0.0.1:*"}});
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(ready); }, 10s))
       << job.log("envbroker");
+  const auto status = broker_status(ready_file_admin(ready));
+  ASSERT_TRUE(status) << job.log("envbroker");
+  EXPECT_EQ(status->queue_capacity(), 1234u) << describe(status);
   broker.signal(SIGTERM);
   EXPECT_EQ(broker.wait(10s), 0);
 }

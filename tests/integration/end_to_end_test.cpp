@@ -32,9 +32,11 @@ void expect_sha256_results(const std::string& path, const std::string& producer,
 
 TEST(EndToEnd, SeveralProducersAndConsumersGetEveryTaskDoneOnce) {
   Cluster job;
-  job.start_broker({"--producers", "2", "--exit-when-drained", "--queue-capacity", "500"});
+  // No --exit-when-drained: the broker's totals are read after the run, then it is stopped.
+  job.start_broker({"--producers", "2", "--queue-capacity", "500"});
+  std::vector<Process*> consumers;
   for (const char* id : {"c1", "c2", "c3"}) {
-    job.start_consumer(id, {"--handler", "sha256", "--concurrency", "2"});
+    consumers.push_back(&job.start_consumer(id, {"--handler", "sha256", "--concurrency", "2"}));
   }
   for (const char* id : {"c1", "c2", "c3"})
     ASSERT_TRUE(job.wait_connected(id)) << job.log(id);
@@ -47,6 +49,15 @@ TEST(EndToEnd, SeveralProducersAndConsumersGetEveryTaskDoneOnce) {
 
   EXPECT_EQ(p1.wait(60s), 0) << job.log("p1");
   EXPECT_EQ(p2.wait(60s), 0) << job.log("p2");
+  const auto status = job.wait_status([](const auto& s) { return s.drained(); }, 20s);
+  ASSERT_TRUE(status) << describe(job.status());
+  EXPECT_EQ(status->totals().tasks(), 4500u) << describe(status);
+  EXPECT_EQ(status->totals().ok(), 4500u);
+  EXPECT_EQ(status->totals().failed(), 0u);
+  EXPECT_EQ(status->totals().dead(), 0u);
+  for (Process* c : consumers)
+    EXPECT_EQ(c->wait(20s), 0) << "pilled at the drain: " << job.log(c->name());
+  job.broker().signal(SIGTERM);
   EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
   expect_sha256_results(job.results_path("p1"), "p1", 3000,
                         [](std::uint64_t s) { return producer::generated_payload(s, 48); },
@@ -55,9 +66,6 @@ TEST(EndToEnd, SeveralProducersAndConsumersGetEveryTaskDoneOnce) {
       job.results_path("p2"), "p2", 1500,
       [](std::uint64_t s) { return "line " + std::to_string(s) + " \"quoted\" \\ é"; },
       {"c1", "c2", "c3"});
-  EXPECT_NE(job.log("broker").find("drained: 4500 tasks (4500 ok, 0 failed, 0 dead"),
-            std::string::npos)
-      << job.log("broker");
 }
 
 TEST(EndToEnd, EveryConsumerExitsZeroThroughThePill) {
@@ -71,9 +79,9 @@ TEST(EndToEnd, EveryConsumerExitsZeroThroughThePill) {
     ASSERT_TRUE(job.wait_connected(id)) << job.log(id);
   Process& p1 = job.start_producer("p1", {"--source", "gen:500"});
   EXPECT_EQ(p1.wait(30s), 0) << job.log("p1");
+  // Nobody signals the consumers: exiting 0 is their pill having come (a lost broker would be 1).
   for (Process* c : consumers)
     EXPECT_EQ(c->wait(20s), 0) << job.log(c->name());
-  EXPECT_NE(job.log("c1").find("pill received"), std::string::npos) << job.log("c1");
   EXPECT_EQ(job.broker().wait(20s), 0);
   EXPECT_EQ(read_results(job.results_path("p1")).size(), 500u);
 }

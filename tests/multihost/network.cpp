@@ -1,10 +1,14 @@
 #include "multihost/network.hpp"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 
 namespace conveyor::testing {
 
@@ -59,6 +63,27 @@ std::string Network::add_host(const std::string& name) {
 
 std::vector<std::string> Network::on(const std::string& host) const {
   return {"/usr/sbin/ip", "netns", "exec", hosts_.at(host).ns};
+}
+
+// setns() moves only the calling thread: a thread of its own keeps the test's other threads
+// (gtest's, a ZeroMQ context started earlier) where they were.
+void Network::run_in_namespace(const std::string& host, const std::function<void()>& work) const {
+  const std::string path = "/run/netns/" + hosts_.at(host).ns;
+  std::exception_ptr failure;
+  std::thread thread([&] {
+    try {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw std::runtime_error("cannot open " + path);
+      const int joined = ::setns(fd, CLONE_NEWNET);
+      ::close(fd);
+      if (joined != 0) throw std::runtime_error("cannot join the network namespace " + path);
+      work();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  thread.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 void Network::cut(const std::string& host) {

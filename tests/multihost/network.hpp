@@ -3,7 +3,9 @@
 // port down. Everything is created with a per-process prefix and deleted in the destructor.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,15 @@ class Network {
   const std::string& address(const std::string& host) const { return hosts_.at(host).address; }
   // The argv prefix that runs a command on `host`.
   std::vector<std::string> on(const std::string& host) const;
+  // Runs `work` in this process as if on `host`: on a thread that joined the host's network
+  // namespace, so the sockets it opens (and the threads it starts, as a ZeroMQ context does) reach
+  // the host's loopback. How a test asks a broker for its status or a client for its metrics.
+  template <typename Work>
+  auto run_on(const std::string& host, Work work) const -> decltype(work()) {
+    std::optional<decltype(work())> result;
+    run_in_namespace(host, [&] { result.emplace(work()); });
+    return std::move(*result);
+  }
 
   void cut(const std::string& host);      // unplug its cable at the switch
   void restore(const std::string& host);  // plug it back
@@ -34,6 +45,8 @@ class Network {
     std::string address;
     std::string switch_port;
   };
+  void run_in_namespace(const std::string& host, const std::function<void()>& work) const;
+
   std::string prefix_;
   std::string bridge_ns_;
   std::map<std::string, Host> hosts_;

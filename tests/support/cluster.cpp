@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "conveyor/ctl/status.hpp"
+
 namespace conveyor::testing {
 
 std::string read_file(const std::string& path) {
@@ -38,6 +40,48 @@ std::map<std::uint64_t, nlohmann::json> read_results(const std::string& path) {
     results[seq] = json;
   }
   return results;
+}
+
+std::optional<wire::StatusReply> broker_status(const std::string& admin,
+                                               std::chrono::milliseconds timeout) {
+  if (admin.empty()) return std::nullopt;
+  auto reply = ctl::fetch_status(admin, timeout);
+  if (!reply) return std::nullopt;
+  return std::move(*reply);
+}
+
+std::optional<wire::StatusReply> wait_for_status(
+    const std::function<std::optional<wire::StatusReply>()>& fetch,
+    const StatusCondition& condition, std::chrono::milliseconds limit) {
+  std::optional<wire::StatusReply> found;
+  wait_until(
+      [&] {
+        found = fetch();
+        return found && condition(*found);
+      },
+      limit);
+  if (found && !condition(*found)) found.reset();
+  return found;
+}
+
+std::string describe(const std::optional<wire::StatusReply>& status) {
+  return status ? ctl::status_json(*status).dump() : "no status";
+}
+
+const wire::ConsumerStatus* find_consumer(const wire::StatusReply& status, const std::string& id) {
+  for (const auto& consumer : status.consumers())
+    if (consumer.id() == id) return &consumer;
+  return nullptr;
+}
+
+const wire::ProducerStatus* find_producer(const wire::StatusReply& status, const std::string& id) {
+  for (const auto& producer : status.producers())
+    if (producer.id() == id) return &producer;
+  return nullptr;
+}
+
+std::string ready_file_admin(const std::string& ready_file) {
+  return nlohmann::json::parse(read_file(ready_file)).at("admin").get<std::string>();
 }
 
 Cluster::Cluster() {
@@ -81,9 +125,26 @@ Process& Cluster::start_broker(std::vector<std::string> flags) {
   return *broker_;
 }
 
-bool Cluster::wait_for_log(const std::string& name, const std::string& text,
-                           std::chrono::milliseconds limit) const {
-  return wait_until([&] { return log(name).find(text) != std::string::npos; }, limit);
+std::string Cluster::error_line(const std::string& name) const {
+  const std::string text = log(name);
+  const auto start = text.find(": error: ");
+  if (start == std::string::npos) return "";
+  const auto begin = text.rfind('\n', start);
+  const auto from = begin == std::string::npos ? 0 : begin + 1;
+  return text.substr(from, text.find('\n', start) - from);
+}
+
+std::optional<wire::StatusReply> Cluster::wait_status(const StatusCondition& condition,
+                                                      std::chrono::milliseconds limit) const {
+  return wait_for_status([this] { return status(); }, condition, limit);
+}
+
+bool Cluster::wait_connected(const std::string& consumer_id,
+                             std::chrono::milliseconds limit) const {
+  const auto listed = [&](const wire::StatusReply& s) {
+    return find_consumer(s, consumer_id) != nullptr;
+  };
+  return wait_status(listed, limit).has_value();
 }
 
 Process& Cluster::start_consumer(const std::string& id, std::vector<std::string> flags) {

@@ -95,6 +95,47 @@ TEST(BrokerCoreViews, StatusReplyAndMetricsAgreeWithTheCore) {
   EXPECT_EQ(unlabelled.at("conveyor_consumers_connected"), 1);
 }
 
+// The family `name` in `set`, or null.
+const metrics::Family* family_of(const metrics::MetricSet& set, const std::string& name) {
+  for (const auto& family : set.families())
+    if (family.name == name) return &family;
+  return nullptr;
+}
+
+// The value of the sample of `family` labelled `label`=`value`, or -1 when there is none.
+double labelled(const metrics::Family& family, const std::string& label, const std::string& value) {
+  for (const auto& sample : family.samples) {
+    if (sample.labels == metrics::Labels{{label, value}}) return sample.value;
+  }
+  return -1;
+}
+
+TEST(BrokerMetrics, CurveHandshakesAndKeysAreExportedWithCurveOnly) {
+  BrokerDriver b;
+  EXPECT_EQ(family_of(broker_metrics(b.core(), b.now()), "conveyor_curve_keys"), nullptr);
+  EXPECT_EQ(family_of(broker_metrics(b.core(), b.now()), "conveyor_curve_handshakes_total"),
+            nullptr);
+  EXPECT_EQ(family_of(broker_metrics(b.core(), b.now()), "conveyor_curve_key_reloads_total"),
+            nullptr);
+
+  const auto set = broker_metrics(b.core(), b.now(), CurveCounts{5, 3, 2, 1, 4, 6});
+  const auto* handshakes = family_of(set, "conveyor_curve_handshakes_total");
+  ASSERT_NE(handshakes, nullptr);
+  EXPECT_EQ(handshakes->kind, metrics::Kind::counter);
+  EXPECT_EQ(labelled(*handshakes, "result", "admitted"), 5);
+  EXPECT_EQ(labelled(*handshakes, "result", "refused"), 3);
+  const auto* keys = family_of(set, "conveyor_curve_keys");
+  ASSERT_NE(keys, nullptr);
+  EXPECT_EQ(keys->kind, metrics::Kind::gauge);
+  EXPECT_EQ(labelled(*keys, "list", "producer"), 2);
+  EXPECT_EQ(labelled(*keys, "list", "consumer"), 1);
+  const auto* reloads = family_of(set, "conveyor_curve_key_reloads_total");
+  ASSERT_NE(reloads, nullptr);
+  EXPECT_EQ(reloads->kind, metrics::Kind::counter);
+  EXPECT_EQ(labelled(*reloads, "result", "loaded"), 4);
+  EXPECT_EQ(labelled(*reloads, "result", "failed"), 6);
+}
+
 TEST(BrokerAdmin, ARequestThatIsNotAStatusRequestGetsAnError) {
   BrokerDriver b;
   wire::StatusReply reply;
