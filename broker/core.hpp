@@ -208,7 +208,15 @@ class Core {
   std::uint32_t producer_slot(const std::string& id);
 
   // core_flush.cpp: turning state into messages
+  struct DispatchSlot {  // a consumer with credit, and the batch being filled for it
+    ConsumerSession* consumer;
+    std::size_t credit;
+    std::optional<wire::Envelope> batch;
+    std::size_t bytes = 0;
+  };
+  std::vector<DispatchSlot> consumers_with_credit();
   void dispatch();
+  void deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record);
   void send_results();
   void grant_credit();
   void check_drained(TimePoint now);

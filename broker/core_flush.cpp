@@ -91,57 +91,59 @@ void Core::on_tick(TimePoint now) {
   send_heartbeats(now);
 }
 
-void Core::dispatch() {
-  if (book_.queued() == 0) return;
-  struct Slot {
-    ConsumerSession* consumer;
-    std::size_t credit;
-    std::optional<wire::Envelope> batch;
-    std::size_t bytes = 0;
-  };
-  // Round-robin over consumers with credit, resuming after the last one served: fair dispatch,
-  // and a consumer that joins mid-run is served in the very next round.
-  std::vector<Slot> slots;
+// Round-robin over consumers with credit, resuming after the last one served: fair dispatch,
+// and a consumer that joins mid-run is served in the very next round.
+std::vector<Core::DispatchSlot> Core::consumers_with_credit() {
+  std::vector<DispatchSlot> slots;
   auto collect = [&](auto from, auto to) {
     for (auto it = from; it != to; ++it) {
       if (const std::size_t credit = it->second->free_credit()) {
-        slots.push_back(Slot{it->second.get(), credit, std::nullopt});
+        slots.push_back(DispatchSlot{it->second.get(), credit, std::nullopt});
       }
     }
   };
   const auto resume = consumers_.upper_bound(dispatch_cursor_);
   collect(resume, consumers_.end());
   collect(consumers_.begin(), resume);
-  const std::size_t target = batch_target_bytes(config_);
+  return slots;
+}
+
+void Core::dispatch() {
+  if (book_.queued() == 0) return;
+  std::vector<DispatchSlot> slots = consumers_with_credit();
   std::size_t active = slots.size();
   for (std::size_t i = 0; active > 0; i = (i + 1) % slots.size()) {
-    Slot& slot = slots[i];
+    DispatchSlot& slot = slots[i];
     if (slot.credit == 0) continue;
     auto next = book_.pop_queued();
     if (!next) break;
-    auto& [key, record] = *next;
-    if (!slot.batch) slot.batch.emplace(spare_or_new(spare_task_batches_));
-    wire::Task* task = slot.batch->mutable_tasks()->add_tasks();
-    const std::string& producer = producers_[key.producer]->id;
-    task->set_producer(producer);
-    task->set_seq(key.seq);
-    task->set_attempt(++record->deliveries);
-    task->set_payload(record->payload);
-    if (!record->headers.empty()) *task->mutable_headers() = record->headers;
-    record->state = TaskState::in_flight;
-    record->holder = slot.consumer->serial;
-    slot.consumer->in_flight.insert(key);
-    slot.bytes += record->payload.size() + producer.size() + 16;
-    dispatch_cursor_ = slot.consumer->serial;
+    deliver(slot, next->first, *next->second);
     if (--slot.credit == 0) --active;
-    if (slot.bytes >= target) {
-      send(*slot.consumer, std::move(*slot.batch));
-      slot.batch.reset();
-      slot.bytes = 0;
-    }
   }
-  for (Slot& slot : slots) {
+  for (DispatchSlot& slot : slots) {
     if (slot.batch) send(*slot.consumer, std::move(*slot.batch));
+  }
+}
+
+// A new delivery of `key` to the slot's consumer: only its result for this attempt will count.
+void Core::deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record) {
+  if (!slot.batch) slot.batch.emplace(spare_or_new(spare_task_batches_));
+  wire::Task* task = slot.batch->mutable_tasks()->add_tasks();
+  const std::string& producer = producers_[key.producer]->id;
+  task->set_producer(producer);
+  task->set_seq(key.seq);
+  task->set_attempt(++record.deliveries);
+  task->set_payload(record.payload);
+  if (!record.headers.empty()) *task->mutable_headers() = record.headers;
+  record.state = TaskState::in_flight;
+  record.holder = slot.consumer->serial;
+  slot.consumer->in_flight.insert(key);
+  slot.bytes += record.payload.size() + producer.size() + 16;
+  dispatch_cursor_ = slot.consumer->serial;
+  if (slot.bytes >= batch_target_bytes(config_)) {
+    send(*slot.consumer, std::move(*slot.batch));
+    slot.batch.reset();
+    slot.bytes = 0;
   }
 }
 

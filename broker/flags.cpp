@@ -16,6 +16,7 @@ std::optional<std::string> check_curve_flags(const Config& config) {
 
 }  // namespace
 
+// flag table: one statement per flag, each with its --help text
 std::optional<int> parse_flags(int argc, const char* const* argv, Config& config, LogOptions& log) {
   CLI::App app{
       "conveyor-broker: the broker of a Conveyor job. Producers connect to --frontend and send "

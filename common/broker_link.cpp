@@ -27,8 +27,10 @@ BrokerLimits limits_of(const wire::Welcome& welcome) {
 
 }  // namespace
 
-BrokerLink::BrokerLink(LinkConfig config, std::shared_ptr<spdlog::logger> log, TimePoint now)
-    : config_(std::move(config)),
+BrokerLink::BrokerLink(const LinkConfig& config, wire::Role role,
+                       std::shared_ptr<spdlog::logger> log, TimePoint now)
+    : config_(config),
+      role_(role),
       log_(std::move(log)),
       process_(random_nonce()),
       now_(now),
@@ -43,11 +45,11 @@ wire::Hello& BrokerLink::on_connect(TimePoint now) {
   last_heard_ = now;
   wire::Envelope envelope;
   auto* hello = envelope.mutable_hello();
-  hello->set_role(config_.role);
+  hello->set_role(role_);
   hello->set_id(config_.id);
   hello->set_session(random_nonce());
   hello->set_process(process_);
-  hello->set_agent(config_.agent);
+  hello->set_agent(role_ == wire::PRODUCER ? "conveyor-producer/0.1" : "conveyor-consumer/0.1");
   send(std::move(envelope));
   return *outbox_.back().mutable_hello();
 }
@@ -77,7 +79,7 @@ LinkEvent BrokerLink::on_welcome(const wire::Welcome& welcome, TimePoint now) {
 
 LinkEvent BrokerLink::on_error(const wire::Error& error, TimePoint now) {
   if (error.fatal()) {
-    fail(std::string("the broker refused this ") + role_name(config_.role) + ": " + error.text());
+    fail(std::string("the broker refused this ") + role_name(role_) + ": " + error.text());
     return LinkEvent::failed;
   }
   if (error.code() == wire::NOT_WELCOMED) {
@@ -149,7 +151,11 @@ std::string BrokerLink::connect_timeout_failure() const {
     return handshake_failure_ + "; no welcome from the broker at " + config_.broker + within;
   }
   return "no answer from the broker at " + config_.broker + within +
-         ": is it running, and is this its " + port_name(config_.role) + " port?";
+         ": is it running, and is this its " + port_name(role_) + " port?";
+}
+
+const char* BrokerLink::admitting_flag() const {
+  return role_ == wire::PRODUCER ? "--producer-keys" : "--consumer-keys";
 }
 
 std::string BrokerLink::refusal_note() const {

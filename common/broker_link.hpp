@@ -29,14 +29,12 @@ struct BrokerLimits {
   std::uint64_t max_message_bytes = 16u << 20;
 };
 
+// What a client's link is set up with; each session's config extends it.
 struct LinkConfig {
   std::string id;
-  wire::Role role = wire::PRODUCER;
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
-  std::string broker;        // the endpoint, for messages only
-  std::string agent;         // "conveyor-producer/0.1", for the broker's logs
-  std::string refused_keys;  // the broker flag that admits our key, for handshake failures
+  std::string broker;  // the endpoint, for messages only
 };
 
 // What an input did to the link, for the session to react to.
@@ -55,7 +53,8 @@ class BrokerLink {
   // soon after its crashed predecessor's session ends.
   static constexpr Duration kDuplicateRetry = milliseconds(1000);
 
-  BrokerLink(LinkConfig config, std::shared_ptr<spdlog::logger> log, TimePoint now);
+  BrokerLink(const LinkConfig& config, wire::Role role, std::shared_ptr<spdlog::logger> log,
+             TimePoint now);
 
   // A new connection: queues the hello and returns it for the session to add its own fields.
   wire::Hello& on_connect(TimePoint now);
@@ -86,6 +85,9 @@ class BrokerLink {
   const std::string& failure() const { return failure_; }
   const BrokerLimits& limits() const { return limits_; }
   const LinkConfig& config() const { return config_; }
+  wire::Role role() const { return role_; }
+  // The broker flag whose list admits our CURVE key, to name it when a handshake is refused.
+  const char* admitting_flag() const;
   TimePoint now() const { return now_; }
 
  private:
@@ -98,6 +100,7 @@ class BrokerLink {
   std::string refusal_note() const;
 
   LinkConfig config_;
+  wire::Role role_;
   std::shared_ptr<spdlog::logger> log_;
   BrokerLimits limits_;
   bool welcomed_ = false;

@@ -18,6 +18,10 @@ void add_client_flags(CLI::App& app, ClientConfig& config, const ClientFlagHelp&
   add_metrics_flags(app, config.metrics);
 }
 
+LinkConfig link_config(const ClientConfig& config) {
+  return LinkConfig{config.id, config.connect_timeout, config.reconnect_timeout, config.broker};
+}
+
 std::string checked_client_id(const std::string& id, const std::string& role) {
   const std::string chosen = id.empty() ? default_peer_id(role) : id;
   if (!is_valid_peer_id(chosen)) {

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/curve.hpp"
 #include "conveyor/common/metrics_options.hpp"
@@ -28,6 +29,9 @@ struct ClientFlagHelp {
 
 // --broker, --id, --connect-timeout, --reconnect-timeout, the --curve flags, --metrics-*.
 void add_client_flags(CLI::App& app, ClientConfig& config, const ClientFlagHelp& help);
+
+// What the client's BrokerLink needs of it.
+LinkConfig link_config(const ClientConfig& config);
 
 // `id`, or a default "<role>-<host>-<pid>" when empty; throws StartupError when it is invalid.
 std::string checked_client_id(const std::string& id, const std::string& role);

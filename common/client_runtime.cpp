@@ -104,8 +104,8 @@ void ClientRuntime::on_handshake_event(ClientSession& session) {
   while (auto event = monitor_->next()) {
     if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       link.on_handshake_succeeded();
-    } else if (auto cause = describe_handshake_failure(*event, link.config().refused_keys,
-                                                       keys_.has_value())) {
+    } else if (auto cause =
+                   describe_handshake_failure(*event, link.admitting_flag(), keys_.has_value())) {
       logger(component_)->debug("handshake with the broker failed: {}", *cause);
       link.on_handshake_failure(std::move(*cause));
     }

@@ -3,6 +3,10 @@
 // runtime only moves envelopes, signals and clock readings in, and the outbox out.
 #pragma once
 
+#include <memory>
+
+#include <spdlog/logger.h>
+
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/signal_policy.hpp"
@@ -12,6 +16,9 @@ namespace conveyor {
 
 class ClientSession {
  public:
+  ClientSession(const LinkConfig& config, wire::Role role, std::shared_ptr<spdlog::logger> log,
+                TimePoint now)
+      : link_(config, role, std::move(log), now) {}
   virtual ~ClientSession() = default;
 
   // A new connection to the broker is up: say hello (a new session for the broker).
@@ -23,8 +30,14 @@ class ClientSession {
   // Turns this round's state changes into envelopes in link().outbox().
   virtual void flush(TimePoint now) = 0;
   // Done (every task has its result, or the pill was honoured) or failed: the loop may end.
-  virtual bool finished() const = 0;
-  virtual BrokerLink& link() = 0;
+  bool finished() const { return done() || link_.failed(); }
+  BrokerLink& link() { return link_; }
+  const BrokerLink& link() const { return link_; }
+
+ protected:
+  virtual bool done() const = 0;
+
+  BrokerLink link_;  // the connection logic both clients share
 };
 
 }  // namespace conveyor

@@ -27,15 +27,9 @@ Config with_defaults(Config config) {
 SessionConfig session_config(const Config& config) {
   // --prefetch auto starts as deep as the pool and adapts once task times are known.
   const std::size_t prefetch = config.prefetch.value_or(config.concurrency);
-  SessionConfig session;
-  session.id = config.id;
-  session.capacity = static_cast<std::uint32_t>(config.concurrency + prefetch);
-  session.workers = config.concurrency;
-  session.auto_prefetch = !config.prefetch.has_value();
-  session.connect_timeout = config.connect_timeout;
-  session.reconnect_timeout = config.reconnect_timeout;
-  session.broker = config.broker;
-  return session;
+  return SessionConfig{link_config(config),
+                       static_cast<std::uint32_t>(config.concurrency + prefetch),
+                       config.concurrency, !config.prefetch.has_value()};
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 namespace conveyor::consumer {
 
-std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) {
+// flag table: one statement per flag, each with its --help text
+std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std::string& handler,
+                               LogOptions& log) {
   CLI::App app{
       "conveyor-consumer: takes tasks from the broker, runs each through a handler on a pool of "
       "worker threads and returns the results. It exits 0 after the broker's poison pill, or "
@@ -10,7 +12,6 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
       "the broker requeues what it held).",
       "conveyor-consumer"};
   app.option_defaults()->always_capture_default();
-  Config& c = flags.config;
   add_client_flags(app, c,
                    {"the broker's backend endpoint, tcp://HOST:5556",
                     "this consumer's id, for logs and results (default: consumer-HOST-PID)"});
@@ -23,11 +24,11 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
          "holds only what runs (for slow or risky tasks); auto: about 5 ms of work per worker, "
          "measured as tasks finish (at least --concurrency, at most 4000 or 64 MiB)")
       ->check(CLI::IsMember({"auto"}) | CLI::Range(0, 100000));
-  app.add_option("--handler", flags.handler,
+  app.add_option("--handler", handler,
                  "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "
                  "exec:COMMAND (payload on stdin, stdout is the output, non-zero exit fails)")
       ->required();
-  add_log_flags(app, flags.log);
+  add_log_flags(app, log);
   bind_environment(app);
   if (auto status = parse_command_line(app, argc, argv)) return status;
   if (prefetch != "auto") c.prefetch = std::stoul(prefetch);  // checked by the validator above

@@ -9,13 +9,9 @@
 
 namespace conveyor::consumer {
 
-struct Flags {
-  Config config;
-  std::string handler;
-  LogOptions log;
-};
-
-// Returns an exit status when the program should stop now (--help, or a bad flag).
-std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags);
+// Fills `config`, `handler` (the --handler spec) and `log`. Returns an exit status when the program
+// should stop now (--help, or a bad flag).
+std::optional<int> parse_flags(int argc, const char* const* argv, Config& config,
+                               std::string& handler, LogOptions& log);
 
 }  // namespace conveyor::consumer

@@ -3,11 +3,13 @@
 
 int main(int argc, char** argv) {
   using namespace conveyor;
-  consumer::Flags flags;
-  if (auto status = consumer::parse_flags(argc, argv, flags)) return *status;
-  return run_main("conveyor-consumer", flags.log, [&] {
-    auto handler = from_flag("--handler", [&] { return consumer::make_handler(flags.handler); });
-    consumer::Consumer consumer(flags.config);
+  consumer::Config config;
+  std::string handler_spec;
+  LogOptions log;
+  if (auto status = consumer::parse_flags(argc, argv, config, handler_spec, log)) return *status;
+  return run_main("conveyor-consumer", log, [&] {
+    auto handler = from_flag("--handler", [&] { return consumer::make_handler(handler_spec); });
+    consumer::Consumer consumer(config);
     consumer.on_task(std::move(handler));
     return consumer.run();
   });

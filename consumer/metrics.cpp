@@ -6,12 +6,16 @@ namespace {
 void add_counters(metrics::MetricSet& set, const Counts& counts) {
   set.add_counter("conveyor_consumer_tasks_received_total", "Tasks received from the broker",
                   counts.received);
-  auto& results = set.counter("conveyor_consumer_results_total", "Results sent back, by status");
-  results.add({{"status", "ok"}}, counts.ok);
-  results.add({{"status", "failed"}}, counts.failed);
+  set.counter("conveyor_consumer_results_total", "Results sent back, by status")
+      .add_each("status", {{"ok", counts.ok}, {"failed", counts.failed}});
   set.add_counter("conveyor_consumer_tasks_handed_back_total",
                   "Unstarted tasks handed back to the broker (stop, capacity change)",
                   counts.handed_back);
+  set.add_counter("conveyor_consumer_results_dropped_total",
+                  "Results not sent: their delivery ended with an earlier connection",
+                  counts.stale);
+  set.add_counter("conveyor_consumer_results_too_large_total",
+                  "Results over the broker's message limit, sent as failed", counts.too_large);
 }
 
 bool finishing(const Session& session) {

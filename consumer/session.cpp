@@ -17,16 +17,12 @@ wire::TaskRef ref_of(const wire::Task& task) {
   return ref;
 }
 
-LinkConfig link_config(const SessionConfig& config) {
-  return LinkConfig{
-      config.id,     wire::CONSUMER,          config.connect_timeout, config.reconnect_timeout,
-      config.broker, "conveyor-consumer/0.1", "--consumer-keys"};
-}
-
 }  // namespace
 
 Session::Session(SessionConfig config, TimePoint now)
-    : config_(std::move(config)), log_(logger("consumer")), link_(link_config(config_), log_, now) {
+    : ClientSession(config, wire::CONSUMER, logger("consumer"), now),
+      config_(std::move(config)),
+      log_(logger("consumer")) {
   if (config_.auto_prefetch) auto_prefetch_.emplace(config_.workers);
 }
 

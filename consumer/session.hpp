@@ -26,14 +26,10 @@
 
 namespace conveyor::consumer {
 
-struct SessionConfig {
-  std::string id;
+struct SessionConfig : LinkConfig {
   std::uint32_t capacity = 1;  // tasks held at most: running + prefetched
   std::size_t workers = 1;     // --concurrency: how many tasks run at once
   bool auto_prefetch = false;  // --prefetch auto: capacity follows measured handler times
-  Duration connect_timeout = milliseconds(10000);
-  Duration reconnect_timeout = milliseconds(60000);
-  std::string broker;  // for messages only
 };
 
 struct Counts {
@@ -66,12 +62,7 @@ class Session final : public ClientSession {
   void on_connect(TimePoint now) override;
   void on_envelope(wire::Envelope& envelope, TimePoint now) override;
   void on_tick(TimePoint now) override;
-  // The first signal is stop(), the second abort().
-  SignalAction on_signal(int signo, TimePoint now) override;
   void flush(TimePoint now) override;
-  bool finished() const override { return phase() == Phase::done || phase() == Phase::failed; }
-  BrokerLink& link() override { return link_; }
-  const BrokerLink& link() const { return link_; }
 
   std::size_t pending() const { return pending_.size(); }
   std::size_t running() const { return running_tasks_; }
@@ -84,6 +75,8 @@ class Session final : public ClientSession {
   void on_done(std::uint64_t id, std::vector<wire::Result>& results,
                Duration elapsed = Duration::zero());
 
+  // What a signal means: the first is stop(), the second abort().
+  SignalAction on_signal(int signo, TimePoint now) override;
   // SIGTERM: stop taking tasks, hand back unstarted ones, finish and report started ones.
   void stop(TimePoint now);
   // Second signal: say goodbye now, handing back everything held (the broker requeues it).
@@ -99,6 +92,7 @@ class Session final : public ClientSession {
   bool stopping() const { return stopping_; }
 
  private:
+  bool done() const override { return done_; }
   struct Running {
     std::vector<wire::TaskRef> refs;
     std::size_t payload_bytes = 0;
@@ -115,7 +109,6 @@ class Session final : public ClientSession {
 
   SessionConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  BrokerLink link_;
   Counts counts_;
   SignalCount signals_;
   HandlerTimes times_;

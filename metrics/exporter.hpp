@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -45,6 +46,12 @@ struct Family {
 
   // One more counter or gauge sample, with these labels.
   void add(Labels labels, double value) { samples.push_back({std::move(labels), value, {}, 0}); }
+  // One sample per value of `label`: {"status": "ok"} = 3, {"status": "failed"} = 1, ...
+  void add_each(const std::string& label,
+                std::initializer_list<std::pair<const char*, double>> values) {
+    for (const auto& [value, n] : values)
+      add({{label, value}}, n);
+  }
 };
 
 // What one scrape shows: families by name, built fresh by the shell every round.

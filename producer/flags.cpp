@@ -2,19 +2,20 @@
 
 namespace conveyor::producer {
 
-std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) {
+// flag table: one statement per flag, each with its --help text
+std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std::string& source,
+                               LogOptions& log) {
   CLI::App app{
       "conveyor-producer: reads tasks from a source, sends them to the broker within the credit "
       "it grants, and writes one JSON line per final result. When the source is exhausted it "
       "sends its poison pill and waits until every task has a final result, then exits 0.",
       "conveyor-producer"};
   app.option_defaults()->always_capture_default();
-  Config& c = flags.config;
   add_client_flags(app, c,
                    {"the broker's frontend endpoint, tcp://HOST:5555",
                     "this producer's id, first part of its task ids; reuse it to resume after a "
                     "restart (default: producer-HOST-PID)"});
-  app.add_option("--source", flags.source,
+  app.add_option("--source", source,
                  "lines:PATH (one task per line; lines:- reads stdin), gen:COUNT or "
                  "gen:COUNT:SIZE (generated payloads of SIZE bytes)")
       ->required();
@@ -24,7 +25,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags) 
                  "tasks without a final result held at most (memory bound, resend buffer)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
-  add_log_flags(app, flags.log);
+  add_log_flags(app, log);
   bind_environment(app);
   return parse_command_line(app, argc, argv);
 }

@@ -9,13 +9,9 @@
 
 namespace conveyor::producer {
 
-struct Flags {
-  Config config;
-  std::string source;
-  LogOptions log;
-};
-
-// Returns an exit status when the program should stop now (--help, or a bad flag).
-std::optional<int> parse_flags(int argc, const char* const* argv, Flags& flags);
+// Fills `config`, `source` (the --source spec) and `log`. Returns an exit status when the program
+// should stop now (--help, or a bad flag).
+std::optional<int> parse_flags(int argc, const char* const* argv, Config& config,
+                               std::string& source, LogOptions& log);
 
 }  // namespace conveyor::producer

@@ -3,13 +3,12 @@
 namespace conveyor::producer {
 namespace {
 
+// The results by status first: what a dashboard of producers is for.
 void add_counters(metrics::MetricSet& set, const Counts& counts) {
+  set.counter("conveyor_producer_results_total", "Final results, by status")
+      .add_each("status", {{"ok", counts.ok}, {"failed", counts.failed}, {"dead", counts.dead}});
   set.add_counter("conveyor_producer_tasks_read_total", "Tasks read from the source",
                   counts.produced);
-  auto& results = set.counter("conveyor_producer_results_total", "Final results, by status");
-  results.add({{"status", "ok"}}, counts.ok);
-  results.add({{"status", "failed"}}, counts.failed);
-  results.add({{"status", "dead"}}, counts.dead);
   set.add_counter("conveyor_producer_duplicate_results_total",
                   "Results dropped because the task was final already", counts.duplicates);
 }

@@ -18,8 +18,7 @@ Config with_defaults(Config config) {
 }
 
 SessionConfig session_config(const Config& config) {
-  return SessionConfig{config.id, config.window, config.connect_timeout, config.reconnect_timeout,
-                       config.broker};
+  return SessionConfig{link_config(config), config.window};
 }
 
 ResultsFile open_results(const std::string& path) {

@@ -13,18 +13,12 @@ namespace {
 constexpr std::size_t kMaxBatchTasks = 10000;
 constexpr std::size_t kBatchTargetBytes = 1u << 20;
 
-LinkConfig link_config(const SessionConfig& config) {
-  return LinkConfig{
-      config.id,     wire::PRODUCER,          config.connect_timeout, config.reconnect_timeout,
-      config.broker, "conveyor-producer/0.1", "--producer-keys"};
-}
-
 }  // namespace
 
 Session::Session(SessionConfig config, TimePoint now)
-    : config_(std::move(config)),
-      log_(logger("producer")),
-      link_(link_config(config_), log_, now) {}
+    : ClientSession(config, wire::PRODUCER, logger("producer"), now),
+      config_(std::move(config)),
+      log_(logger("producer")) {}
 
 void Session::on_connect(TimePoint now) {
   credit_ = 0;

@@ -26,12 +26,8 @@
 
 namespace conveyor::producer {
 
-struct SessionConfig {
-  std::string id;
+struct SessionConfig : LinkConfig {
   std::size_t window = 10000;  // tasks without a final result held at most
-  Duration connect_timeout = milliseconds(10000);
-  Duration reconnect_timeout = milliseconds(60000);
-  std::string broker;  // for messages only
 };
 
 // Counts a producer reports in its summary.
@@ -62,15 +58,12 @@ class Session final : public ClientSession {
   void on_connect(TimePoint now) override;
   void on_envelope(wire::Envelope& envelope, TimePoint now) override;
   void on_tick(TimePoint now) override;
+  // Emits tasks within credit, acks, the pill and the goodbye, as the state allows.
+  void flush(TimePoint now) override;
+
   // The first signal stops reading the source (the pill follows what was read); the second
   // stops at once.
   SignalAction on_signal(int signo, TimePoint now) override;
-  // Emits tasks within credit, acks, the pill and the goodbye, as the state allows.
-  void flush(TimePoint now) override;
-  bool finished() const override { return phase() == Phase::done || phase() == Phase::failed; }
-  BrokerLink& link() override { return link_; }
-  const BrokerLink& link() const { return link_; }
-
   // Source pacing: how much to ask the reader for, given whether it is reading already. It asks
   // in sizeable chunks when busy and at once when idle, so a slow source is not held back.
   SourcePlan plan_source(bool reader_busy, TimePoint now);
@@ -97,6 +90,7 @@ class Session final : public ClientSession {
   const std::string& id() const { return config_.id; }
 
  private:
+  bool done() const override { return done_; }
   void on_welcome(LinkEvent event, TimePoint now);
   void on_results(wire::ResultBatch& batch);
   void on_error(const wire::Error& error);
@@ -109,7 +103,6 @@ class Session final : public ClientSession {
 
   SessionConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  BrokerLink link_;
   Counts counts_;
   SignalCount signals_;
   TimePoint stop_reading_by_{};

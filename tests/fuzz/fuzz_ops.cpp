@@ -55,6 +55,7 @@ void answer_tasks(Core& core, const std::vector<Outgoing>& sent, std::uint8_t ho
       auto* result = reply.mutable_results()->add_results();
       result->set_producer(task.producer());
       result->set_seq(task.seq());
+      result->set_attempts(task.attempt());  // the delivery it answers, as a consumer does
       result->set_status((how + task.seq()) % 3 == 0 ? wire::FAILED : wire::OK);
     }
     core.on_envelope(Side::backend, out.route, reply, "fuzz", now);

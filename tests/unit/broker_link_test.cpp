@@ -21,11 +21,9 @@ using Body = wire::Envelope::BodyCase;
 LinkConfig config_for(wire::Role role) {
   LinkConfig config;
   config.id = role == wire::PRODUCER ? "p1" : "c1";
-  config.role = role;
   config.connect_timeout = milliseconds(5000);
   config.reconnect_timeout = milliseconds(20000);
   config.broker = role == wire::PRODUCER ? "tcp://broker:5555" : "tcp://broker:5556";
-  config.agent = "conveyor-test/1";
   return config;
 }
 
@@ -45,7 +43,7 @@ class Link : public ::testing::Test {
   void patient() {
     LinkConfig config = config_for(wire::PRODUCER);
     config.connect_timeout = std::chrono::minutes(10);
-    link = BrokerLink(config, logger("test"), now);
+    link = BrokerLink(config, wire::PRODUCER, logger("test"), now);
   }
   // Ticks every 10 ms from `from` until the link asks for a new connection; the delay in ms.
   long long ms_until_new_connection(TimePoint from) {
@@ -57,7 +55,7 @@ class Link : public ::testing::Test {
   }
 
   TimePoint now = kStart;
-  BrokerLink link{config_for(wire::PRODUCER), logger("test"), kStart};
+  BrokerLink link{config_for(wire::PRODUCER), wire::PRODUCER, logger("test"), kStart};
 };
 
 TEST_F(Link, EachConnectionSaysHelloAsANewSessionWithRoleIdAndAgent) {
@@ -67,7 +65,7 @@ TEST_F(Link, EachConnectionSaysHelloAsANewSessionWithRoleIdAndAgent) {
   ASSERT_THAT(bodies(out), ElementsAre(Body::kHello, Body::kHello));
   EXPECT_EQ(out[0].hello().role(), wire::PRODUCER);
   EXPECT_EQ(out[0].hello().id(), "p1");
-  EXPECT_EQ(out[0].hello().agent(), "conveyor-test/1");
+  EXPECT_EQ(out[0].hello().agent(), "conveyor-producer/0.1");
   EXPECT_NE(out[0].hello().session(), out[1].hello().session());
 }
 
@@ -77,7 +75,7 @@ TEST_F(Link, EveryHelloOfAProcessCarriesTheSameProcessId) {
   const auto out = take();
   EXPECT_NE(out[0].hello().process(), 0u);
   EXPECT_EQ(out[0].hello().process(), out[1].hello().process());
-  BrokerLink other(config_for(wire::PRODUCER), logger("test"), now);
+  BrokerLink other(config_for(wire::PRODUCER), wire::PRODUCER, logger("test"), now);
   other.on_connect(now);
   EXPECT_NE(other.outbox()[0].hello().process(), out[0].hello().process()) << "another process";
 }
@@ -128,7 +126,7 @@ TEST_F(Link, TheWelcomeSetsTheBrokersLimits) {
 
 TEST_F(Link, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   for (const wire::Role role : {wire::PRODUCER, wire::CONSUMER}) {
-    link = BrokerLink(config_for(role), logger("test"), now);
+    link = BrokerLink(config_for(role), role, logger("test"), now);
     link.on_connect(now);
     EXPECT_EQ(link.on_tick(now + milliseconds(5000), 0), LinkEvent::none);
     EXPECT_EQ(link.on_tick(now + milliseconds(5001), 0), LinkEvent::failed);

@@ -9,9 +9,17 @@
 namespace conveyor::consumer {
 namespace {
 
+// What the command line gave.
+struct Flags {
+  Config config;
+  std::string handler;
+  LogOptions log;
+};
+
 std::optional<int> parse(Flags& flags, std::vector<const char*> args) {
   args.insert(args.begin(), {"conveyor-consumer", "--handler", "echo"});
-  return parse_flags(static_cast<int>(args.size()), args.data(), flags);
+  return parse_flags(static_cast<int>(args.size()), args.data(), flags.config, flags.handler,
+                     flags.log);
 }
 
 TEST(ConsumerFlags, PrefetchDefaultsToAuto) {
