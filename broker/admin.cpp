@@ -39,6 +39,7 @@ wire::StatusReply status_reply(const Core& core, TimePoint now, TimePoint starte
   reply.set_queue_depth(core.queue_depth());
   reply.set_queue_capacity(core.config().queue_capacity);
   reply.set_in_flight(core.in_flight());
+  reply.set_delayed(core.delayed());
   reply.set_tasks_held(core.tasks_held());
   reply.set_drained(core.drained());
   reply.set_stopping(core.stopping());
@@ -50,6 +51,7 @@ wire::StatusReply status_reply(const Core& core, TimePoint now, TimePoint starte
   totals->set_failed(stats.failed);
   totals->set_dead(stats.dead);
   totals->set_redelivered(stats.redelivered);
+  totals->set_retried(stats.retried);
   totals->set_seconds(seconds_between(started, now));
   reply.set_rejected_tasks(stats.rejected_tasks);
   reply.set_bad_frames(

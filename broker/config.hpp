@@ -21,7 +21,10 @@ struct Config {
   Duration heartbeat = milliseconds(1000);
   std::uint32_t liveness = 3;
   std::uint32_t max_attempts = 3;
-  bool retry_failed = false;
+  bool retry_failed = false;  // every failure is retryable, not only those a handler marks
+  Duration retry_delay = milliseconds(1000);       // the first retry waits up to this
+  Duration retry_delay_max = milliseconds(60000);  // no retry waits longer
+  std::optional<std::uint64_t> random_seed;        // retry jitter; tests pin it
   std::optional<Duration> producer_timeout;
   std::size_t max_message_bytes = 16u << 20;
   std::size_t max_payload_bytes = 4u << 20;

@@ -53,6 +53,8 @@ Core::Core(Config config, TimePoint now)
       log_(logger("broker")),
       instance_(random_nonce()),
       last_now_(now),
+      retry_delay_(config_.retry_delay, config_.retry_delay_max,
+                   config_.random_seed.value_or(random_nonce())),
       run_started_(now),
       run_(config_.expected_producers, config_.service) {}
 

@@ -22,6 +22,7 @@
 #include <spdlog/logger.h>
 
 #include "conveyor/broker/config.hpp"
+#include "conveyor/broker/retry_delay.hpp"
 #include "conveyor/broker/run.hpp"
 #include "conveyor/broker/task_book.hpp"
 #include "conveyor/common/clock.hpp"
@@ -69,7 +70,9 @@ struct Stats {
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::uint64_t dead = 0;
-  std::uint64_t redelivered = 0;
+  std::uint64_t redelivered = 0;  // deliveries lost (consumer gone, timed out) and given again
+  std::uint64_t retried = 0;      // failures scheduled to be tried again (--retry-delay)
+  std::uint64_t timed_out = 0;    // deliveries cut short at a consumer's --task-timeout
   std::uint64_t duplicate_tasks = 0;
   std::uint64_t rejected_tasks = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(BadInput::count_)> bad_input{};
@@ -144,6 +147,7 @@ class Core {
   bool stopping() const { return stopping_; }
   const Stats& stats() const { return stats_; }
   std::size_t queue_depth() const { return book_.queued(); }
+  std::size_t delayed() const { return book_.delayed(); }  // retries waiting for their time
   std::size_t tasks_held() const { return book_.size(); }
   std::size_t in_flight() const;
   std::size_t consumers() const { return consumers_.size(); }
@@ -189,6 +193,7 @@ class Core {
   void on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now);
   TaskRecord* held_delivery(const ConsumerSession& consumer, const wire::Result& result);
   void on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now);
+  void retry_later(const TaskKey& key, TaskRecord& record, wire::Result& result, TimePoint now);
   void on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now);
   void on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye, TimePoint now);
 
@@ -244,6 +249,7 @@ class Core {
   std::uint64_t instance_;
   TimePoint last_now_;
   TaskBook book_;
+  RetryDelay retry_delay_;
   std::vector<Outgoing> outbox_;
   std::vector<wire::Envelope> spare_task_batches_;  // recycle(): sent, cleared, to refill
   std::vector<wire::Envelope> spare_result_batches_;

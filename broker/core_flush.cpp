@@ -79,6 +79,7 @@ std::size_t Core::spare_batches() const {
 
 void Core::flush(TimePoint now) {
   last_now_ = now;
+  book_.release_due(now);  // retries whose wait is over join the queue's tail
   dispatch();
   send_results();
   grant_credit();
@@ -184,7 +185,10 @@ void Core::send_results() {
 void Core::grant_credit() {
   if (stopping_) return;
   const auto capacity = static_cast<long long>(config_.queue_capacity);
-  long long room = capacity - static_cast<long long>(book_.queued() + outstanding_grants_);
+  // Retries waiting in the delay queue count against the capacity like queued tasks: they will
+  // be queued again, and the delay queue is bounded by it too.
+  long long room =
+      capacity - static_cast<long long>(book_.queued() + book_.delayed() + outstanding_grants_);
   if (room <= 0) return;
   std::vector<ProducerBook*> eligible;
   for (std::size_t n = 0; n < producers_.size(); ++n) {
@@ -341,6 +345,7 @@ wire::Summary Core::run_summary(TimePoint now) const {
   summary.set_failed(stats_.failed - run_start_stats_.failed);
   summary.set_dead(stats_.dead - run_start_stats_.dead);
   summary.set_redelivered(stats_.redelivered - run_start_stats_.redelivered);
+  summary.set_retried(stats_.retried - run_start_stats_.retried);
   summary.set_seconds(seconds_between(run_started_, now));
   return summary;
 }

@@ -132,20 +132,32 @@ void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint 
   const TaskKey key{producer_slots_.at(result.producer()), result.seq()};
   consumer.in_flight.erase(key);
   ++consumer.completed;
-  if (result.status() != wire::OK) result.set_status(wire::FAILED);  // only the broker says dead
-  if (result.status() == wire::FAILED && config_.retry_failed) {
-    if (record->deliveries < config_.max_attempts) {
-      book_.requeue_front(key, *record);
-      ++stats_.redelivered;
-      return;
-    }
-    result.set_status(wire::DEAD);
-    result.set_error("failed " + std::to_string(record->deliveries) +
-                     " times (--max-attempts); last error: " + result.error());
-    log_->warn("task {} is dead: {}", task_id(result.producer(), key.seq), result.error());
-  }
   result.set_consumer(consumer.id);
+  if (result.status() == wire::OK) return finalize(key, *record, std::move(result));
+  result.set_status(wire::FAILED);  // only the broker says dead
+  if (result.timed_out()) {
+    // Cut short at --task-timeout: like a consumer lost while holding it, it goes again at once.
+    ++stats_.timed_out;
+    return lose_delivery(key, *record, result.error());
+  }
+  if (result.retry() || config_.retry_failed) return retry_later(key, *record, result, now);
   finalize(key, *record, std::move(result));
+}
+
+// §7.2: a retried task waits in the delay queue (--retry-delay, doubling per attempt, full
+// jitter) and then joins the queue's tail; after --max-attempts deliveries it is dead.
+void Core::retry_later(const TaskKey& key, TaskRecord& record, wire::Result& result,
+                       TimePoint now) {
+  if (record.deliveries < config_.max_attempts) {
+    book_.delay(key, record, now + retry_delay_.next(record.deliveries));
+    ++stats_.retried;
+    return;
+  }
+  result.set_status(wire::DEAD);
+  result.set_error("failed " + std::to_string(record.deliveries) +
+                   " times (--max-attempts); last error: " + result.error());
+  log_->warn("task {} is dead: {}", task_id(result.producer(), key.seq), result.error());
+  finalize(key, record, std::move(result));
 }
 
 void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now) {

@@ -52,7 +52,13 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
                  "deliveries of a task before it is final with status dead")
       ->check(CLI::Range(1, 1000));
   app.add_flag("--retry-failed", config.retry_failed,
-               "redeliver failed tasks too (up to --max-attempts), not only lost ones");
+               "retry every failed task (up to --max-attempts), not only those a handler marks "
+               "as worth retrying");
+  add_duration_option(app, "--retry-delay", config.retry_delay,
+                      "a retry waits up to this after the first attempt, twice as long after "
+                      "each next one (a random wait in [0, that]: full jitter)");
+  add_duration_option(app, "--retry-delay-max", config.retry_delay_max,
+                      "no retry waits longer than this");
   app.add_option("--producer-timeout-ms", producer_timeout_ms,
                  "a producer gone this long counts as having sent its pill (0: wait forever)");
   app.add_option("--max-message-bytes", config.max_message_bytes,

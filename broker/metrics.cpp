@@ -19,14 +19,22 @@ void add_totals(metrics::MetricSet& set, const Core& core) {
   set.add_counter("conveyor_tasks_dead_total", "Tasks given up after --max-attempts deliveries",
                   static_cast<double>(stats.dead));
   set.add_counter("conveyor_tasks_redelivered_total",
-                  "Deliveries lost or failed and put back in the queue",
+                  "Deliveries lost (consumer gone, timed out) and put back in the queue",
                   static_cast<double>(stats.redelivered));
+  set.add_counter("conveyor_tasks_retried_total",
+                  "Failures scheduled to be tried again after --retry-delay",
+                  static_cast<double>(stats.retried));
+  set.add_counter("conveyor_tasks_timed_out_total",
+                  "Deliveries cut short at a consumer's --task-timeout",
+                  static_cast<double>(stats.timed_out));
   set.add_counter("conveyor_tasks_rejected_total",
                   "Tasks refused (stopping, beyond credit, batch too large)",
                   static_cast<double>(stats.rejected_tasks));
 }
 
 void add_gauges(metrics::MetricSet& set, const Core& core) {
+  set.add_gauge("conveyor_tasks_delayed", "Retries waiting for their --retry-delay",
+                static_cast<double>(core.delayed()));
   set.add_gauge("conveyor_queue_depth", "Tasks waiting for a consumer",
                 static_cast<double>(core.queue_depth()));
   set.add_gauge("conveyor_queue_capacity", "--queue-capacity",

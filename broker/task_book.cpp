@@ -29,6 +29,35 @@ void TaskBook::requeue_front(const TaskKey& key, TaskRecord& record) {
   ++queued_;
 }
 
+void TaskBook::delay(const TaskKey& key, TaskRecord& record, TimePoint until) {
+  assert(record.state == TaskState::in_flight);
+  record.state = TaskState::delayed;
+  record.holder = 0;
+  record.ticket = next_ticket_++;
+  delayed_.emplace(until, Entry{key, record.ticket});
+  ++delayed_count_;
+}
+
+std::size_t TaskBook::release_due(TimePoint now) {
+  std::size_t released = 0;
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    const Entry entry = delayed_.begin()->second;
+    delayed_.erase(delayed_.begin());
+    auto it = records_.find(entry.key);
+    if (it == records_.end() || it->second.state != TaskState::delayed ||
+        it->second.ticket != entry.ticket) {
+      continue;  // stale: erased since
+    }
+    it->second.state = TaskState::queued;
+    it->second.ticket = next_ticket_++;
+    fifo_.push_back(Entry{entry.key, it->second.ticket});
+    --delayed_count_;
+    ++queued_;
+    ++released;
+  }
+  return released;
+}
+
 std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued() {
   while (!fifo_.empty()) {
     const Entry entry = fifo_.front();
@@ -48,10 +77,14 @@ void TaskBook::erase(const TaskKey& key) {
   auto it = records_.find(key);
   if (it == records_.end()) return;
   if (it->second.state == TaskState::queued) --queued_;
+  if (it->second.state == TaskState::delayed) --delayed_count_;
   records_.erase(it);
   count(key.producer, -1);
   // The FIFO entry, if any, is now stale; drop the backlog of stale entries when the book empties.
-  if (records_.empty()) fifo_.clear();
+  if (records_.empty()) {
+    fifo_.clear();
+    delayed_.clear();
+  }
 }
 
 std::size_t TaskBook::held_for(std::uint32_t producer) const {

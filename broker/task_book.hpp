@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -35,6 +36,7 @@ struct TaskKeyHash {
 enum class TaskState : std::uint8_t {
   queued,     // waiting in the FIFO
   in_flight,  // held by the consumer session `holder`: only its result for this delivery counts
+  delayed,    // a retry waiting for its time (--retry-delay), then to the FIFO's tail
 };
 
 struct TaskRecord {
@@ -43,7 +45,7 @@ struct TaskRecord {
   std::uint32_t deliveries = 0;
   TaskState state = TaskState::queued;
   std::uint64_t holder = 0;  // consumer session serial while in_flight
-  std::uint64_t ticket = 0;  // matches the FIFO entry that is current for this record
+  std::uint64_t ticket = 0;  // matches the FIFO or delay entry that is current for this record
   TimePoint received{};
 };
 
@@ -56,6 +58,10 @@ class TaskBook {
   TaskRecord& add(const TaskKey& key, TaskRecord record);
   // Puts a held task back at the head of the FIFO (redelivery goes first).
   void requeue_front(const TaskKey& key, TaskRecord& record);
+  // Holds a task out of the FIFO until `until`: a retry waits (see release_due()).
+  void delay(const TaskKey& key, TaskRecord& record, TimePoint until);
+  // Moves every delayed task whose time has come to the tail of the FIFO; how many.
+  std::size_t release_due(TimePoint now);
   // The next queued task, or nothing when the FIFO holds none.
   std::optional<std::pair<TaskKey, TaskRecord*>> pop_queued();
   // Removes a task in any state.
@@ -63,6 +69,7 @@ class TaskBook {
 
   std::size_t size() const { return records_.size(); }
   std::size_t queued() const { return queued_; }
+  std::size_t delayed() const { return delayed_count_; }
   std::size_t held_for(std::uint32_t producer) const;
   bool empty() const { return records_.empty(); }
 
@@ -77,7 +84,9 @@ class TaskBook {
   std::unordered_map<TaskKey, TaskRecord, TaskKeyHash> records_;
   // Entries go stale when their record is erased or requeued; pop_queued() skips them by ticket.
   std::deque<Entry> fifo_;
+  std::multimap<TimePoint, Entry> delayed_;  // by due time; stale entries skipped by ticket
   std::size_t queued_ = 0;
+  std::size_t delayed_count_ = 0;
   std::uint64_t next_ticket_ = 1;
   std::vector<std::size_t> per_producer_;
 };

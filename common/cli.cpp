@@ -98,6 +98,15 @@ void add_metrics_flags(CLI::App& app, MetricsOptions& options) {
                  "IPv4 address the metrics server listens on");
 }
 
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (parse_duration(text)) return {};
+        return "'" + text + "' is not a duration: 250ms, 10s, 2m, or milliseconds (3000)";
+      },
+      "DURATION");
+}
+
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
                                  const std::string& help) {
   auto* option = app.add_option_function<std::string>(
@@ -116,6 +125,11 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duratio
 }
 
 void print_error(const std::string& program, const std::string& message) {
+  if (log_format() == LogFormat::json) {
+    // Under --log-format json stderr holds one JSON object per line: the last one too.
+    logger(program)->error("{}", message);
+    return;
+  }
   std::cerr << program << ": error: " << message << std::endl;
 }
 

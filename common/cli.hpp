@@ -37,6 +37,9 @@ void bind_environment(CLI::App& app);
 // the older --heartbeat-ms flags count, gets what they meant. Nothing when unparsable.
 std::optional<Duration> parse_duration(const std::string& text);
 
+// Checks that a flag's value is a duration (parse_duration), for optional duration flags.
+CLI::Validator duration_validator();
+
 // A duration flag ("--connect-timeout 10s") stored into `target`; shows `target` as its default.
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
                                  const std::string& help);
@@ -48,7 +51,7 @@ void add_metrics_flags(CLI::App& app, MetricsOptions& options);
 // 2 after printing one line naming the bad flag.
 std::optional<int> parse_command_line(CLI::App& app, int argc, const char* const* argv);
 
-// Prints "program: error: message" on stderr.
+// Prints "program: error: message" on stderr (under --log-format json, as a JSON log line).
 void print_error(const std::string& program, const std::string& message);
 
 // A program's main() after its flags parsed: applies `log`, then runs `body`. A UsageError is one

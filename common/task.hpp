@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "conveyor/common/clock.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor {
@@ -17,36 +18,55 @@ std::string task_id(std::string_view producer, std::uint64_t seq);
 // A task as a handler sees it: a read-only view, valid for the duration of the handler call.
 class Task {
  public:
-  explicit Task(const wire::Task& task) : task_(&task) {}
+  explicit Task(const wire::Task& task, std::optional<TimePoint> deadline = std::nullopt)
+      : task_(&task), deadline_(deadline) {}
 
   std::string id() const { return task_id(producer(), seq()); }
   std::string_view producer() const { return task_->producer(); }
   std::uint64_t seq() const { return task_->seq(); }
-  // 1 on the first delivery; more when a consumer was lost while holding it.
+  // 1 on the first delivery; more when a consumer was lost while holding it, or it was retried.
   std::uint32_t attempt() const { return task_->attempt(); }
   std::string_view payload() const { return task_->payload(); }
   std::optional<std::string_view> header(std::string_view key) const;
+  // With --task-timeout: when the task must be done. A handler that can stop early should watch
+  // it (cancelled()); one that runs past it makes the consumer give the task up, stop taking
+  // work and exit non-zero, so that its supervisor restarts it (threads cannot be killed).
+  std::optional<TimePoint> deadline() const { return deadline_; }
+  bool cancelled() const { return deadline_ && Clock::now() >= *deadline_; }
 
  private:
   const wire::Task* task_;
+  std::optional<TimePoint> deadline_;
 };
 
-// What a handler returns: ok with output bytes, or failed with an error text.
+// What a handler returns: ok with output bytes, or not, with an error text and what to do next.
 class Result {
  public:
-  static Result ok(std::string output = {}) { return Result(true, std::move(output), {}); }
-  static Result failed(std::string error) { return Result(false, {}, std::move(error)); }
+  enum class Kind : std::uint8_t {
+    ok,
+    failed,     // final (unless the broker runs with --retry-failed)
+    retry,      // worth another try later: after --retry-delay, doubling, up to --max-attempts
+    timed_out,  // ran past its deadline: redelivered at once, the attempt counted
+  };
 
-  bool is_ok() const { return ok_; }
+  static Result ok(std::string output = {}) { return Result(Kind::ok, std::move(output), {}); }
+  static Result failed(std::string error) { return Result(Kind::failed, {}, std::move(error)); }
+  static Result retry(std::string error) { return Result(Kind::retry, {}, std::move(error)); }
+  static Result timed_out(std::string error) {
+    return Result(Kind::timed_out, {}, std::move(error));
+  }
+
+  Kind kind() const { return kind_; }
+  bool is_ok() const { return kind_ == Kind::ok; }
   const std::string& output() const { return output_; }
   const std::string& error() const { return error_; }
   std::string take_output() { return std::move(output_); }
 
  private:
-  Result(bool ok, std::string output, std::string error)
-      : ok_(ok), output_(std::move(output)), error_(std::move(error)) {}
+  Result(Kind kind, std::string output, std::string error)
+      : kind_(kind), output_(std::move(output)), error_(std::move(error)) {}
 
-  bool ok_;
+  Kind kind_;
   std::string output_;
   std::string error_;
 };

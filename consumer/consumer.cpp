@@ -29,7 +29,7 @@ SessionConfig session_config(const Config& config) {
   const std::size_t prefetch = config.prefetch.value_or(config.concurrency);
   return SessionConfig{link_config(config),
                        static_cast<std::uint32_t>(config.concurrency + prefetch),
-                       config.concurrency, !config.prefetch.has_value()};
+                       config.concurrency, !config.prefetch.has_value(), config.task_timeout};
 }
 
 }  // namespace
@@ -52,7 +52,7 @@ int Consumer::run() {
     runtime_.loop().watch(pool_->socket(i), [this, i] { on_worker(i); });
   }
   ClientHooks hooks;
-  hooks.before_flush = [this](TimePoint) { hand_out_work(); };
+  hooks.before_flush = [this](TimePoint now) { hand_out_work(now); };
   hooks.publish_metrics = [this] { publish_metrics(); };
   runtime_.run(session_, std::move(hooks));
   if (auto forced = runtime_.forced_exit()) stop_now(*forced);
@@ -68,11 +68,12 @@ void Consumer::on_worker(std::size_t i) {
   if (auto batch = pool_->collect(i)) session_.on_done(batch->id, batch->results, batch->elapsed);
 }
 
-void Consumer::hand_out_work() {
-  while (auto work = session_.next_work(pool_->idle())) {
+void Consumer::hand_out_work(TimePoint now) {
+  while (auto work = session_.next_work(pool_->idle(), now)) {
     auto batch = std::make_unique<WorkBatch>();
     batch->id = work->id;
     batch->tasks = std::move(work->tasks);
+    batch->timeout = config_.task_timeout;
     pool_->submit(std::move(batch));
   }
 }
@@ -85,19 +86,19 @@ void Consumer::stop_now(int status) {
 }
 
 int Consumer::finish() {
-  pool_->stop();
-  pool_.reset();
-  publish_metrics();
   const auto& counts = session_.counts();
   logger("consumer")
       ->info("{}: {} tasks: {} ok, {} failed, {} handed back", config_.id, counts.received,
              counts.ok, counts.failed, counts.handed_back);
-  const bool failed = session_.phase() == Session::Phase::failed;
-  if (failed) print_error("conveyor-consumer", session_.link().failure());
-  const int status = failed ? 1 : 0;
+  const int status = session_.exit_status();
+  if (status != 0) print_error("conveyor-consumer", session_.failure());
+  if (session_.stuck()) stop_now(status);  // a thread still in a handler cannot be joined
+  pool_->stop();
+  pool_.reset();
+  publish_metrics();
   // The goodbye is a courtesy once the broker has pilled us (it may be gone already); a failed
   // session has nobody to deliver to.
-  runtime_.close(failed ? 0ms : 250ms, status);
+  runtime_.close(session_.phase() == Session::Phase::failed ? 0ms : 250ms, status);
   return status;
 }
 

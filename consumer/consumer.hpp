@@ -29,6 +29,9 @@ struct Config : ClientConfig {
   // Tasks held beyond those running, so a worker never waits for the network; 0 holds only what
   // runs (a slow or dangerous task never waits behind another). Unset: auto (AutoPrefetch).
   std::optional<std::size_t> prefetch;
+  // --task-timeout: a task running longer is stopped (exec: its process group killed) and ends as
+  // a failed delivery; a C++ handler sees it as task.deadline(). Unset: no limit.
+  std::optional<Duration> task_timeout;
 };
 
 class Consumer {
@@ -47,7 +50,7 @@ class Consumer {
 
  private:
   void on_worker(std::size_t i);
-  void hand_out_work();
+  void hand_out_work(TimePoint now);
   void publish_metrics();
   [[noreturn]] void stop_now(int status);
   int finish();

@@ -28,10 +28,18 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
                  "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "
                  "exec:COMMAND (payload on stdin, stdout is the output, non-zero exit fails)")
       ->required();
+  std::string task_timeout;
+  app.add_option("--task-timeout", task_timeout,
+                 "stop a task running longer than this (500ms, 30s, 5m): exec: commands are "
+                 "killed with their process group, and the delivery ends as a failure that counts "
+                 "an attempt (default: no limit)")
+      ->type_name("DURATION")
+      ->check(duration_validator());
   add_log_flags(app, log);
   bind_environment(app);
   if (auto status = parse_command_line(app, argc, argv)) return status;
   if (prefetch != "auto") c.prefetch = std::stoul(prefetch);  // checked by the validator above
+  if (!task_timeout.empty()) c.task_timeout = parse_duration(task_timeout);  // checked too
   return std::nullopt;
 }
 

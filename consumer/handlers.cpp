@@ -41,10 +41,25 @@ Handler sleep_handler(unsigned ms) {
   };
 }
 
+std::vector<std::string> task_environment(const Task& task) {
+  return {"CONVEYOR_TASK_ID=" + task.id(), "CONVEYOR_TASK_SEQ=" + std::to_string(task.seq()),
+          "CONVEYOR_TASK_ATTEMPT=" + std::to_string(task.attempt()),
+          "CONVEYOR_TASK_PRODUCER=" + std::string(task.producer())};
+}
+
 Handler exec_handler(std::string command) {
   return [command = std::move(command)](const Task& task) {
-    const CommandResult run = run_command(command, task.payload());
+    const TimePoint started = Clock::now();
+    const CommandResult run =
+        run_command(command, task.payload(), task.deadline(), task_environment(task));
+    if (run.timed_out) {
+      return Result::timed_out("timed out after " +
+                               std::to_string(to_ms(*task.deadline() - started)) +
+                               " ms (--task-timeout): its process group was killed");
+    }
     if (run.exit_status == 0) return Result::ok(run.stdout_text);
+    // 75 is EX_TEMPFAIL (sysexits.h): "try again later", as mail servers and cron mean it.
+    if (run.exit_status == kExitTryAgain) return Result::retry(run.describe_failure());
     return Result::failed(run.describe_failure());
   };
 }

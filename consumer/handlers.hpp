@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "conveyor/common/task.hpp"
 
@@ -17,8 +18,18 @@ Handler echo_handler();
 Handler sha256_handler();
 // Sleeps `ms` milliseconds, then echoes the payload.
 Handler sleep_handler(unsigned ms);
-// Runs `/bin/sh -c command` with the payload on stdin; stdout is the output. A non-zero exit (or
-// death by signal) is `failed`, with the exit status and the end of stderr as the error text.
+// What an exec: command finds in its environment about its task, so that it can make itself
+// idempotent: CONVEYOR_TASK_ID (p1:41), CONVEYOR_TASK_SEQ, CONVEYOR_TASK_ATTEMPT (1, 2, ...) and
+// CONVEYOR_TASK_PRODUCER.
+std::vector<std::string> task_environment(const Task& task);
+
+// The exit status with which an exec: command asks for its task to be retried later.
+inline constexpr int kExitTryAgain = 75;
+
+// Runs `/bin/sh -c command` with the payload on stdin; stdout is the output. Exit status 75 asks
+// for a retry; any other non-zero exit (or death by signal) is `failed`, with the exit status and
+// the end of stderr as the error text. Past the task's deadline the command's process group is
+// killed and the delivery ends as timed out.
 Handler exec_handler(std::string command);
 
 // Parses --handler: "echo", "sha256", "sleep:MS" or "exec:COMMAND". Throws std::invalid_argument.

@@ -16,6 +16,8 @@ void add_counters(metrics::MetricSet& set, const Counts& counts) {
                   counts.stale);
   set.add_counter("conveyor_consumer_results_too_large_total",
                   "Results over the broker's message limit, sent as failed", counts.too_large);
+  set.add_counter("conveyor_consumer_tasks_timed_out_total", "Tasks cut short at --task-timeout",
+                  counts.timed_out);
 }
 
 bool finishing(const Session& session) {

@@ -84,6 +84,42 @@ void Session::on_lost() {
 void Session::on_tick(TimePoint now) {
   if (finished()) return;
   if (link_.on_tick(now, running_tasks_) == LinkEvent::lost) on_lost();
+  check_timeouts(now);
+}
+
+// §7.2: a task still running kStuckGrace past --task-timeout is given up: its delivery is reported
+// timed out (the broker gives it out again at once, counting the attempt), and since a thread
+// cannot be killed, the consumer stops taking work and exits 1 for its supervisor to restart it.
+void Session::check_timeouts(TimePoint now) {
+  if (!config_.task_timeout) return;
+  for (auto& [id, running] : running_) {
+    if (!running.given_up && now - running.started > *config_.task_timeout + kStuckGrace) {
+      give_up(running, now);
+    }
+  }
+}
+
+void Session::give_up(Running& running, TimePoint now) {
+  running.given_up = true;
+  running_tasks_ -= running.refs.size();
+  const std::string why = "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
+                          " ms (--task-timeout) in a handler that did not stop";
+  for (std::size_t i = 0; i < running.refs.size(); ++i) {
+    wire::Result result;
+    result.set_producer(running.refs[i].producer());
+    result.set_seq(running.refs[i].seq());
+    result.set_attempts(running.attempts[i]);
+    result.set_status(wire::FAILED);
+    result.set_timed_out(true);
+    result.set_error(why);
+    if (running.connection == connection_) keep_result(result);
+  }
+  if (stuck_.empty()) {
+    stuck_ = "task " + task_id(running.refs[0].producer(), running.refs[0].seq()) + " " + why +
+             " (a C++ handler must watch task.deadline()); exiting so that it can be restarted";
+    log_->error("{}", stuck_);
+    stop(now);
+  }
 }
 
 SignalAction Session::on_signal(int signo, TimePoint now) {
@@ -98,9 +134,12 @@ SignalAction Session::on_signal(int signo, TimePoint now) {
   return action;
 }
 
-std::optional<Work> Session::next_work(std::size_t idle_workers) {
-  if (idle_workers == 0 || pending_.empty()) return std::nullopt;
-  const bool fast = times_.measured() && times_.seconds_per_task() < kBatchBelowSeconds;
+std::optional<Work> Session::next_work(std::size_t idle_workers, TimePoint now) {
+  link_.advance(now);  // the time a task starts, for --task-timeout
+  if (idle_workers == 0 || pending_.empty() || stuck()) return std::nullopt;
+  // With --task-timeout a task goes alone: a stuck one must not hold a batch-mate hostage.
+  const bool fast =
+      times_.measured() && times_.seconds_per_task() < kBatchBelowSeconds && !config_.task_timeout;
   const std::size_t share = (pending_.size() + idle_workers - 1) / idle_workers;
   return take_work(fast ? std::min(share, kMaxWorkBatch) : 1);
 }
@@ -112,11 +151,13 @@ Work Session::take_work(std::size_t max) {
   Running& running = running_[work.id];
   while (!pending_.empty() && work.tasks.size() < max) {
     running.refs.push_back(ref_of(pending_.front()));
+    running.attempts.push_back(pending_.front().attempt());
     running.payload_bytes += pending_.front().payload().size();
     work.tasks.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
   running.connection = connection_;
+  running.started = link_.now();
   running_tasks_ += work.tasks.size();
   return work;
 }
@@ -124,6 +165,10 @@ Work Session::take_work(std::size_t max) {
 void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results, Duration elapsed) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
+  if (it->second.given_up) {  // reported timed out already: what it says now is too late
+    running_.erase(it);
+    return;
+  }
   const bool stale = it->second.connection != connection_;
   running_tasks_ -= it->second.refs.size();
   times_.on_batch(it->second.refs.size(), it->second.payload_bytes, elapsed);
@@ -157,8 +202,11 @@ void Session::keep_result(wire::Result& result) {
     ++counts_.ok;
   } else {
     ++counts_.failed;
+    counts_.timed_out += result.timed_out() ? 1 : 0;
     log_->debug("task {} failed: {}", task_id(result.producer(), result.seq()), result.error());
   }
+  if (auto warning = failures_.on_result(result.status() == wire::OK, result.error(), link_.now()))
+    log_->warn("{}", *warning);
   results_.push_back(std::move(result));
 }
 
@@ -209,7 +257,8 @@ void Session::abort(TimePoint now) {
   for (const auto& task : pending_)
     *goodbye->add_released() = ref_of(task);
   for (const auto& [id, running] : running_) {
-    if (running.connection != connection_) continue;  // the broker has those back already
+    // The broker has those back already: from the old connection, or reported timed out.
+    if (running.connection != connection_ || running.given_up) continue;
     for (const auto& ref : running.refs)
       *goodbye->add_abandoned() = ref;
   }

@@ -21,15 +21,17 @@
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/consumer/failure_watch.hpp"
 #include "conveyor/consumer/prefetch.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::consumer {
 
 struct SessionConfig : LinkConfig {
-  std::uint32_t capacity = 1;  // tasks held at most: running + prefetched
-  std::size_t workers = 1;     // --concurrency: how many tasks run at once
-  bool auto_prefetch = false;  // --prefetch auto: capacity follows measured handler times
+  std::uint32_t capacity = 1;            // tasks held at most: running + prefetched
+  std::size_t workers = 1;               // --concurrency: how many tasks run at once
+  bool auto_prefetch = false;            // --prefetch auto: capacity follows measured handler times
+  std::optional<Duration> task_timeout;  // --task-timeout: a task running longer is given up
 };
 
 struct Counts {
@@ -39,6 +41,7 @@ struct Counts {
   std::uint64_t handed_back = 0;
   std::uint64_t stale = 0;  // results of deliveries that ended with an earlier connection: unsent
   std::uint64_t too_large = 0;  // results over the broker's message limit, sent as failed
+  std::uint64_t timed_out = 0;  // tasks cut short at --task-timeout
 };
 
 // Tasks handed to one worker at once; `id` names the batch when its results come back.
@@ -50,6 +53,11 @@ struct Work {
 class Session final : public ClientSession {
  public:
   enum class Phase { connecting, running, finishing, done, failed };
+
+  // How long past its --task-timeout a task may still be running before the consumer gives up on
+  // its handler: exec: commands are killed at the timeout and report within this; a C++ handler
+  // still running then does not watch its deadline and cannot be stopped.
+  static constexpr Duration kStuckGrace = milliseconds(1000);
 
   // A handler faster than this per task gets batches (fewer thread hand-offs); a slower one, or
   // one not measured yet, one task at a time, so that tasks wait in our queue, where a stop can
@@ -68,7 +76,7 @@ class Session final : public ClientSession {
   std::size_t running() const { return running_tasks_; }
   // Work for one of `idle_workers` idle workers: a fair share of what is pending, batched only
   // for fast handlers. Nothing when no task is pending.
-  std::optional<Work> next_work(std::size_t idle_workers);
+  std::optional<Work> next_work(std::size_t idle_workers, TimePoint now);
   // Up to `max` tasks, oldest first, now counted as started.
   Work take_work(std::size_t max);
   // The results of work `id` (one per task, same order), which took `elapsed` in the handler.
@@ -88,6 +96,12 @@ class Session final : public ClientSession {
   const HandlerTimes& handler_times() const { return times_; }
 
   Phase phase() const;
+  // Once finished: 0, or 1 when it failed or gave up on a handler stuck past --task-timeout.
+  int exit_status() const { return phase() == Phase::failed || !stuck_.empty() ? 1 : 0; }
+  // Why it exits 1.
+  const std::string& failure() const { return stuck_.empty() ? link_.failure() : stuck_; }
+  // A handler thread ran past --task-timeout and could not be stopped: it is left behind.
+  bool stuck() const { return !stuck_.empty(); }
   const Counts& counts() const { return counts_; }
   bool stopping() const { return stopping_; }
 
@@ -95,14 +109,19 @@ class Session final : public ClientSession {
   bool done() const override { return done_; }
   struct Running {
     std::vector<wire::TaskRef> refs;
+    std::vector<std::uint32_t> attempts;  // each task's delivery
     std::size_t payload_bytes = 0;
     std::uint64_t connection = 0;  // the connection it was received on
+    TimePoint started{};
+    bool given_up = false;  // reported timed out while its handler still runs
   };
 
   void on_tasks(wire::TaskBatch& batch);
   void on_pill();
   void on_lost();
   void keep_result(wire::Result& result);
+  void check_timeouts(TimePoint now);
+  void give_up(Running& running, TimePoint now);
   void adapt_capacity();
   void hand_back_pending();
   void send_results();
@@ -112,6 +131,8 @@ class Session final : public ClientSession {
   Counts counts_;
   SignalCount signals_;
   HandlerTimes times_;
+  FailureWatch failures_;
+  std::string stuck_;  // why the consumer exits 1 after a handler stuck past --task-timeout
   std::optional<AutoPrefetch> auto_prefetch_;  // with --prefetch auto
 
   std::deque<wire::Task> pending_;                      // received, not started

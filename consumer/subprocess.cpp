@@ -7,11 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <vector>
 
 extern char** environ;
 
@@ -42,16 +46,30 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
-pid_t spawn(const std::string& command, Pipe& in, Pipe& out, Pipe& err) {
+// The process's environment with `extra` ("NAME=value") in front, where getenv looks first.
+std::vector<char*> environment_with(const std::vector<std::string>& extra) {
+  std::vector<char*> envp;
+  for (const auto& entry : extra)
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  for (char** e = environ; *e != nullptr; ++e)
+    envp.push_back(*e);
+  envp.push_back(nullptr);
+  return envp;
+}
+
+}  // namespace
+
+pid_t spawn_shell(const std::string& command, int in, int out, int err,
+                  const std::vector<std::string>& extra_env) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.read, STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.write, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err.write, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, in, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Our signals are blocked (they arrive through a signalfd) and SIGPIPE is ignored: the command
-  // must start with neither.
+  // must start with neither. Its own process group: a timeout kills everything it started.
   sigset_t none;
   sigemptyset(&none);
   sigset_t defaults;
@@ -63,24 +81,47 @@ pid_t spawn(const std::string& command, Pipe& in, Pipe& out, Pipe& err) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  std::vector<char*> envp = environment_with(extra_env);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char**>(argv), environ);
+  const int rc =
+      posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char**>(argv), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error(std::string("cannot start /bin/sh: ") + std::strerror(rc));
   return pid;
 }
 
-// Feeds `input` and drains both outputs until the command closes them.
-void pump(std::string_view input, int& to_child, int& from_out, int& from_err,
-          CommandResult& result) {
+namespace {
+
+// How long poll() may wait: until the deadline, or for ever without one.
+int poll_timeout_ms(std::optional<TimePoint> deadline) {
+  if (!deadline) return -1;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+  return static_cast<int>(std::clamp<long long>(left.count(), 0, 60'000));
+}
+
+// Reads what is there from `fd` into `sink`; closes it at the end of the stream.
+void drain(int& fd, std::string& sink, bool keep_tail) {
+  char chunk[65536];
+  const ssize_t n = ::read(fd, chunk, sizeof chunk);
+  if (n <= 0) {
+    close_fd(fd);
+    return;
+  }
+  sink.append(chunk, static_cast<std::size_t>(n));
+  if (keep_tail && sink.size() > 2 * kStderrTail) sink.erase(0, sink.size() - kStderrTail);
+}
+
+// Feeds `input` and drains both outputs until the command closes them; false at the deadline.
+bool pump(std::string_view input, int& to_child, int& from_out, int& from_err,
+          CommandResult& result, std::optional<TimePoint> deadline) {
   std::size_t written = 0;
   if (input.empty()) close_fd(to_child);
   if (to_child >= 0) ::fcntl(to_child, F_SETFL, O_NONBLOCK);
-  char chunk[65536];
   while (from_out >= 0 || from_err >= 0) {
+    if (deadline && Clock::now() >= *deadline) return false;
     pollfd fds[3] = {{to_child, POLLOUT, 0}, {from_out, POLLIN, 0}, {from_err, POLLIN, 0}};
-    if (::poll(fds, 3, -1) < 0) {
+    if (::poll(fds, 3, poll_timeout_ms(deadline)) < 0) {
       if (errno == EINTR) continue;
       throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     }
@@ -90,23 +131,16 @@ void pump(std::string_view input, int& to_child, int& from_out, int& from_err,
       if (n < 0 && errno != EAGAIN) written = input.size();  // it stopped reading: fine
       if (written == input.size()) close_fd(to_child);
     }
-    for (int i = 1; i < 3; ++i) {
-      int& fd = i == 1 ? from_out : from_err;
-      if (fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      const ssize_t n = ::read(fd, chunk, sizeof chunk);
-      if (n <= 0) {
-        close_fd(fd);
-        continue;
-      }
-      std::string& sink = i == 1 ? result.stdout_text : result.stderr_tail;
-      sink.append(chunk, static_cast<std::size_t>(n));
-      if (i == 2 && sink.size() > 2 * kStderrTail) sink.erase(0, sink.size() - kStderrTail);
-      if (result.stdout_text.size() > kMaxOutput) {
-        throw std::runtime_error("command output over 256 MiB");
-      }
+    if (from_out >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+      drain(from_out, result.stdout_text, false);
+    if (from_err >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)))
+      drain(from_err, result.stderr_tail, true);
+    if (result.stdout_text.size() > kMaxOutput) {
+      throw std::runtime_error("command output over 256 MiB");
     }
   }
   close_fd(to_child);
+  return true;
 }
 
 int wait_for(pid_t pid) {
@@ -132,42 +166,64 @@ std::string CommandResult::describe_failure() const {
   return text;
 }
 
-CommandResult run_command(const std::string& command, std::string_view input) {
-  Pipe in = make_pipe();
-  Pipe out = make_pipe();
-  Pipe err = make_pipe();
-  pid_t pid;
+namespace {
+
+void track(pid_t pid, bool running_now) {
+  std::lock_guard lock(running_mutex);
+  if (running_now) {
+    running.insert(pid);
+  } else {
+    running.erase(pid);
+  }
+}
+
+// Kills the command's whole process group and reaps it.
+void kill_group(pid_t pid, std::initializer_list<int*> fds) {
+  ::kill(-pid, SIGKILL);
+  for (int* fd : fds)
+    close_fd(*fd);
+  wait_for(pid);
+  track(pid, false);
+}
+
+pid_t start(const std::string& command, Pipe& in, Pipe& out, Pipe& err,
+            const std::vector<std::string>& env) {
   try {
-    pid = spawn(command, in, out, err);
+    return spawn_shell(command, in.read, out.write, err.write, env);
   } catch (...) {
     for (int* fd : {&in.read, &in.write, &out.read, &out.write, &err.read, &err.write}) {
       close_fd(*fd);
     }
     throw;
   }
-  {
-    std::lock_guard lock(running_mutex);
-    running.insert(pid);
-  }
+}
+
+}  // namespace
+
+CommandResult run_command(const std::string& command, std::string_view input,
+                          std::optional<TimePoint> deadline, const std::vector<std::string>& env) {
+  Pipe in = make_pipe();
+  Pipe out = make_pipe();
+  Pipe err = make_pipe();
+  const pid_t pid = start(command, in, out, err, env);
+  track(pid, true);
   close_fd(in.read);
   close_fd(out.write);
   close_fd(err.write);
   CommandResult result;
   try {
-    pump(input, in.write, out.read, err.read, result);
+    if (!pump(input, in.write, out.read, err.read, result, deadline)) {
+      kill_group(pid, {&in.write, &out.read, &err.read});
+      result.timed_out = true;
+      result.exit_status = 128 + SIGKILL;
+      return result;
+    }
   } catch (...) {
-    ::kill(-pid, SIGKILL);
-    close_fd(in.write);
-    close_fd(out.read);
-    close_fd(err.read);
-    wait_for(pid);
-    std::lock_guard lock(running_mutex);
-    running.erase(pid);
+    kill_group(pid, {&in.write, &out.read, &err.read});
     throw;
   }
   result.exit_status = wait_for(pid);
-  std::lock_guard lock(running_mutex);
-  running.erase(pid);
+  track(pid, false);
   return result;
 }
 

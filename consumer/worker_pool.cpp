@@ -7,21 +7,32 @@
 
 namespace conveyor::consumer {
 
-wire::Result run_handler(const Handler& handler, const wire::Task& task) {
+namespace {
+
+// The handler's verdict on the wire: a failure may ask for a retry later or say it timed out.
+void set_outcome(wire::Result& result, Result outcome) {
+  if (outcome.is_ok()) {
+    result.set_status(wire::OK);
+    result.set_output(outcome.take_output());
+    return;
+  }
+  result.set_status(wire::FAILED);
+  result.set_retry(outcome.kind() == Result::Kind::retry);
+  result.set_timed_out(outcome.kind() == Result::Kind::timed_out);
+  // Result.error is a protobuf string: invalid UTF-8 would make the whole batch unparsable.
+  result.set_error(to_valid_utf8(outcome.error()));
+}
+
+}  // namespace
+
+wire::Result run_handler(const Handler& handler, const wire::Task& task,
+                         std::optional<TimePoint> deadline) {
   wire::Result result;
   result.set_producer(task.producer());
   result.set_seq(task.seq());
   result.set_attempts(task.attempt());  // the delivery it answers: the broker checks it
   try {
-    Result outcome = handler(Task(task));
-    if (outcome.is_ok()) {
-      result.set_status(wire::OK);
-      result.set_output(outcome.take_output());
-    } else {
-      result.set_status(wire::FAILED);
-      // Result.error is a protobuf string: invalid UTF-8 would make the whole batch unparsable.
-      result.set_error(to_valid_utf8(outcome.error()));
-    }
+    set_outcome(result, handler(Task(task, deadline)));
   } catch (const std::exception& e) {
     result.set_status(wire::FAILED);
     result.set_error(to_valid_utf8(std::string("handler threw: ") + e.what()));
@@ -88,8 +99,11 @@ void WorkerPool::serve(zmq::socket_t socket, const Handler& handler) {
     if (!batch) break;  // the pill
     const auto start = std::chrono::steady_clock::now();
     batch->results.reserve(batch->tasks.size());
-    for (const auto& task : batch->tasks)
-      batch->results.push_back(run_handler(handler, task));
+    for (const auto& task : batch->tasks) {
+      std::optional<TimePoint> deadline;
+      if (batch->timeout) deadline = Clock::now() + *batch->timeout;
+      batch->results.push_back(run_handler(handler, task, deadline));
+    }
     batch->elapsed = std::chrono::steady_clock::now() - start;
     send_owned(socket, std::move(batch));
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -21,12 +22,14 @@ namespace conveyor::consumer {
 struct WorkBatch {
   std::uint64_t id = 0;
   std::vector<wire::Task> tasks;
+  std::optional<Duration> timeout;  // --task-timeout: each task's deadline from its start
   std::vector<wire::Result> results;
   std::chrono::nanoseconds elapsed{0};
 };
 
-// Runs `handler` on `task`, turning an exception into a `failed` result.
-wire::Result run_handler(const Handler& handler, const wire::Task& task);
+// Runs `handler` on `task` (due by `deadline`), turning an exception into a `failed` result.
+wire::Result run_handler(const Handler& handler, const wire::Task& task,
+                         std::optional<TimePoint> deadline = std::nullopt);
 
 class WorkerPool {
  public:

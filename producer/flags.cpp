@@ -25,6 +25,13 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
                  "tasks without a final result held at most (memory bound, resend buffer)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
+  app.add_flag("--resume", c.resume,
+               "keep the results already in --results: skip the tasks that have a final result "
+               "there (seq N is still the Nth task of the source) and append the rest; without "
+               "it the file is replaced. Not with lines:- (stdin cannot be read again)");
+  app.add_flag("--allow-failures", c.allow_failures,
+               "exit 0 when every task has a final result even if some failed or died (without "
+               "it: exit status 3)");
   add_log_flags(app, log);
   bind_environment(app);
   return parse_command_line(app, argc, argv);

@@ -18,12 +18,18 @@ Config with_defaults(Config config) {
 }
 
 SessionConfig session_config(const Config& config) {
-  return SessionConfig{link_config(config), config.window};
+  return SessionConfig{link_config(config), config.window, config.allow_failures};
 }
 
-ResultsFile open_results(const std::string& path) {
+// The results file, replaced; or with --resume, read first (the session learns what is done)
+// and appended to.
+ResultsFile open_results(const Config& config, Session& session) {
+  if (config.resume && (config.results.empty() || config.results == "-")) {
+    throw UsageError("--resume needs --results PATH: it reads what an earlier run wrote there");
+  }
   try {
-    return ResultsFile(path);
+    if (config.resume) session.resume(read_resume_point(config.results, config.id));
+    return ResultsFile(config.results, config.resume);
   } catch (const std::exception& e) {
     throw StartupError(e.what());
   }
@@ -46,7 +52,7 @@ Producer::Producer(Config config)
     : config_(with_defaults(std::move(config))),
       runtime_(config_, "producer"),
       session_(session_config(config_), Clock::now()),
-      results_(open_results(config_.results)),
+      results_(open_results(config_, session_)),
       progress_(config_.id, config_.quiet, ::isatty(STDERR_FILENO) == 1, Clock::now()) {}
 
 Producer::~Producer() {
@@ -54,6 +60,11 @@ Producer::~Producer() {
 }
 
 void Producer::set_source(std::unique_ptr<Source> source) {
+  if (config_.resume && !source->restartable()) {
+    throw UsageError(
+        "--resume: the source cannot be read again from its start (stdin, lines:-); --resume "
+        "needs lines:PATH, gen:COUNT or a source that gives the same tasks in the same order");
+  }
   source_ = std::move(source);
 }
 

@@ -35,6 +35,10 @@ struct Config : ClientConfig {
   std::string results;         // results file: a path, "-" for stdout, empty for none
   bool quiet = false;          // no progress display (the summary is still printed)
   bool summary = true;         // print the summary line on stderr at the end
+  // --resume: keep what the results file holds, skip those tasks, append the rest.
+  bool resume = false;
+  // --allow-failures: exit 0 even when tasks failed or died (otherwise 3).
+  bool allow_failures = false;
 };
 
 enum class Status { ok, failed, dead };
@@ -55,6 +59,7 @@ class Producer {
   explicit Producer(Config config);
   ~Producer();
 
+  // Throws UsageError for a source --resume cannot read again (stdin).
   void set_source(std::unique_ptr<Source> source);
   // Called on the I/O thread for each final result, after it is written to the results file.
   void on_result(std::function<void(const Outcome&)> callback);

@@ -48,9 +48,12 @@ void Progress::update(const Counts& counts, std::optional<std::uint64_t> total, 
 
 std::string Progress::summary(const Counts& counts, TimePoint now) const {
   const double seconds = seconds_between(start_, now);
-  const double rate = seconds > 0 ? static_cast<double>(counts.done()) / seconds : 0.0;
-  return fmt::format("{}: {} tasks: {} ok, {} failed, {} dead in {:.2f} s ({:.0f} tasks/s)", id_,
-                     counts.done(), counts.ok, counts.failed, counts.dead, seconds, rate);
+  const double rate =
+      seconds > 0 ? static_cast<double>(counts.done() - counts.resumed) / seconds : 0.0;
+  const std::string resumed =
+      counts.resumed > 0 ? fmt::format(" ({} from the results file)", counts.resumed) : "";
+  return fmt::format("{}: {} tasks{}: {} ok, {} failed, {} dead in {:.2f} s ({:.0f} tasks/s)", id_,
+                     counts.done(), resumed, counts.ok, counts.failed, counts.dead, seconds, rate);
 }
 
 void Progress::finish(const Counts& counts, TimePoint now) {

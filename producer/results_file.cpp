@@ -1,7 +1,11 @@
 #include "conveyor/producer/results_file.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "conveyor/common/task.hpp"
@@ -54,13 +58,34 @@ std::string format_result_line(const std::string& producer_id, const wire::Resul
   return line;
 }
 
-ResultsFile::ResultsFile(const std::string& path) : path_(path) {
+ResumePoint read_resume_point(const std::string& path, const std::string& producer_id) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return {};  // nothing to resume: the run starts from its beginning
+    throw std::runtime_error("cannot read --results " + path + ": " + std::strerror(errno));
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ResumePoint point;
+  try {
+    point = scan_results(text, producer_id);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--resume: " + path + " " + e.what());
+  }
+  if (point.torn_bytes > 0 &&
+      ::truncate(path.c_str(), static_cast<off_t>(point.valid_bytes)) != 0) {
+    throw std::runtime_error("--resume: cannot cut the torn last line of " + path + ": " +
+                             std::strerror(errno));
+  }
+  return point;
+}
+
+ResultsFile::ResultsFile(const std::string& path, bool append) : path_(path) {
   if (path.empty()) return;
   if (path == "-") {
     file_ = stdout;
     return;
   }
-  file_ = std::fopen(path.c_str(), "w");
+  file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (file_ == nullptr) {
     throw std::runtime_error("cannot write --results " + path + ": " + std::strerror(errno));
   }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "conveyor/producer/resume.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::producer {
@@ -14,10 +15,15 @@ namespace conveyor::producer {
 // One results line for `result` of producer `producer_id` (without the newline).
 std::string format_result_line(const std::string& producer_id, const wire::Result& result);
 
+// --resume: what an earlier run left at `path` (nothing when there is no file), its torn last
+// line cut off. Throws std::runtime_error when it cannot be read or is not this producer's.
+ResumePoint read_resume_point(const std::string& path, const std::string& producer_id);
+
 class ResultsFile {
  public:
-  // "" writes nothing, "-" writes to stdout; throws std::runtime_error if the file cannot open.
-  explicit ResultsFile(const std::string& path);
+  // "" writes nothing, "-" writes to stdout; a file is replaced, or appended to with `append`.
+  // Throws std::runtime_error if the file cannot open.
+  explicit ResultsFile(const std::string& path, bool append = false);
   ~ResultsFile();
   ResultsFile(const ResultsFile&) = delete;
   ResultsFile& operator=(const ResultsFile&) = delete;

@@ -66,19 +66,12 @@ void Session::on_results(wire::ResultBatch& batch) {
   for (auto& result : *batch.mutable_results()) {
     acks_.push_back(result.seq());
     if (unfinished_.erase(result.seq()) == 0) {
-      ++counts_.duplicates;  // a redelivered task's second result, or one sent again
+      // One sent again after a reconnect, or one an earlier run of this id wrote already (the
+      // broker still had it unacknowledged when that run died): acknowledged, not written twice.
+      ++counts_.duplicates;
       continue;
     }
-    switch (result.status()) {
-      case wire::OK:
-        ++counts_.ok;
-        break;
-      case wire::DEAD:
-        ++counts_.dead;
-        break;
-      default:
-        ++counts_.failed;
-    }
+    count_final(result.status());
     finished_.push_back(std::move(result));
   }
 }
@@ -157,9 +150,37 @@ std::size_t Session::source_room() const {
   return config_.window > unfinished_.size() ? config_.window - unfinished_.size() : 0;
 }
 
+void Session::resume(const ResumePoint& point) {
+  resumed_ = point.final;
+  for (const auto& [seq, status] : resumed_) {
+    count_final(status);
+  }
+  if (!resumed_.empty()) {
+    log_->info("--resume: {} tasks have their final result already; the rest follow",
+               resumed_.size());
+  }
+}
+
+void Session::count_final(wire::Status status) {
+  switch (status) {
+    case wire::OK:
+      ++counts_.ok;
+      break;
+    case wire::DEAD:
+      ++counts_.dead;
+      break;
+    default:
+      ++counts_.failed;
+  }
+}
+
 void Session::add_task(std::string payload) {
   const std::uint64_t seq = next_seq_++;
   ++counts_.produced;
+  if (resumed_.contains(seq)) {
+    ++counts_.resumed;  // done in an earlier run: not sent, counted once (by resume())
+    return;
+  }
   const std::uint64_t limit = link_.limits().max_payload_bytes;
   if (payload.size() > limit) {
     // The broker would refuse it: report it failed here and spare the network.
@@ -168,7 +189,7 @@ void Session::add_task(std::string payload) {
     result.set_status(wire::FAILED);
     result.set_error("payload of " + std::to_string(payload.size()) +
                      " bytes is over the broker's limit of " + std::to_string(limit));
-    ++counts_.failed;
+    count_final(wire::FAILED);
     finished_.push_back(std::move(result));
     return;
   }
@@ -249,12 +270,19 @@ Session::Phase Session::phase() const {
 
 int Session::exit_status() const {
   if (link_.failed() || !source_failure_.empty()) return 1;
+  if (counts_.failed + counts_.dead > 0 && !config_.allow_failures) return kExitSomeTasksFailed;
   return 0;
 }
 
-const std::string& Session::failure() const {
-  if (link_.failed() || source_failure_.empty()) return link_.failure();
-  return source_failure_;
+std::string Session::failure() const {
+  if (link_.failed()) return link_.failure();
+  if (!source_failure_.empty()) return source_failure_;
+  if (exit_status() == kExitSomeTasksFailed) {
+    return std::to_string(counts_.failed) + " tasks failed and " + std::to_string(counts_.dead) +
+           " died (of " + std::to_string(counts_.done()) +
+           "); their results say why (exit status 3; --allow-failures makes it 0)";
+  }
+  return {};
 }
 
 }  // namespace conveyor::producer

@@ -22,17 +22,23 @@
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/producer/resume.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::producer {
 
 struct SessionConfig : LinkConfig {
-  std::size_t window = 10000;  // tasks without a final result held at most
+  std::size_t window = 10000;   // tasks without a final result held at most
+  bool allow_failures = false;  // --allow-failures: failed or dead tasks do not make it exit 3
 };
+
+// Exit status of a producer whose every task has a final result, some of them failed or dead.
+inline constexpr int kExitSomeTasksFailed = 3;
 
 // Counts a producer reports in its summary.
 struct Counts {
   std::uint64_t produced = 0;  // read from the source
+  std::uint64_t resumed = 0;   // of them, final in the results file already (--resume): not sent
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::uint64_t dead = 0;
@@ -72,6 +78,9 @@ class Session final : public ClientSession {
   // How many more payloads the source may hand over now (the window's free room).
   std::size_t source_room() const;
   void add_task(std::string payload);
+  // --resume: these tasks have their final result from an earlier run. They are counted with
+  // their status and skipped when the source gives them again (seq N is still line N).
+  void resume(const ResumePoint& point);
   // The source is exhausted (or a signal said to stop reading it): the pill follows the last task.
   void end_of_source() { source_ended_ = true; }
   bool source_ended() const { return source_ended_; }
@@ -82,9 +91,11 @@ class Session final : public ClientSession {
   std::vector<wire::Result>& finished_results() { return finished_; }
 
   Phase phase() const;
-  // The process's exit status once finished: 0, or 1 when it failed or its source did.
+  // The process's exit status once finished: 1 when it failed or its source did; 3 when every
+  // task has a final result and some failed or died (unless allow_failures); else 0.
   int exit_status() const;
-  const std::string& failure() const;
+  // Why exit_status() is not 0.
+  std::string failure() const;
   const Counts& counts() const { return counts_; }
   std::size_t unfinished() const { return unfinished_.size(); }
   const std::string& id() const { return config_.id; }
@@ -93,6 +104,7 @@ class Session final : public ClientSession {
   bool done() const override { return done_; }
   void on_welcome(LinkEvent event, TimePoint now);
   void on_results(wire::ResultBatch& batch);
+  void count_final(wire::Status status);
   void on_error(const wire::Error& error);
   void on_drained(const wire::Drained& drained);
   void send_tasks();
@@ -111,6 +123,7 @@ class Session final : public ClientSession {
 
   std::uint64_t next_seq_ = 0;
   std::unordered_map<std::uint64_t, std::string> unfinished_;  // seq -> payload
+  std::unordered_map<std::uint64_t, wire::Status> resumed_;    // final in the results file
   std::deque<std::uint64_t> unsent_;  // seqs to send in this session, in order
   std::vector<std::uint64_t> acks_;
   std::uint64_t credit_ = 0;

@@ -17,7 +17,8 @@ namespace {
 // available without blocking, and be interrupted while waiting for one.
 class LinesSource final : public Source {
  public:
-  LinesSource(int fd, bool owned) : fd_(fd), owned_(owned), wake_(eventfd(0, EFD_CLOEXEC)) {
+  LinesSource(int fd, bool owned)
+      : fd_(fd), owned_(owned), restartable_(owned), wake_(eventfd(0, EFD_CLOEXEC)) {
     if (wake_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   }
   ~LinesSource() override {
@@ -42,6 +43,8 @@ class LinesSource final : public Source {
     const std::uint64_t one = 1;
     (void)!::write(wake_, &one, sizeof one);
   }
+
+  bool restartable() const override { return restartable_; }
 
  private:
   std::optional<std::string> take_line() {
@@ -94,6 +97,7 @@ class LinesSource final : public Source {
 
   int fd_;
   bool owned_;
+  bool restartable_;  // a file can be read again from its start; stdin cannot
   int wake_;
   bool eof_ = false;
   std::string buffer_;

@@ -22,6 +22,9 @@ class Source {
   virtual void interrupt() {}
   // How many payloads the source will give, when known in advance (for progress and ETA).
   virtual std::optional<std::uint64_t> size_hint() const { return std::nullopt; }
+  // Whether a new run would give the same payloads in the same order (--resume relies on it:
+  // seq N is the Nth payload). Stdin cannot be read again.
+  virtual bool restartable() const { return true; }
 };
 
 // One payload per line of a file ("-" for stdin), without its line ending (\n or \r\n).

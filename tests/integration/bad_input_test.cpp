@@ -144,7 +144,7 @@ TEST(BadInput, AnOversizedPayloadIsAFailedResultAndTheRestRuns) {
   job.start_consumer("c1", {"--handler", "echo"});
   write_file(job.path("in.txt"), "short\n" + std::string(500, 'y') + "\nshort again\n");
   Process& p = job.start_producer("p1", {"--source", "lines:" + job.path("in.txt")});
-  ASSERT_EQ(p.wait(30s), 0) << job.log("p1");
+  ASSERT_EQ(p.wait(30s), kSomeTasksFailed) << job.log("p1");
   const auto results = read_results(job.results_path("p1"));
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results.at(0).at("status"), "ok");

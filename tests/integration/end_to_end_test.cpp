@@ -113,7 +113,7 @@ TEST(EndToEnd, FailingCommandsAreReportedAndTheConsumerGoesOn) {
                             "exit 3; fi; echo \"even $n\"",
                             "--concurrency", "2"});
   Process& p = job.start_producer("p1", {"--source", "gen:40"});
-  ASSERT_EQ(p.wait(60s), 0) << job.log("p1");
+  ASSERT_EQ(p.wait(60s), kSomeTasksFailed) << job.log("p1");
   const auto results = read_results(job.results_path("p1"));
   ASSERT_EQ(results.size(), 40u);
   for (const auto& [seq, r] : results) {

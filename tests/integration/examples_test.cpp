@@ -33,7 +33,7 @@ TEST(Examples, AHandlerThatThrowsGivesFailedResultsWithTheReason) {
   Process& producer =
       job.start("p1", {CONVEYOR_EXAMPLES_DIR "/json-records-producer", "--broker", job.frontend(),
                        "--id", "p1", "--count", "5", "--results", job.results_path("p1")});
-  ASSERT_EQ(producer.wait(30s), 0) << job.log("p1");
+  ASSERT_EQ(producer.wait(30s), kSomeTasksFailed) << job.log("p1");
   const auto results = read_results(job.results_path("p1"));
   ASSERT_EQ(results.size(), 5u);
   for (const auto& [seq, r] : results) {

@@ -116,7 +116,7 @@ TEST(Integrity, AResultOverTheBrokersLimitFailsItsTaskAndTheRunEnds) {
   Process& c1 = job.start_consumer("c1", {"--handler", "exec:head -c 2000000 /dev/zero"});
   ASSERT_TRUE(job.wait_connected("c1")) << job.log("c1");
   Process& p1 = job.start_producer("p1", {"--source", "gen:3"});
-  ASSERT_EQ(p1.wait(30s), 0) << job.log("p1");
+  ASSERT_EQ(p1.wait(30s), kSomeTasksFailed) << job.log("p1");
   const auto results = read_results(job.results_path("p1"));
   ASSERT_EQ(results.size(), 3u);
   for (const auto& [seq, r] : results) {

@@ -239,7 +239,7 @@ TEST(Observability, LogLinesUnderLogFormatJsonAreJson) {
   flags = json_logs;
   flags.insert(flags.end(), {"--source", "gen:20"});
   Process& p1 = job.start_producer("p1", flags);
-  EXPECT_EQ(p1.wait(30s), 0) << job.log("p1");
+  EXPECT_EQ(p1.wait(30s), kSomeTasksFailed) << job.log("p1");
   job.broker().signal(SIGTERM);
   EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");
   for (const char* name : {"broker", "p1"})

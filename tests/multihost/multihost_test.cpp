@@ -353,7 +353,7 @@ TEST_F(MultiHost, APoisonTaskThatKillsItsConsumerEndsDeadAndTheRestCompletes) {
       },
       120s);
   ASSERT_TRUE(finished) << job_.log("broker");
-  EXPECT_EQ(p1.wait(0ms), 0) << job_.log("p1");
+  EXPECT_EQ(p1.wait(0ms), kSomeTasksFailed) << "task 7 is dead" << job_.log("p1");
   EXPECT_EQ(broker.wait(20s), 0) << job_.log("broker");
   EXPECT_EQ(restarts, 3) << "each of the 3 attempts killed one consumer";
   check_results("poison task", "p1", 60, [](std::uint64_t seq, const nlohmann::json& r) {

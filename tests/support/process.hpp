@@ -15,6 +15,9 @@ namespace conveyor::testing {
 using namespace std::chrono_literals;
 using Deadline = std::chrono::steady_clock::time_point;
 
+// A producer's exit status when every task has a final result and some failed or died.
+inline constexpr int kSomeTasksFailed = 3;
+
 inline Deadline within(std::chrono::milliseconds ms) {
   return std::chrono::steady_clock::now() + ms;
 }

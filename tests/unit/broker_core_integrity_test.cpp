@@ -50,6 +50,8 @@ TEST(BrokerCoreIntegrity, AResultFromAnotherConsumerThanTheHolderIsRefused) {
 TEST(BrokerCoreIntegrity, AResultForAnOlderAttemptFromTheHolderIsRefused) {
   Config config = test_config();
   config.retry_failed = true;
+  config.retry_delay =
+      Duration::zero();  // retried at the next flush (delays: broker_core_retry_test)
   BrokerDriver b(config);
   const auto first = a_run_in_flight(b, 1);
   b.complete("c1", first, wire::FAILED);  // delivery 1 fails and goes back

@@ -438,7 +438,7 @@ TEST_F(ConsumerSession, TheFirstSignalStopsTakingWorkAndTheSecondHandsEverything
 TEST_F(ConsumerSession, WorkGoesOneTaskAtATimeUntilTheHandlerIsMeasured) {
   connect();
   feed(tasks("p1", {0, 1, 2, 3}));
-  const auto work = session.next_work(2);
+  const auto work = session.next_work(2, now);
   ASSERT_TRUE(work.has_value());
   EXPECT_EQ(work->tasks.size(), 1u) << "an unmeasured handler may be slow or stuck";
 }
@@ -446,32 +446,32 @@ TEST_F(ConsumerSession, WorkGoesOneTaskAtATimeUntilTheHandlerIsMeasured) {
 TEST_F(ConsumerSession, AFastHandlerGetsAFairShareOfWhatIsPending) {
   connect();
   feed(tasks("p1", {0}));
-  auto first = *session.next_work(1);
+  auto first = *session.next_work(1, now);
   auto results = results_for(first);
   session.on_done(first.id, results, std::chrono::microseconds(10));  // 10 us a task: fast
   std::vector<std::uint64_t> seqs;
   for (std::uint64_t s = 1; s <= 7; ++s)
     seqs.push_back(s);
   feed(tasks("p1", seqs));
-  EXPECT_EQ(session.next_work(2)->tasks.size(), 4u) << "7 pending, 2 idle workers: ceil(7/2)";
-  EXPECT_EQ(session.next_work(1)->tasks.size(), 3u);
-  EXPECT_FALSE(session.next_work(1).has_value()) << "nothing pending";
+  EXPECT_EQ(session.next_work(2, now)->tasks.size(), 4u) << "7 pending, 2 idle workers: ceil(7/2)";
+  EXPECT_EQ(session.next_work(1, now)->tasks.size(), 3u);
+  EXPECT_FALSE(session.next_work(1, now).has_value()) << "nothing pending";
 }
 
 TEST_F(ConsumerSession, ASlowHandlerGetsOneTaskAtATime) {
   connect();
   feed(tasks("p1", {0}));
-  auto first = *session.next_work(1);
+  auto first = *session.next_work(1, now);
   auto results = results_for(first);
   session.on_done(first.id, results, milliseconds(5));
   feed(tasks("p1", {1, 2, 3, 4}));
-  EXPECT_EQ(session.next_work(1)->tasks.size(), 1u);
+  EXPECT_EQ(session.next_work(1, now)->tasks.size(), 1u);
 }
 
 TEST_F(ConsumerSession, NoWorkWithoutAnIdleWorker) {
   connect();
   feed(tasks("p1", {0, 1}));
-  EXPECT_FALSE(session.next_work(0).has_value());
+  EXPECT_FALSE(session.next_work(0, now).has_value());
   EXPECT_EQ(session.pending(), 2u);
 }
 
