@@ -135,9 +135,10 @@ void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint 
   result.set_consumer(consumer.id);
   if (result.status() == wire::OK) return finalize(key, *record, std::move(result));
   result.set_status(wire::FAILED);  // only the broker says dead
-  if (result.timed_out()) {
-    // Cut short at --task-timeout: like a consumer lost while holding it, it goes again at once.
-    ++stats_.timed_out;
+  if (result.timed_out() || result.lost()) {
+    // Cut short (--task-timeout, a worker process that died): like a consumer lost while
+    // holding it, it goes again at once, the attempt counted.
+    stats_.timed_out += result.timed_out() ? 1 : 0;
     return lose_delivery(key, *record, result.error());
   }
   if (result.retry() || config_.retry_failed) return retry_later(key, *record, result, now);

@@ -5,12 +5,17 @@
 namespace conveyor {
 
 void EventLoop::watch(zmq::socket_t& socket, Callback on_readable) {
-  watches_.push_back(Watch{socket.handle(), -1, std::move(on_readable)});
+  watches_.push_back(Watch{socket.handle(), -1, ZMQ_POLLIN, std::move(on_readable)});
   watches_dirty_ = true;
 }
 
 void EventLoop::watch(int fd, Callback on_readable) {
-  watches_.push_back(Watch{nullptr, fd, std::move(on_readable)});
+  watches_.push_back(Watch{nullptr, fd, ZMQ_POLLIN, std::move(on_readable)});
+  watches_dirty_ = true;
+}
+
+void EventLoop::watch_writable(int fd, Callback on_writable) {
+  watches_.push_back(Watch{nullptr, fd, ZMQ_POLLOUT, std::move(on_writable)});
   watches_dirty_ = true;
 }
 
@@ -23,7 +28,14 @@ void EventLoop::unwatch(zmq::socket_t& socket) {
 
 void EventLoop::unwatch(int fd) {
   for (auto& w : watches_) {
-    if (w.socket == nullptr && w.fd == fd) w.removed = true;
+    if (w.socket == nullptr && w.fd == fd && w.events == ZMQ_POLLIN) w.removed = true;
+  }
+  watches_dirty_ = true;
+}
+
+void EventLoop::unwatch_writable(int fd) {
+  for (auto& w : watches_) {
+    if (w.socket == nullptr && w.fd == fd && w.events == ZMQ_POLLOUT) w.removed = true;
   }
   watches_dirty_ = true;
 }
@@ -63,7 +75,7 @@ void EventLoop::compact_watches() {
   std::erase_if(watches_, [](const Watch& w) { return w.removed; });
   items_.clear();
   for (const auto& w : watches_) {
-    items_.push_back(zmq_pollitem_t{w.socket, w.fd, ZMQ_POLLIN, 0});
+    items_.push_back(zmq_pollitem_t{w.socket, w.fd, w.events, 0});
   }
   watches_dirty_ = false;
 }
@@ -99,7 +111,9 @@ void EventLoop::poll_once() {
   // Callbacks may add or remove watches: iterate over the snapshot taken for this poll.
   const std::size_t polled = items_.size();
   for (std::size_t i = 0; i < polled && running_; ++i) {
-    if ((items_[i].revents & ZMQ_POLLIN) && !watches_[i].removed) watches_[i].on_readable();
+    // POLLHUP on a pipe comes back as ZMQ_POLLERR: the owner reads or writes to learn the end.
+    const short ready = items_[i].revents & (items_[i].events | ZMQ_POLLERR);
+    if (ready && !watches_[i].removed) watches_[i].on_ready();
   }
   if (running_) fire_due_timers(Clock::now());
   for (auto& hook : round_hooks_) {

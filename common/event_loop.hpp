@@ -22,11 +22,16 @@ class EventLoop {
 
   // Calls `on_readable` whenever `socket` has a message; the callback should drain what it can.
   void watch(zmq::socket_t& socket, Callback on_readable);
-  // The same for a file descriptor (level-triggered).
+  // The same for a file descriptor (level-triggered; a hung-up or failed fd counts as readable,
+  // so that its owner reads the end of it).
   void watch(int fd, Callback on_readable);
+  // Calls `on_writable` while `fd` can be written to (or has failed): watch it only while there
+  // is something to write.
+  void watch_writable(int fd, Callback on_writable);
   // Stops watching; safe to call from inside a callback.
   void unwatch(zmq::socket_t& socket);
   void unwatch(int fd);
+  void unwatch_writable(int fd);
 
   TimerId after(Duration delay, Callback callback);
   TimerId every(Duration period, Callback callback);
@@ -44,7 +49,8 @@ class EventLoop {
   struct Watch {
     void* socket = nullptr;
     int fd = -1;
-    Callback on_readable;
+    short events = ZMQ_POLLIN;
+    Callback on_ready;
     bool removed = false;
   };
   struct Timer {

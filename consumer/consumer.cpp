@@ -6,6 +6,7 @@
 #include "conveyor/common/cli.hpp"
 #include "conveyor/common/logging.hpp"
 #include "conveyor/consumer/metrics.hpp"
+#include "conveyor/consumer/pipe_pool.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -20,6 +21,11 @@ Config with_defaults(Config config) {
   if (config.concurrency > 4096) throw StartupError("--concurrency is at most 4096");
   if (config.prefetch && config.concurrency + *config.prefetch > 100000) {
     throw StartupError("--concurrency plus --prefetch is at most 100000");
+  }
+  if (config.pipe_processes &&
+      (*config.pipe_processes == 0 || *config.pipe_processes > config.concurrency)) {
+    throw UsageError("--pipe-processes is 1 to --concurrency (" +
+                     std::to_string(config.concurrency) + "): each process takes a share of it");
   }
   return config;
 }
@@ -45,12 +51,25 @@ void Consumer::on_task(Handler handler) {
   handler_ = std::move(handler);
 }
 
+void Consumer::use_pipe(std::string command) {
+  pipe_command_ = std::move(command);
+}
+
+std::unique_ptr<Executor> Consumer::make_executor() {
+  if (handler_) return std::make_unique<ThreadExecutor>(config_.concurrency, handler_);
+  if (pipe_command_.empty()) throw std::logic_error("Consumer::run() needs on_task() first");
+  // --concurrency tasks in all, shared by the processes: each takes its part at a time.
+  const std::size_t processes = config_.pipe_processes.value_or(config_.concurrency);
+  const std::size_t per_process = (config_.concurrency + processes - 1) / processes;
+  return std::make_unique<PipePool>(
+      PipeConfig{pipe_command_, processes, per_process, config_.task_timeout});
+}
+
 int Consumer::run() {
-  if (!handler_) throw std::logic_error("Consumer::run() needs on_task() first");
-  pool_ = std::make_unique<WorkerPool>(config_.concurrency, handler_);
-  for (std::size_t i = 0; i < pool_->size(); ++i) {
-    runtime_.loop().watch(pool_->socket(i), [this, i] { on_worker(i); });
-  }
+  executor_ = make_executor();  // before connecting: a pipe: command that cannot run stops here
+  executor_->attach(runtime_.loop(), [this](std::unique_ptr<WorkBatch> batch) {
+    session_.on_done(batch->id, batch->results, batch->elapsed);
+  });
   ClientHooks hooks;
   hooks.before_flush = [this](TimePoint now) { hand_out_work(now); };
   hooks.publish_metrics = [this] { publish_metrics(); };
@@ -64,23 +83,19 @@ void Consumer::publish_metrics() {
   runtime_.publish(consumer_metrics({config_.id, config_.concurrency, handler_seconds}, session_));
 }
 
-void Consumer::on_worker(std::size_t i) {
-  if (auto batch = pool_->collect(i)) session_.on_done(batch->id, batch->results, batch->elapsed);
-}
-
 void Consumer::hand_out_work(TimePoint now) {
-  while (auto work = session_.next_work(pool_->idle(), now)) {
+  while (auto work = session_.next_work(executor_->idle(), now, executor_->max_batch())) {
     auto batch = std::make_unique<WorkBatch>();
     batch->id = work->id;
     batch->tasks = std::move(work->tasks);
     batch->timeout = config_.task_timeout;
-    pool_->submit(std::move(batch));
+    executor_->submit(std::move(batch));
   }
 }
 
 void Consumer::stop_now(int status) {
   kill_running_commands();
-  pool_->abandon();               // handlers cannot be interrupted: their threads are left behind
+  executor_->abandon();           // handlers cannot be interrupted: their threads are left behind
   runtime_.close(500ms, status);  // the goodbye that hands everything back goes out first
   std::_Exit(status);
 }
@@ -93,8 +108,8 @@ int Consumer::finish() {
   const int status = session_.exit_status();
   if (status != 0) print_error("conveyor-consumer", session_.failure());
   if (session_.stuck()) stop_now(status);  // a thread still in a handler cannot be joined
-  pool_->stop();
-  pool_.reset();
+  executor_->stop();
+  executor_.reset();
   publish_metrics();
   // The goodbye is a courtesy once the broker has pilled us (it may be gone already); a failed
   // session has nobody to deliver to.

@@ -17,9 +17,9 @@
 #include "conveyor/common/client_config.hpp"
 #include "conveyor/common/client_runtime.hpp"
 #include "conveyor/common/errors.hpp"
+#include "conveyor/consumer/executor.hpp"
 #include "conveyor/consumer/handlers.hpp"
 #include "conveyor/consumer/session.hpp"
-#include "conveyor/consumer/worker_pool.hpp"
 
 namespace conveyor::consumer {
 
@@ -32,6 +32,8 @@ struct Config : ClientConfig {
   // --task-timeout: a task running longer is stopped (exec: its process group killed) and ends as
   // a failed delivery; a C++ handler sees it as task.deadline(). Unset: no limit.
   std::optional<Duration> task_timeout;
+  // pipe: handlers: worker processes (unset: --concurrency, one task each at a time).
+  std::optional<std::size_t> pipe_processes;
 };
 
 class Consumer {
@@ -40,8 +42,10 @@ class Consumer {
   explicit Consumer(Config config);
   ~Consumer();
 
-  // The handler; must be set before run(). Called on worker threads (thread-safe, please).
+  // The handler; this or use_pipe() before run(). Called on worker threads (thread-safe, please).
   void on_task(Handler handler);
+  // Tasks go to long-lived worker processes running `command` (pipe: handlers, any language).
+  void use_pipe(std::string command);
   // Runs until the pill or a signal; returns the exit status.
   int run();
 
@@ -49,7 +53,7 @@ class Consumer {
   const std::string& id() const { return config_.id; }
 
  private:
-  void on_worker(std::size_t i);
+  std::unique_ptr<Executor> make_executor();
   void hand_out_work(TimePoint now);
   void publish_metrics();
   [[noreturn]] void stop_now(int status);
@@ -59,7 +63,8 @@ class Consumer {
   ClientRuntime runtime_;  // first: it blocks the signals before any thread starts
   Session session_;
   Handler handler_;
-  std::unique_ptr<WorkerPool> pool_;
+  std::string pipe_command_;
+  std::unique_ptr<Executor> executor_;
 };
 
 }  // namespace conveyor::consumer

@@ -25,9 +25,17 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
          "measured as tasks finish (at least --concurrency, at most 4000 or 64 MiB)")
       ->check(CLI::IsMember({"auto"}) | CLI::Range(0, 100000));
   app.add_option("--handler", handler,
-                 "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo) or "
-                 "exec:COMMAND (payload on stdin, stdout is the output, non-zero exit fails)")
+                 "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo), "
+                 "exec:COMMAND (one process per task: payload on stdin, stdout is the output, "
+                 "exit 75 asks for a retry, other non-zero exits fail) or pipe:COMMAND (long-lived "
+                 "worker processes reading one JSON task per line on stdin and answering one per "
+                 "line on stdout, in any language; see README, Handlers in other languages)")
       ->required();
+  std::size_t pipe_processes = 0;
+  app.add_option("--pipe-processes", pipe_processes,
+                 "pipe: worker processes (0: --concurrency); each holds --concurrency / P tasks "
+                 "at a time")
+      ->check(CLI::Range(0, 4096));
   std::string task_timeout;
   app.add_option("--task-timeout", task_timeout,
                  "stop a task running longer than this (500ms, 30s, 5m): exec: commands are "
@@ -40,6 +48,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
   if (auto status = parse_command_line(app, argc, argv)) return status;
   if (prefetch != "auto") c.prefetch = std::stoul(prefetch);  // checked by the validator above
   if (!task_timeout.empty()) c.task_timeout = parse_duration(task_timeout);  // checked too
+  if (pipe_processes > 0) c.pipe_processes = pipe_processes;
   return std::nullopt;
 }
 

@@ -86,7 +86,13 @@ Handler make_handler(const std::string& spec) {
     return exec_handler(spec.substr(5));
   }
   throw std::invalid_argument("unknown handler '" + spec +
-                              "': use echo, sha256, sleep:MS or exec:COMMAND");
+                              "': use echo, sha256, sleep:MS, exec:COMMAND or pipe:COMMAND");
+}
+
+std::optional<std::string> pipe_command(const std::string& spec) {
+  if (spec.rfind("pipe:", 0) != 0) return std::nullopt;
+  if (spec.size() == 5) throw std::invalid_argument("pipe:COMMAND needs a command");
+  return spec.substr(5);
 }
 
 void kill_running_commands() {

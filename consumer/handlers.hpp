@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ Handler exec_handler(std::string command);
 
 // Parses --handler: "echo", "sha256", "sleep:MS" or "exec:COMMAND". Throws std::invalid_argument.
 Handler make_handler(const std::string& spec);
+
+// The command of a "pipe:COMMAND" handler (run by worker processes, not as a Handler); nothing
+// for any other spec. Throws std::invalid_argument for "pipe:" without a command.
+std::optional<std::string> pipe_command(const std::string& spec);
 
 // Kills every child an exec handler is running (used when the consumer stops at once).
 void kill_running_commands();

@@ -8,9 +8,17 @@ int main(int argc, char** argv) {
   LogOptions log;
   if (auto status = consumer::parse_flags(argc, argv, config, handler_spec, log)) return *status;
   return run_main("conveyor-consumer", log, [&] {
-    auto handler = from_flag("--handler", [&] { return consumer::make_handler(handler_spec); });
+    // The handler first: a bad --handler is reported before anything connects.
+    const auto pipe = from_flag("--handler", [&] { return consumer::pipe_command(handler_spec); });
+    consumer::Handler handler;
+    if (!pipe)
+      handler = from_flag("--handler", [&] { return consumer::make_handler(handler_spec); });
     consumer::Consumer consumer(config);
-    consumer.on_task(std::move(handler));
+    if (pipe) {
+      consumer.use_pipe(*pipe);
+    } else {
+      consumer.on_task(std::move(handler));
+    }
     return consumer.run();
   });
 }

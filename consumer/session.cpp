@@ -134,14 +134,15 @@ SignalAction Session::on_signal(int signo, TimePoint now) {
   return action;
 }
 
-std::optional<Work> Session::next_work(std::size_t idle_workers, TimePoint now) {
+std::optional<Work> Session::next_work(std::size_t idle_workers, TimePoint now,
+                                       std::size_t max_tasks) {
   link_.advance(now);  // the time a task starts, for --task-timeout
   if (idle_workers == 0 || pending_.empty() || stuck()) return std::nullopt;
   // With --task-timeout a task goes alone: a stuck one must not hold a batch-mate hostage.
   const bool fast =
       times_.measured() && times_.seconds_per_task() < kBatchBelowSeconds && !config_.task_timeout;
   const std::size_t share = (pending_.size() + idle_workers - 1) / idle_workers;
-  return take_work(fast ? std::min(share, kMaxWorkBatch) : 1);
+  return take_work(std::min(max_tasks, fast ? std::min(share, kMaxWorkBatch) : 1));
 }
 
 Work Session::take_work(std::size_t max) {

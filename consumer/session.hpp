@@ -76,7 +76,8 @@ class Session final : public ClientSession {
   std::size_t running() const { return running_tasks_; }
   // Work for one of `idle_workers` idle workers: a fair share of what is pending, batched only
   // for fast handlers. Nothing when no task is pending.
-  std::optional<Work> next_work(std::size_t idle_workers, TimePoint now);
+  std::optional<Work> next_work(std::size_t idle_workers, TimePoint now,
+                                std::size_t max_tasks = SIZE_MAX);
   // Up to `max` tasks, oldest first, now counted as started.
   Work take_work(std::size_t max);
   // The results of work `id` (one per task, same order), which took `elapsed` in the handler.

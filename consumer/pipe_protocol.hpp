@@ -1,0 +1,37 @@
+// The pipe: protocol (DESIGN.md §7.3): one JSON object per line between the consumer and a
+// long-lived worker process, in any language.
+//
+//   to the worker   {"id":"p1:41","seq":41,"attempt":1,"payload":"…"}
+//                   (+ "encoding":"base64" when the payload is not UTF-8, "headers":{…} when set)
+//   from it         {"id":"p1:41","output":"…"}                  (+ "encoding":"base64")
+//                   {"id":"p1:41","error":"…","retry":false}
+//                   either may carry "emit":[{"payload":"…"}, …] (tasks for --emit-to)
+//
+// Answers come in any order, matched by id. Sans-IO: lines in, lines out.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conveyor/common/expected.hpp"
+#include "conveyor/proto/conveyor.pb.h"
+
+namespace conveyor::consumer {
+
+// Appends the line (with its newline) that gives `task` to a worker.
+void append_task_line(std::string& out, const wire::Task& task);
+
+// One answer from a worker: whose, and the result it carries (status, output or error, retry).
+struct PipeAnswer {
+  std::string id;
+  wire::Result result;               // producer and seq unset: the caller knows the task
+  std::vector<std::string> emitted;  // payloads of tasks for the next stage
+};
+
+// Reads one line from a worker; the reason when it is not a valid answer (the worker is then
+// restarted: a process that writes garbage cannot be trusted with the rest).
+Expected<PipeAnswer, std::string> parse_answer_line(std::string_view line);
+
+}  // namespace conveyor::consumer
