@@ -120,6 +120,47 @@ conveyor_run() {  # conveyor_run TASKS SIZE CONSUMERS -> tasks/s
   python3 -c "print(round($1 / ($ended - $started)))"
 }
 
+# ---- 3b. handlers: the same trivial Python handler through exec: and pipe:, and in-process echo --
+handler_run() {  # handler_run TASKS HANDLER [consumer flags] -> tasks/s, one consumer
+  local n=$1 handler=$2
+  shift 2
+  start_broker --producers 1 --exit-when-drained
+  PYTHONPATH="$root/clients/python:$root/bench" start consumer "$consumer_bin" --broker "$backend" \
+    --id c1 --handler "$handler" --log-level warn "$@"
+  local started ended
+  started=$(date +%s.%N)
+  "$producer_bin" --broker "$frontend" --id bench --source "gen:$n:64" --results /dev/null \
+    --quiet --log-level warn 2>"$work/producer.log"
+  ended=$(date +%s.%N)
+  timeout 60 tail --pid="$broker_pid" -f /dev/null
+  stop_all
+  python3 -c "print(round($n / ($ended - $started)))"
+}
+handlers_section() {
+  local worker="python3 -m conveyor.worker"
+  log "handlers: in-process echo, 4 workers"
+  h_echo=$(handler_run "$((tasks / 10))" echo --concurrency 4)
+  log "handlers: Python through exec: (a process per task), 4 at a time"
+  h_exec=$(handler_run 400 "exec:python3 $root/bench/python_echo.py" --concurrency 4)
+  log "handlers: Python through pipe:, sync handler, 4 processes"
+  h_pipe=$(handler_run 40000 "pipe:$worker python_echo:handle" --concurrency 4)
+  log "handlers: Python through pipe:, async handler, 1 process with 4 at a time"
+  h_async=$(handler_run 40000 "pipe:$worker python_echo:handle_async" --concurrency 4 \
+    --pipe-processes 1)
+}
+handlers_table() {
+  echo "| handler: in-process echo, 1 consumer, 4 workers | $h_echo tasks/s | |"
+  echo "| handler: Python via exec: (a process per task) | $h_exec tasks/s | 1.00 × exec |"
+  echo "| handler: Python via pipe:, sync, 4 processes | $h_pipe tasks/s | $(ratio "$h_pipe" "$h_exec") × exec |"
+  echo "| handler: Python via pipe:, async, 1 process | $h_async tasks/s | $(ratio "$h_async" "$h_exec") × exec |"
+}
+if [[ ${BENCH_ONLY:-} == handlers ]]; then  # BENCH_ONLY=handlers bench/run.sh: just this table
+  ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+  handlers_section
+  handlers_table | tee "$out/handlers.md"
+  exit 0
+fi
+
 # ---- 4. latency at a fixed offered rate ---------------------------------------------------------
 latency_run() {  # latency_run RATE -> JSON line
   start_broker --producers 1 --exit-when-drained
@@ -160,6 +201,7 @@ log "conveyor: $tasks tasks, 1 KiB, 2 consumers"
 c1k=$(conveyor_run "$tasks" 1024 2)
 log "conveyor: $tasks tasks, 64 B, 8 consumers"
 c8=$(conveyor_run "$tasks" 64 8)
+handlers_section
 
 declare -A latency
 for rate in 1000 10000 100000; do
@@ -197,6 +239,7 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   while read -r n rate; do
     echo "| scaling: $n consumers, $scale_tasks tasks | $rate tasks/s | $(ratio "$rate" "$b1_rate") |"
   done <"$out/scaling.dat"
+  handlers_table
   echo "| RabbitMQ | $rabbit | |"
 } | tee "$out/latest.md"
 {

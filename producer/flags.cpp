@@ -16,8 +16,9 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
                     "this producer's id, first part of its task ids; reuse it to resume after a "
                     "restart (default: producer-HOST-PID)"});
   app.add_option("--source", source,
-                 "lines:PATH (one task per line; lines:- reads stdin), gen:COUNT or "
-                 "gen:COUNT:SIZE (generated payloads of SIZE bytes)")
+                 "lines:PATH (one task per line; lines:- reads stdin), jsonl:PATH or jsonl:- "
+                 "(one {\"payload\":\"...\"} per line, \"encoding\":\"base64\" for bytes), "
+                 "gen:COUNT or gen:COUNT:SIZE (generated payloads of SIZE bytes)")
       ->required();
   app.add_option("--results", c.results,
                  "results file, one JSON object per task (- for stdout; empty for none)");

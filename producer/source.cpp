@@ -10,6 +10,10 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
+#include "conveyor/common/text.hpp"
+
 namespace conveyor::producer {
 namespace {
 
@@ -121,6 +125,42 @@ class GeneratorSource final : public Source {
   std::uint64_t seq_ = 0;
 };
 
+// One JSON object per line, {"payload":"…"} or {"payload":"<base64>","encoding":"base64"}: any
+// bytes, newlines included (the Python package's conveyor.producer writes this to stdin).
+class JsonLinesSource final : public Source {
+ public:
+  explicit JsonLinesSource(std::unique_ptr<Source> lines) : lines_(std::move(lines)) {}
+
+  std::optional<std::string> next() override {
+    auto line = lines_->next();
+    if (!line) return std::nullopt;
+    ++number_;
+    try {
+      return payload_of(*line);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("jsonl: line " + std::to_string(number_) + ": " + e.what());
+    }
+  }
+  bool ready() override { return lines_->ready(); }
+  void interrupt() override { lines_->interrupt(); }
+  bool restartable() const override { return lines_->restartable(); }
+
+ private:
+  static std::string payload_of(const std::string& line) {
+    const auto json = nlohmann::json::parse(line);
+    const std::string payload = json.at("payload").get<std::string>();
+    const auto encoding = json.find("encoding");
+    if (encoding == json.end()) return payload;
+    if (*encoding != "base64") throw std::runtime_error("\"encoding\" is not \"base64\"");
+    auto bytes = base64_decode(payload);
+    if (!bytes) throw std::runtime_error("\"payload\" is not base64");
+    return std::move(*bytes);
+  }
+
+  std::unique_ptr<Source> lines_;
+  std::uint64_t number_ = 0;
+};
+
 class CallbackSource final : public Source {
  public:
   explicit CallbackSource(std::function<std::optional<std::string>()> next)
@@ -176,6 +216,11 @@ std::unique_ptr<Source> make_source(const std::string& spec) {
     if (path.empty()) throw std::invalid_argument("lines: needs a path, or - for stdin");
     return lines_source(path);
   }
+  if (spec.rfind("jsonl:", 0) == 0) {
+    const std::string path = spec.substr(6);
+    if (path.empty()) throw std::invalid_argument("jsonl: needs a path, or - for stdin");
+    return std::make_unique<JsonLinesSource>(lines_source(path));
+  }
   if (spec.rfind("gen:", 0) == 0) {
     const std::string rest = spec.substr(4);
     const auto colon = rest.find(':');
@@ -185,7 +230,8 @@ std::unique_ptr<Source> make_source(const std::string& spec) {
     return generator_source(count, size);
   }
   throw std::invalid_argument("unknown source '" + spec +
-                              "': use lines:PATH, lines:- (stdin), gen:COUNT or gen:COUNT:SIZE");
+                              "': use lines:PATH, lines:- (stdin), jsonl:PATH, jsonl:-, gen:COUNT "
+                              "or gen:COUNT:SIZE");
 }
 
 }  // namespace conveyor::producer

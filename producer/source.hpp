@@ -37,7 +37,8 @@ std::unique_ptr<Source> generator_source(std::uint64_t count, std::optional<std:
 // Payloads from a callback (the C++ API): return nothing when done. Called on the reader thread.
 std::unique_ptr<Source> callback_source(std::function<std::optional<std::string>()> next);
 
-// Parses a --source spec: "lines:PATH", "lines:-", "gen:COUNT" or "gen:COUNT:SIZE".
+// Parses a --source spec: "lines:PATH", "lines:-", "jsonl:PATH", "jsonl:-" (one JSON object per
+// line: {"payload":"…"}, with "encoding":"base64" for bytes), "gen:COUNT" or "gen:COUNT:SIZE".
 // Throws std::invalid_argument with a message naming the problem.
 std::unique_ptr<Source> make_source(const std::string& spec);
 

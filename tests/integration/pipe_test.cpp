@@ -143,6 +143,31 @@ TEST(Pipe, AWorkerKilledMidRunLosesNothing) {
   EXPECT_EQ(c.wait(20s), 0) << job.log("py");
 }
 
+TEST(Pipe, ThePythonProducerFeedsAnyBytesAndYieldsEveryResult) {
+  Cluster job;
+  job.start_broker({"--producers", "1", "--exit-when-drained"});
+  Process& c = job.start_consumer("c1", {"--handler", "sha256"});
+  ASSERT_TRUE(job.wait_connected("c1")) << job.log("c1");
+  const std::string script = job.path("produce.py");
+  write_file(script,
+             "import hashlib, sys\n"
+             "from conveyor import producer\n"
+             "tasks = [b'line one\\nline two', b'\\x00\\xff bytes', 'text \\u00e9']\n"
+             "tasks = tasks * 100\n"
+             "got = producer.run_all(tasks, broker=sys.argv[1], id='py', executable=sys.argv[2])\n"
+             "assert len(got) == 300, len(got)\n"
+             "for r in got:\n"
+             "    t = tasks[r.seq]\n"
+             "    t = t.encode() if isinstance(t, str) else t\n"
+             "    assert r.ok and r.text == hashlib.sha256(t).hexdigest(), r\n"
+             "print('ok', len(got))\n");
+  Process& p = job.start(
+      "py", {"/usr/bin/env", "python3", script, job.frontend(), CONVEYOR_PRODUCER_BIN}, kPython);
+  EXPECT_EQ(p.wait(60s), 0) << job.log("py");
+  EXPECT_EQ(read_file(job.path("py.out")), "ok 300\n");
+  EXPECT_EQ(c.wait(20s), 0) << job.log("c1");
+}
+
 TEST(Pipe, ACommandThatCannotRunStopsTheConsumerWithOneLineBeforeItTakesWork) {
   Cluster job;
   job.start_broker();

@@ -79,6 +79,24 @@ std::string make_source_error(const std::string& spec) {
   return "";
 }
 
+TEST(JsonLinesSource, GivesEachLinesPayloadTextOrBase64Bytes) {
+  TempFile file("{\"payload\":\"two\\nlines\"}\n{\"payload\":\"AP8=\",\"encoding\":\"base64\"}\n");
+  auto source = make_source("jsonl:" + file.path());
+  EXPECT_EQ(read_all(*source), (std::vector<std::string>{"two\nlines", std::string("\0\xff", 2)}));
+}
+
+TEST(JsonLinesSource, ALineThatIsNotATaskFailsTheSourceNamingTheLine) {
+  TempFile file("{\"payload\":\"ok\"}\nnot json\n");
+  auto source = make_source("jsonl:" + file.path());
+  EXPECT_EQ(source->next(), std::optional<std::string>("ok"));
+  try {
+    source->next();
+    FAIL() << "a bad line";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("jsonl: line 2"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LinesSource, GivesOnePayloadPerLineWithoutItsNewline) {
   EXPECT_THAT(lines_of("alpha\nbeta\ngamma\n"), ElementsAre("alpha", "beta", "gamma"));
 }
