@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
-# Runs docker-compose.yml for real. Builds the image (Dockerfile: compile + unit tests), then:
-#   batch    a broker, 3 consumers (deploy.replicas) and a producer over TASKS generated tasks with
-#            the sha256 handler; every result is checked task by task and every container must
-#            exit 0 through the poison pills;
-#   stop     the same with a slow handler over an input file (lines:/data/input.txt): one busy
-#            consumer gets `docker stop` (SIGTERM, 10 s grace) and must drain and exit 0 while the
-#            job still completes;
-#   deploy   deploy/{broker,consumer,producer}.compose.yml as three projects, as on three hosts:
-#            the consumers and the producer reach the broker's published ports via BROKER_HOST;
-#   service  the "service" profile (broker --service), when the broker has that flag: consumers
-#            outlive two producer runs, then `docker stop` on the broker pills them.
-# Everything the test started is torn down on exit, whatever happened. Uses `docker compose` where
-# a Docker engine runs, else podman-compose (../shared/container-setup.sh prepares podman when it
-# exists). Without an engine it exits 77 (skipped), or fails when CONVEYOR_REQUIRE_ALL=1.
-# Every wait has a deadline; together they stay within CTest's TIMEOUT (1500 s), so the teardown
-# always runs.
-#   TASKS=3000 SIZE=64 KEEP=1 tests/compose/run.sh      # KEEP=1 keeps the work directory
+# Runs docker-compose.yml and deploy/*.yml for real, with the commands README.md shows, under
+# Docker Compose where a Docker engine runs, else under podman-compose (1.0.3 in Debian 12;
+# ../shared/container-setup.sh prepares podman when it exists). One image build serves every step:
+#   stack    `docker stack config` (Swarm's schema, offline) accepts docker-compose.yml, with each
+#            override file, and the per-host files;
+#   batch    CONSUMERS=SCALE (8) `up --exit-code-from producer` on the named data volume: SCALE
+#            consumer containers, each of which did tasks (the results' "consumer" field); every
+#            container exits 0 through the poison pills; the README's retrieval command (`run ... cat
+#            | grep '^{' > results.jsonl`) gives JSON lines, exactly one per task, each checked;
+#            then the README's `down -v` with CONSUMERS unset leaves no container, network or
+#            volume of the project;
+#   curve    the batch job over CurveZMQ (deploy/curve.override.yml), every service started at
+#            once (nothing waits for the healthcheck); `down` leaves no container or network;
+#   stop     a slow job: the broker's healthcheck passes (under podman, which runs no healthcheck
+#            without systemd, `podman healthcheck run`), one busy consumer gets `docker stop`
+#            (SIGTERM, 10 s grace) and must drain and exit 0 while the job still completes;
+#   deploy   deploy/{consumer,broker,producer}.compose.yml as three projects, as on three hosts,
+#            the consumers started before the broker: they reach its published ports via
+#            BROKER_HOST and wait for it;
+#   service  deploy/service.override.yml: consumers outlive two producer runs, then `stop` on the
+#            broker pills them; `down -v` leaves nothing.
+# Everything the test started is torn down on exit, whatever happened. Without an engine it exits
+# 77 (skipped), or fails when CONVEYOR_REQUIRE_ALL=1. Every wait has a deadline; together they stay
+# within CTest's TIMEOUT (1500 s), so the teardown always runs.
+#   TASKS=3000 SIZE=64 SCALE=8 KEEP=1 tests/compose/run.sh   # KEEP=1 keeps the work directory
 #   COMPOSE_TEST_BUILD=0 COMPOSE_TEST_IMAGE=conveyor:latest tests/compose/run.sh   # no build
 #   DEPLOY_BROKER_HOST=host.docker.internal tests/compose/run.sh   # where `hostname -I` is no good
+# shellcheck disable=SC2046  # file_args: "-f FILE ..." is split into words on purpose
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 setup_script="$root/../shared/container-setup.sh"
 tasks=${TASKS:-3000}
 size=${SIZE:-64}
+scale=${SCALE:-8}
 stop_tasks=${STOP_TASKS:-600}
 image=${COMPOSE_TEST_IMAGE:-localhost/conveyor-compose-test:latest}
 build=${COMPOSE_TEST_BUILD:-1}
@@ -40,11 +50,35 @@ skip() {
   exit 77
 }
 
-# The test sets every variable the compose file reads; none may leak in from the caller.
+# The test sets every variable the compose files read; none may leak in from the caller.
 while read -r name; do
   [[ $name == CONVEYOR_REQUIRE_ALL ]] || unset "$name"
 done < <(compgen -e | grep -E '^(CONVEYOR_|COMPOSE_(FILE|PROJECT_NAME|PROFILES|PATH_SEPARATOR)$)' || true)
 unset CONSUMERS BROKER_HOST
+
+work=$(mktemp -d /tmp/conveyor-compose-XXXXXX)
+mkdir -p "$work/logs"
+
+# ---- stack: Swarm's schema accepts the files (the docker client alone, no engine) ----------------
+stack_config() {  # FILE...: `docker stack config -c FILE ...` from the repository's root
+  local f args=()
+  for f in "$@"; do args+=(-c "$f"); done
+  (cd "$root" && BROKER_HOST=broker.example.com CONVEYOR_PRODUCER_ID=p1 \
+    timeout 60 docker stack config "${args[@]}" >/dev/null 2>>"$work/logs/stack.log")
+}
+if command -v docker >/dev/null; then
+  for files in "docker-compose.yml" "docker-compose.yml deploy/curve.override.yml" \
+    "docker-compose.yml deploy/service.override.yml" deploy/broker.compose.yml \
+    deploy/consumer.compose.yml deploy/producer.compose.yml; do
+    # shellcheck disable=SC2086  # a space-separated list of files
+    stack_config $files || { cat "$work/logs/stack.log" >&2; die "stack: docker stack config rejects $files"; }
+  done
+  log "stack: docker stack config accepts docker-compose.yml (alone and with each override) and deploy/*.compose.yml"
+elif [[ "${CONVEYOR_REQUIRE_ALL:-0}" == 1 ]]; then
+  die "stack: no docker client for \`docker stack config\` (CONVEYOR_REQUIRE_ALL=1: this check must run)"
+else
+  log "stack: no docker client, \`docker stack config\` not checked"
+fi
 
 # ---- the container engine ------------------------------------------------------------------------
 docker_engine() {
@@ -59,26 +93,22 @@ podman_engine() {
 if docker_engine; then
   engine=docker
   compose_cmd=(docker compose)
-  service_profile=(--profile service)
 else
   if ! podman_engine && [[ -f "$setup_script" && $(id -u) -eq 0 ]]; then
     log "preparing podman with $setup_script"
     timeout 1200 bash "$setup_script" || die "$setup_script failed"
   fi
-  podman_engine || skip "no container engine: neither docker (with compose) nor podman-compose"
+  podman_engine || { rm -rf "$work"; skip "no container engine: neither docker (with compose) nor podman-compose"; }
   engine=podman
   compose_cmd=(podman-compose)
-  service_profile=()  # podman-compose 1.0.3 has no profiles: name the services instead
 fi
-command -v python3 >/dev/null || skip "python3 is needed to check the results"
+command -v python3 >/dev/null || { rm -rf "$work"; skip "python3 is needed to check the results"; }
 if [[ $engine == docker ]]; then
   log "engine: $(docker version --format 'docker {{.Server.Version}}'), $(docker compose version)"
 else
   log "engine: $(podman --version), $(podman-compose version 2>/dev/null | grep -m1 -i 'compose.* version')"
 fi
 
-work=$(mktemp -d /tmp/conveyor-compose-XXXXXX)
-mkdir -p "$work/logs"
 projects=()
 declare -A project_file=()
 
@@ -92,11 +122,10 @@ teardown() {
   export BROKER_HOST=${BROKER_HOST:-unused} CONVEYOR_PRODUCER_ID=${CONVEYOR_PRODUCER_ID:-unused}
   for p in "${projects[@]}"; do
     if [[ $engine == docker ]]; then
-      timeout 120 docker compose -p "$p" $(file_args "$p") --profile service \
-        down -v --remove-orphans --timeout 5 >>"$work/logs/teardown.log" 2>&1
-    else
-      timeout 120 podman-compose -p "$p" $(file_args "$p") down -v \
+      timeout 120 docker compose -p "$p" $(file_args "$p") down -v --remove-orphans --timeout 5 \
         >>"$work/logs/teardown.log" 2>&1
+    else
+      timeout 120 podman-compose -p "$p" $(file_args "$p") down -v -t 5 >>"$work/logs/teardown.log" 2>&1
     fi
     # Belt and braces: whatever still carries the project's label goes.
     mapfile -t ids < <(timeout 60 $engine ps -aq --filter "label=com.docker.compose.project=$p")
@@ -125,12 +154,63 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- helpers -------------------------------------------------------------------------------------
-# compose PROJECT ARGS...: the compose command for one project (on its file), with a deadline.
+# compose PROJECT ARGS...: the compose command for one project (on its files), with a deadline;
+# its output goes to the project's log.
 compose() {
   local p=$1
   shift
   timeout "${COMPOSE_DEADLINE:-300}" "${compose_cmd[@]}" -p "$p" $(file_args "$p") "$@" \
     >>"$work/logs/$p.compose.log" 2>&1
+}
+
+# compose_stdout PROJECT ARGS...: the same, with its stdout left for the caller (what a user
+# redirects); stderr goes to the project's log.
+compose_stdout() {
+  local p=$1
+  shift
+  timeout "${COMPOSE_DEADLINE:-300}" "${compose_cmd[@]}" -p "$p" $(file_args "$p") "$@" \
+    2>>"$work/logs/$p.compose.log"
+}
+
+# down PROJECT [-v]: README.md's teardown. podman-compose's `down` stops and removes only the
+# containers of the replicas it computes from today's CONSUMERS, and never removes the network:
+# `podman network rm -f` removes the network with every container still on it.
+down() {
+  local p=$1
+  shift
+  if [[ $engine == docker ]]; then
+    compose "$p" down "$@"
+  else
+    compose "$p" down "$@" &&
+      timeout 120 podman network rm -f "${p}_default" >>"$work/logs/$p.compose.log" 2>&1
+  fi
+}
+
+# leftovers PROJECT: "CONTAINERS NETWORKS VOLUMES" of the project: those that carry its label,
+# and its default network and data volume by name.
+leftovers() {
+  local p=$1 c n v
+  local label="label=com.docker.compose.project=$p"
+  c=$(timeout 60 $engine ps -aq --filter "$label" | wc -l)
+  n=$({
+    timeout 60 $engine network ls --format '{{.Name}}' --filter "$label"
+    timeout 30 $engine network inspect -f '{{.Name}}' "${p}_default" 2>/dev/null || true
+  } | sort -u | grep -c . || true)
+  v=$({
+    timeout 60 $engine volume ls --format '{{.Name}}' --filter "$label"
+    timeout 30 $engine volume inspect -f '{{.Name}}' "${p}_data" 2>/dev/null || true
+  } | sort -u | grep -c . || true)
+  echo "$c $n $v"
+}
+
+# check_gone PROJECT VOLUMES-TOO WHAT: nothing of the project is left (no volume either when
+# VOLUMES-TOO is yes); WHAT names the command for the log.
+check_gone() {
+  local p=$1 volumes=$2 what=$3 c n v
+  read -r c n v < <(leftovers "$p")
+  log "$p: after $what: $c container(s), $n network(s), $v volume(s) of the project"
+  ((c == 0 && n == 0)) || die "$p: $what left $c container(s) and $n network(s)"
+  [[ $volumes != yes ]] || ((v == 0)) || die "$p: $what left $v volume(s)"
 }
 
 # add_project NAME [FILES]: a compose project the teardown removes (FILES: docker-compose.yml, or
@@ -178,12 +258,16 @@ show_logs() {  # PROJECT: the tail of every container's log, for a failure
   done
 }
 
-# wait_healthy PROJECT SERVICE SECONDS: the broker accepts connections on both ports.
-# podman-compose ignores `condition: service_healthy` and podman runs no healthcheck timers without
-# systemd, so under podman the test runs the compose file's healthcheck itself.
+# health ID: the engine's health status of a container ("starting", "healthy", ...).
+health() {
+  timeout 10 $engine inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null || echo unknown
+}
+
+# wait_healthy PROJECT SERVICE SECONDS: the service's healthcheck passes. Docker runs it on its
+# own; podman runs healthchecks only from systemd timers, so under podman this runs it.
 healthy() {
   if [[ $engine == docker ]]; then
-    [[ $(timeout 10 docker inspect -f '{{.State.Health.Status}}' "$1") == healthy ]]
+    [[ $(health "$1") == healthy ]]
   else
     timeout 10 podman healthcheck run "$1" >/dev/null 2>&1
   fi
@@ -241,20 +325,26 @@ check_exits() {
   ((bad == 0)) || { show_logs "$p"; die "$p: a container did not exit 0 (logs above)"; }
 }
 
-# check_results FILE TOTAL PRODUCER KIND: every seq 0..TOTAL-1 exactly once, status ok, the id
-# PRODUCER:seq, and the right output: KIND gen:SIZE (the sha256 of the generated payload: seq
-# padded with '.' to SIZE bytes) or lines:PATH (line seq of PATH).
+# check_results FILE TOTAL PRODUCER KIND [CONSUMERS]: FILE is JSON lines, exactly one line per
+# task: every seq 0..TOTAL-1 once, status ok, the id PRODUCER:seq, and the right output: KIND
+# gen:SIZE (the sha256 of the generated payload: seq padded with '.' to SIZE bytes), echo:SIZE
+# (that payload itself) or lines:PATH (line seq of PATH). With CONSUMERS, exactly that many
+# consumers each ran at least one task.
 check_results() {
   python3 - "$@" <<'EOF'
 import hashlib, json, sys
 path, total, producer, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+want_consumers = int(sys.argv[5]) if len(sys.argv) > 5 else None
 if kind.startswith("gen:"):
     size = int(kind[4:])
     expect = lambda seq: hashlib.sha256(str(seq).ljust(size, ".").encode()).hexdigest()
+elif kind.startswith("echo:"):
+    size = int(kind[5:])
+    expect = lambda seq: str(seq).ljust(size, ".")
 else:
     lines = open(kind[6:], encoding="utf-8").read().split("\n")
     expect = lambda seq: lines[seq]
-seen, consumers, errors = {}, {}, []
+seen, consumers, errors, n = {}, {}, [], 0
 try:
     f = open(path, encoding="utf-8")
 except OSError as e:
@@ -263,8 +353,10 @@ with f:
     for n, line in enumerate(f, 1):
         try:
             r = json.loads(line)
+            if not isinstance(r, dict):
+                raise ValueError("not an object")
         except ValueError as e:
-            errors.append(f"line {n}: not JSON ({e}): {line[:80]!r}")
+            errors.append(f"line {n}: not a JSON object ({e}): {line[:80]!r}")
             continue
         seq = r.get("seq")
         if not isinstance(seq, int) or not 0 <= seq < total:
@@ -280,14 +372,18 @@ with f:
         elif r.get("output") != expect(seq):
             errors.append(f"seq {seq}: output {r.get('output')!r}, expected {expect(seq)!r}")
         consumers[r.get("consumer")] = consumers.get(r.get("consumer"), 0) + 1
+if n != total:
+    errors.append(f"{n} lines for {total} tasks")
 missing = [s for s in range(total) if s not in seen]
 if missing:
     errors.append(f"{len(missing)} seq missing, first {missing[:10]}")
+if want_consumers is not None and len(consumers) != want_consumers:
+    errors.append(f"{len(consumers)} consumers ran tasks, expected {want_consumers}")
 for e in errors[:20]:
     print(f"compose-test:   {e}", file=sys.stderr)
 share = ", ".join(f"{c}: {k}" for c, k in sorted(consumers.items(), key=str))
-print(f"compose-test: {path}: {len(seen)}/{total} tasks, {len(errors)} problem(s); "
-      f"per consumer: {share}", file=sys.stderr)
+print(f"compose-test: {path}: {n} lines, {len(seen)}/{total} tasks, {len(errors)} problem(s); "
+      f"{len(consumers)} consumers: {share}", file=sys.stderr)
 sys.exit(1 if errors else 0)
 EOF
 }
@@ -320,37 +416,49 @@ else
   log "image built in $(($(date +%s) - t0)) s"
 fi
 log "image: $($engine images --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$image" | sed -n 1p)"
-export CONVEYOR_IMAGE=$image CONSUMERS=3
+export CONVEYOR_IMAGE=$image
 
-# ---- batch: 3 consumers, sha256 over generated tasks, ended by the poison pills --------------------
+# ---- batch: CONSUMERS=SCALE, the named data volume, README.md's commands ---------------------------
 p="$project-batch"
 add_project "$p"
-batch=$(data_dir batch)
-export CONVEYOR_DATA=$batch CONVEYOR_SOURCE="gen:$tasks:$size" CONVEYOR_HANDLER=sha256 \
-  CONVEYOR_CONCURRENCY=2 CONVEYOR_PRODUCER_ID=p1
-log "batch: $tasks tasks (gen:$tasks:$size, sha256), 3 consumers, project $p"
+unset CONVEYOR_DATA  # the named volume, as in README.md
+export CONVEYOR_SOURCE="gen:$tasks:$size" CONVEYOR_HANDLER=sleep:20 CONVEYOR_CONCURRENCY=2 \
+  CONVEYOR_PRODUCER_ID=p1
+log "batch: CONSUMERS=$scale up --exit-code-from producer: $tasks tasks (gen:$tasks:$size, sleep:20), project $p"
 t0=$(date +%s)
-if [[ $engine == docker ]]; then
-  # What a user runs: the job ends by itself and --exit-code-from reports the producer's status.
-  compose "$p" up --no-build --exit-code-from producer broker consumer producer ||
-    { show_logs "$p"; die "batch: docker compose up --exit-code-from producer failed"; }
-  wait_exited "$p" 60
-else
-  # podman-compose 1.0.3 starts dependants without waiting for service_healthy, and its
-  # --exit-code-from returns whichever container exits first: start the broker, wait until it is
-  # healthy, start the rest detached, and poll every container with a deadline.
-  compose "$p" up -d --no-build broker || { show_logs "$p"; die "batch: cannot start the broker"; }
-  wait_healthy "$p" broker 60
-  compose "$p" up -d --no-build consumer producer ||
-    { show_logs "$p"; die "batch: cannot start the consumers and the producer"; }
-  wait_exited "$p" 300 "$batch/results.jsonl" "$tasks"
-  [[ ! -t 2 ]] || printf '\r\033[K' >&2
-fi
+code=0
+CONSUMERS=$scale compose "$p" up --exit-code-from producer || code=$?
 elapsed=$(($(date +%s) - t0))
-check_exits "$p" "broker=1 consumer=3 producer=1"
-check_results "$batch/results.jsonl" "$tasks" p1 "gen:$size" || die "batch: wrong results"
-log "batch: ok: $tasks tasks, 3 consumers, ${elapsed} s from start to the last exit"
+# Docker Compose returns once every container has exited; podman-compose as soon as one has (then
+# with the producer's status if it exited within a second of it): the rest still end by themselves.
+wait_exited "$p" 120
+log "batch: up --exit-code-from producer returned $code after $elapsed s"
+[[ $code == 0 ]] || { show_logs "$p"; die "batch: up --exit-code-from producer returned $code, not the producer's 0"; }
+check_exits "$p" "broker=1 consumer=$scale producer=1"
 grep -h "drained" "$work/logs/$p"*broker*.log 2>/dev/null | tail -n 1 | sed 's/^/compose-test: broker: /' >&2 || true
+# What the retrieval command must filter out: podman-compose prints its podman commands on stdout.
+compose_stdout "$p" run --rm --no-deps -T producer cat /data/results.jsonl >"$work/batch-raw.txt" ||
+  die "batch: run --rm --no-deps -T producer cat failed"
+chatter=$(grep -vc '^{' "$work/batch-raw.txt" || true)
+log "batch: \`run -T producer cat\` alone: $(wc -l <"$work/batch-raw.txt") lines on stdout, $chatter of them not results"
+# README.md's command, as written.
+compose_stdout "$p" run --rm --no-deps -T producer cat /data/results.jsonl | grep '^{' >"$work/results.jsonl" ||
+  die "batch: the retrieval command failed"
+check_results "$work/results.jsonl" "$tasks" p1 "echo:$size" "$scale" ||
+  die "batch: wrong results, or not one line per task, or not every consumer did tasks"
+log "batch: ok: $scale consumer containers, each ran tasks; $tasks tasks, one JSON line each"
+# `down -v` without the CONSUMERS it was started with.
+if [[ $engine == podman ]]; then
+  compose "$p" down -v || die "batch: podman-compose down -v failed"
+  read -r c n v < <(leftovers "$p")
+  log "batch: podman-compose down -v alone left $c container(s), $n network(s), $v volume(s)"
+  timeout 120 podman network rm -f "${p}_default" >>"$work/logs/$p.compose.log" 2>&1 ||
+    die "batch: podman network rm -f ${p}_default failed"
+  check_gone "$p" yes "podman-compose down -v && podman network rm -f ${p}_default"
+else
+  down "$p" -v || die "batch: docker compose down -v failed"
+  check_gone "$p" yes "docker compose down -v"
+fi
 
 # ---- curve: the batch job again over CurveZMQ (deploy/curve.override.yml), keys from the image ------
 p="$project-curve"
@@ -363,29 +471,23 @@ for k in broker producers/p1 consumers/consumer; do
     >>"$work/logs/keygen.log" 2>&1 || { cat "$work/logs/keygen.log" >&2; die "curve: conveyor-keygen failed"; }
 done
 [[ $(stat -c %a "$keys/broker.key") == 600 ]] || die "curve: broker.key is not mode 0600"
-export CONVEYOR_KEYS=$keys CONVEYOR_DATA=$curve_data CONVEYOR_SOURCE="gen:$tasks:$size"
-log "curve: $tasks tasks over CurveZMQ, 3 consumers, project $p"
+export CONVEYOR_KEYS=$keys CONVEYOR_DATA=$curve_data CONVEYOR_SOURCE="gen:$tasks:$size" \
+  CONVEYOR_HANDLER=sha256
+log "curve: $tasks tasks (sha256) over CurveZMQ, 3 consumers, all started at once, project $p"
 t0=$(date +%s)
-if [[ $engine == docker ]]; then
-  compose "$p" up --no-build --exit-code-from producer broker consumer producer ||
-    { show_logs "$p"; die "curve: docker compose up --exit-code-from producer failed"; }
-  wait_exited "$p" 60
-else
-  compose "$p" up -d --no-build broker || { show_logs "$p"; die "curve: cannot start the broker"; }
-  wait_healthy "$p" broker 60
-  compose "$p" up -d --no-build consumer producer ||
-    { show_logs "$p"; die "curve: cannot start the consumers and the producer"; }
-  wait_exited "$p" 300 "$curve_data/results.jsonl" "$tasks"
-  [[ ! -t 2 ]] || printf '\r\033[K' >&2
-fi
+compose "$p" up -d || { show_logs "$p"; die "curve: up -d failed"; }
+log "curve: up -d returned after $(($(date +%s) - t0)) s (nothing waits for the healthcheck)"
+wait_exited "$p" 300 "$curve_data/results.jsonl" "$tasks"
+[[ ! -t 2 ]] || printf '\r\033[K' >&2
 check_exits "$p" "broker=1 consumer=3 producer=1"
 check_results "$curve_data/results.jsonl" "$tasks" p1 "gen:$size" || die "curve: wrong results"
-save_logs "$p"
 grep -qh "CURVE on" "$work/logs/$p"*broker*.log || { show_logs "$p"; die "curve: the broker did not run with --curve"; }
 log "curve: ok: $tasks tasks over CurveZMQ in $(($(date +%s) - t0)) s"
+down "$p" || die "curve: down failed"
+check_gone "$p" no "down"
 unset CONVEYOR_KEYS
 
-# ---- stop: `docker stop` on a busy consumer drains it; the job still completes ---------------------
+# ---- stop: the healthcheck passes; `docker stop` on a busy consumer drains it ------------------------
 p="$project-stop"
 add_project "$p"
 stop=$(data_dir stop)
@@ -393,10 +495,15 @@ seq 0 $((stop_tasks - 1)) | sed 's/^/line-/' >"$stop/input.txt"
 export CONVEYOR_DATA=$stop CONVEYOR_SOURCE=lines:/data/input.txt CONVEYOR_HANDLER=sleep:100 \
   CONVEYOR_CONCURRENCY=2 CONVEYOR_PRODUCER_ID=p1
 log "stop: $stop_tasks tasks (lines:, sleep:100), 3 consumers, project $p"
-compose "$p" up -d --no-build broker || { show_logs "$p"; die "stop: cannot start the broker"; }
-[[ $engine == docker ]] || wait_healthy "$p" broker 60
-compose "$p" up -d --no-build consumer producer ||
-  { show_logs "$p"; die "stop: cannot start the consumers and the producer"; }
+compose "$p" up -d || { show_logs "$p"; die "stop: up -d failed"; }
+broker_id=$(containers "$p" broker)
+before=$(health "$broker_id")
+wait_healthy "$p" broker 60
+if [[ $engine == podman ]]; then
+  log "stop: broker healthcheck passes (podman healthcheck run); podman itself had it at '$before' (no systemd timers)"
+else
+  log "stop: broker healthy (docker ran the healthcheck)"
+fi
 deadline=$(($(date +%s) + 120))
 until (($(count_lines "$stop/results.jsonl") >= stop_tasks / 10)); do
   (($(date +%s) < deadline)) || { show_logs "$p"; die "stop: no progress within 120 s"; }
@@ -422,16 +529,19 @@ check_exits "$p" "broker=1 consumer=3 producer=1"
 check_results "$stop/results.jsonl" "$stop_tasks" p1 "lines:$stop/input.txt" ||
   die "stop: wrong results"
 log "stop: ok: the stopped consumer drained and exited 0, the job completed"
+down "$p" -v || die "stop: down -v failed"
+check_gone "$p" yes "down -v"
 
 # ---- deploy: the per-host files of deploy/, as three projects talking through published ports -----
 # The broker publishes its ports on this host; the consumers and the producer reach them through
-# BROKER_HOST, this host's address, as they would from other machines.
-free_ports() {
+# BROKER_HOST, this host's address, as they would from other machines. The consumer host starts
+# first and waits for the broker.
+free_ports() {  # [N]: N (2) free TCP ports of this host
   python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
+import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
 for x in s: x.bind(("", 0))
-print(*[x.getsockname()[1] for x in s])'
+print(*[x.getsockname()[1] for x in s])' "${1:-2}"
 }
 broker_host=${DEPLOY_BROKER_HOST:-$(hostname -I 2>/dev/null | awk '{print $1}')}
 [[ -n $broker_host ]] || die "deploy: no address for this host (set DEPLOY_BROKER_HOST)"
@@ -445,18 +555,18 @@ unset CONVEYOR_SOURCE CONVEYOR_CONCURRENCY
 export BROKER_HOST=$broker_host CONVEYOR_FRONTEND_PORT=$frontend_port \
   CONVEYOR_BACKEND_PORT=$backend_port CONVEYOR_HANDLER=sha256 CONSUMERS=2 \
   CONVEYOR_PRODUCER_ID=p7 CONVEYOR_DATA=$deploy
-log "deploy: deploy/*.compose.yml as 3 projects: a batch broker (ports $frontend_port, $backend_port), 2 consumers and a producer via BROKER_HOST=$broker_host"
+log "deploy: deploy/*.compose.yml as 3 projects: 2 consumers first, then a batch broker (ports $frontend_port, $backend_port) and a producer, via BROKER_HOST=$broker_host"
 seq 0 $((deploy_tasks - 1)) | sed 's/^/task /' >"$deploy/input.txt"
 python3 -c '
 import hashlib, sys
 lines = open(sys.argv[1]).read().split("\n")
 open(sys.argv[2], "w").write("\n".join(hashlib.sha256(l.encode()).hexdigest() for l in lines))
 ' "$deploy/input.txt" "$work/deploy-expected.txt"
-CONVEYOR_SERVICE=false CONVEYOR_EXIT_WHEN_DRAINED=true CONVEYOR_PRODUCERS=1 \
-  compose "$project-dbroker" up -d || { show_logs "$project-dbroker"; die "deploy: cannot start the broker"; }
-wait_healthy "$project-dbroker" broker 60
 compose "$project-dconsumer" up -d ||
   { show_logs "$project-dconsumer"; die "deploy: cannot start the consumers"; }
+sleep 2  # the consumers are already asking for a broker that is not there
+CONVEYOR_SERVICE=false CONVEYOR_EXIT_WHEN_DRAINED=true CONVEYOR_PRODUCERS=1 \
+  compose "$project-dbroker" up -d || { show_logs "$project-dbroker"; die "deploy: cannot start the broker"; }
 compose "$project-dproducer" up -d ||
   { show_logs "$project-dproducer"; die "deploy: cannot start the producer"; }
 wait_exited "$project-dproducer" 300 "$deploy/results.jsonl" "$deploy_tasks"
@@ -466,30 +576,32 @@ wait_exited "$project-dconsumer" 60
 check_exits "$project-dbroker" "broker=1"
 check_exits "$project-dconsumer" "consumer=2"
 check_exits "$project-dproducer" "producer=1"
-check_results "$deploy/results.jsonl" "$deploy_tasks" p7 "lines:$work/deploy-expected.txt" ||
+check_results "$deploy/results.jsonl" "$deploy_tasks" p7 "lines:$work/deploy-expected.txt" 2 ||
   die "deploy: wrong results"
-log "deploy: ok: broker, consumer and producer hosts' files, each its own project"
+log "deploy: ok: consumer, broker and producer hosts' files, each its own project"
+for d in dconsumer dbroker dproducer; do
+  down "$project-$d" || die "deploy: down failed for $project-$d"
+  check_gone "$project-$d" no down
+done
 unset BROKER_HOST CONVEYOR_PRODUCER_ID CONVEYOR_FRONTEND_PORT CONVEYOR_BACKEND_PORT CONSUMERS
 
 # ---- service: the broker stays up between producers; stopping it pills the consumers ---------------
 p="$project-service"
-add_project "$p"
+add_project "$p" "$root/docker-compose.yml $root/deploy/service.override.yml"
 svc=$(data_dir service)
-read -r frontend_port backend_port < <(free_ports)
+read -r frontend_port backend_port metrics_port < <(free_ports 3)
 export CONVEYOR_DATA=$svc CONVEYOR_HANDLER=sha256 CONVEYOR_CONCURRENCY=2 \
-  CONVEYOR_FRONTEND_PORT=$frontend_port CONVEYOR_BACKEND_PORT=$backend_port
+  CONVEYOR_FRONTEND_PORT=$frontend_port CONVEYOR_BACKEND_PORT=$backend_port \
+  CONVEYOR_METRICS_HOST_PORT=$metrics_port
 unset CONVEYOR_SOURCE CONVEYOR_PRODUCER_ID
-log "service: service-broker (ports $frontend_port, $backend_port) and 3 service-consumers, project $p"
-compose "$p" "${service_profile[@]}" up -d --no-build service-broker ||
-  { show_logs "$p"; die "service: cannot start the broker"; }
-[[ $engine == docker ]] || wait_healthy "$p" service-broker 60
-compose "$p" "${service_profile[@]}" up -d --no-build service-consumer ||
-  { show_logs "$p"; die "service: cannot start the consumers"; }
+log "service: deploy/service.override.yml: service-broker (ports $frontend_port, $backend_port) and 3 service-consumers, project $p"
+compose "$p" up -d service-broker service-consumer ||
+  { show_logs "$p"; die "service: cannot start the broker and the consumers"; }
 for run in 1 2; do
   n=$((500 * run))
   name="$p-run$run"
   # One-off producers; `run -d` + wait, because podman-compose's `run` drops the exit code.
-  compose "$p" "${service_profile[@]}" run -d -T --no-deps --name "$name" -e "CONVEYOR_ID=job$run" \
+  compose "$p" run -d -T --no-deps --name "$name" -e "CONVEYOR_ID=job$run" \
     -e "CONVEYOR_SOURCE=gen:$n:32" -e "CONVEYOR_RESULTS=/data/run$run.jsonl" service-producer ||
     { show_logs "$p"; die "service: cannot start producer run $run"; }
   code=$(timeout 300 $engine wait "$name") || { show_logs "$p"; die "service: run $run timed out"; }
@@ -502,7 +614,9 @@ for run in 1 2; do
   timeout 60 $engine rm -f "$name" >/dev/null
 done
 log "service: two producer runs done, 3 consumers still waiting; stopping the broker"
-timeout 60 $engine stop -t 10 "$(containers "$p" service-broker)" >/dev/null
+compose "$p" stop service-broker || die "service: stop service-broker failed"
 wait_exited "$p" 60
 check_exits "$p" "service-broker=1 service-consumer=3"
 log "service: ok: the consumers outlived two runs and exited 0 after the broker's stop"
+down "$p" -v || die "service: down -v failed"
+check_gone "$p" yes "down -v"
