@@ -16,6 +16,23 @@ void add_consumers(wire::StatusReply& reply, const Core& core, TimePoint now) {
     c->set_capacity(view.capacity);
     c->set_completed(view.completed);
     c->set_connected_seconds(std::chrono::duration<double>(view.connected_for).count());
+    c->set_queue(view.queue);
+    c->set_emit_to(view.emit_to);
+  }
+}
+
+void add_queues(wire::StatusReply& reply, const Core& core) {
+  for (const QueueView& view : core.queue_views()) {
+    auto* q = reply.add_queues();
+    q->set_name(view.name);
+    q->set_queued(view.queued);
+    q->set_delayed(view.delayed);
+    q->set_in_flight(view.in_flight);
+    q->set_capacity(core.config().queue_capacity);
+    q->set_consumers(static_cast<std::uint32_t>(view.consumers));
+    for (const auto& target : view.emits_to)
+      q->add_emits_to(target);
+    q->set_finished(view.finished);
   }
 }
 
@@ -28,6 +45,7 @@ void add_producers(wire::StatusReply& reply, const Core& core) {
     p->set_received(view.received);
     p->set_results_pending(view.results_pending);
     p->set_pilled(view.pilled);
+    p->set_queue(view.queue);
   }
 }
 
@@ -59,6 +77,7 @@ wire::StatusReply status_reply(const Core& core, TimePoint now, TimePoint starte
   reply.set_uptime_seconds(seconds_between(started, now));
   add_consumers(reply, core, now);
   add_producers(reply, core);
+  add_queues(reply, core);
   return reply;
 }
 

@@ -30,6 +30,7 @@ struct Config {
   std::size_t max_payload_bytes = 4u << 20;
   std::size_t max_batch_tasks = 100000;
   std::size_t max_peers = 4096;
+  std::size_t max_queues = 64;  // named queues, created on first use, at most
   std::uint32_t max_consumer_capacity = 100000;
   std::string admin = "tcp://127.0.0.1:5557";  // conveyor-ctl status asks here; empty: off
   MetricsOptions metrics;                      // Prometheus /metrics; port 0: off

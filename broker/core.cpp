@@ -43,7 +43,7 @@ const char* to_string(BadInput kind) {
       "frame_count",    "empty",           "too_large",    "malformed",   "version_mismatch",
       "no_body",        "not_welcomed",    "wrong_socket", "bad_request", "invalid_hello",
       "too_many_peers", "credit_exceeded", "not_holder",   "not_held",    "unsent_ack",
-      "out_of_run",     "duplicate_id"};
+      "out_of_run",     "duplicate_id",    "bad_emit"};
   static_assert(std::size(names) == static_cast<std::size_t>(BadInput::count_));
   return names[static_cast<std::size_t>(kind)];
 }
@@ -56,7 +56,9 @@ Core::Core(Config config, TimePoint now)
       retry_delay_(config_.retry_delay, config_.retry_delay_max,
                    config_.random_seed.value_or(random_nonce())),
       run_started_(now),
-      run_(config_.expected_producers, config_.service) {}
+      run_(config_.expected_producers, config_.service) {
+  queue_named("");  // the default queue is number 0
+}
 
 Core::~Core() = default;
 
@@ -155,6 +157,8 @@ bool Core::check_hello(Side side, std::string_view route, const wire::Hello& hel
   } else if (side == Side::backend &&
              (hello.capacity() == 0 || hello.capacity() > config_.max_consumer_capacity)) {
     problem = "capacity must be 1.." + std::to_string(config_.max_consumer_capacity);
+  } else if (auto queues = check_queues(side, hello)) {
+    problem = *queues;
   }
   if (!problem.empty()) {
     count_bad(BadInput::invalid_hello, side, route, address, problem, now);
@@ -189,6 +193,7 @@ void Core::on_producer_hello(std::string_view route, const wire::Hello& hello,
     detach_producer(producer, now, false);
   }
   producer.process = hello.process();
+  producer.queue = *queue_named(hello.queue());  // made by check_hello()
   join_run(producer, hello.resuming(), now);
   producer.route = std::string(route);
   producer.address = std::string(address);
@@ -240,6 +245,7 @@ void Core::join_run(ProducerBook& producer, bool resuming, TimePoint now) {
   }
   if (was_drained && !run_.drained()) {
     log_->info("a new run begins: producer {} said hello after the drain", producer.id);
+    reset_stages();
   }
 }
 
@@ -259,35 +265,45 @@ void Core::welcome_producer(ProducerBook& producer, TimePoint now) {
   }
 }
 
-void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
-                             std::string_view address, TimePoint now) {
-  if (refuse_duplicate_id(Side::backend, route, hello, address, now)) return;
+// A consumer's new session ends the one it had (on this connection, or under this id).
+void Core::end_replaced_consumer(std::string_view route, const std::string& id) {
   if (auto it = consumer_routes_.find(std::string(route)); it != consumer_routes_.end()) {
     end_consumer(it->second, "it started a new session on the same connection");
   }
   for (const auto& [serial, other] : consumers_) {
-    if (other->id == hello.id()) {
+    if (other->id == id) {
       end_consumer(serial, "it reconnected as a new session");
       break;
     }
   }
+}
+
+void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
+                             std::string_view address, TimePoint now) {
+  if (refuse_duplicate_id(Side::backend, route, hello, address, now)) return;
+  end_replaced_consumer(route, hello.id());
   auto session = std::make_unique<ConsumerSession>();
   session->serial = next_consumer_serial_++;
   session->route = std::string(route);
   session->id = hello.id();
   session->address = std::string(address);
   session->process = hello.process();
+  session->queue = *queue_named(hello.queue());  // made by check_hello()
+  if (!hello.emit_to().empty()) session->emit_to = *queue_named(hello.emit_to());
   session->capacity = hello.capacity();
   session->last_heard = now;
   session->connected_at = now;
   ConsumerSession& consumer = *session;
   consumer_routes_.emplace(consumer.route, consumer.serial);
   consumers_.emplace(consumer.serial, std::move(session));
-  log_->info("consumer {} connected from {} with capacity {} ({})", consumer.id, address,
-             consumer.capacity, hello.agent());
+  declare_emit_edge(consumer);
+  log_->info("consumer {} connected from {} with capacity {} to queue {}{} ({})", consumer.id,
+             address, consumer.capacity, queues_[consumer.queue]->name,
+             consumer.emit_to ? " emitting to " + queues_[*consumer.emit_to]->name : "",
+             hello.agent());
 
   send(consumer, welcome());
-  if (consumers_released()) {
+  if (consumers_released() || queues_[consumer.queue]->finished) {
     // §2.4: the run is over; a late joiner is told so at once.
     consumer.pilled = true;
     wire::Envelope pill;

@@ -22,6 +22,7 @@
 #include <spdlog/logger.h>
 
 #include "conveyor/broker/config.hpp"
+#include "conveyor/broker/pipeline.hpp"
 #include "conveyor/broker/retry_delay.hpp"
 #include "conveyor/broker/run.hpp"
 #include "conveyor/broker/task_book.hpp"
@@ -60,6 +61,7 @@ enum class BadInput : std::uint8_t {
   unsent_ack,    // an acknowledgement of a result not sent to that session
   out_of_run,    // a pill from a producer that is not in the current run
   duplicate_id,  // a hello under an id another live process holds
+  bad_emit,      // emitted tasks from a consumer without --emit-to
   count_         // number of kinds
 };
 const char* to_string(BadInput kind);
@@ -99,7 +101,24 @@ struct ConsumerView {
   std::uint32_t capacity = 0;
   std::uint64_t completed = 0;  // results it reported in this session
   Duration connected_for{};
+  std::string queue;
+  std::string emit_to;
 };
+
+// A queue, as the status command and the metrics show it.
+struct QueueView {
+  std::string name;
+  std::size_t queued = 0;
+  std::size_t delayed = 0;
+  std::size_t in_flight = 0;
+  std::size_t consumers = 0;
+  std::vector<std::string> emits_to;
+  bool finished = false;
+};
+
+// The seq of an emitted task has this bit set: the broker numbers them per root producer, apart
+// from the producer's own seqs.
+inline constexpr std::uint64_t kEmittedSeqBit = std::uint64_t{1} << 63;
 
 // A producer id the broker knows (connected or not), as the status command shows it.
 struct ProducerView {
@@ -109,6 +128,7 @@ struct ProducerView {
   std::uint64_t received = 0;       // final results the broker gave it
   std::size_t results_pending = 0;  // final results it has not acknowledged yet
   bool pilled = false;              // sent its pill in the current run
+  std::string queue;
 };
 
 class Core {
@@ -158,10 +178,23 @@ class Core {
   const TaskTimeHistogram& task_times() const { return task_times_; }
   std::vector<ConsumerView> consumer_views(TimePoint now) const;
   std::vector<ProducerView> producer_views() const;
+  std::vector<QueueView> queue_views() const;
 
  private:
   struct ConsumerSession;
   struct ProducerBook;
+  struct QueueBook;
+
+  // core_queues.cpp: named queues, emitted tasks, and pills stage by stage
+  std::optional<std::uint32_t> queue_named(const std::string& name);
+  std::optional<std::string> check_queues(Side side, const wire::Hello& hello);
+  void declare_emit_edge(ConsumerSession& consumer);
+  void emit_children(ConsumerSession& consumer, const TaskKey& key, TaskRecord& record,
+                     const wire::Result& result, TimePoint now);
+  std::string id_of(const TaskKey& key, const TaskRecord& record) const;
+  void finish_stages();
+  bool emit_target_full(const ConsumerSession& consumer) const;
+  void reset_stages();
 
   // core.cpp: sessions and message handling
   void end_oversized_session(Side side, std::string_view route);
@@ -169,6 +202,7 @@ class Core {
   void on_consumer_message(std::string_view route, wire::Envelope& envelope, TimePoint now);
   void on_producer_hello(std::string_view route, const wire::Hello& hello, std::string_view address,
                          TimePoint now);
+  void end_replaced_consumer(std::string_view route, const std::string& id);
   void on_consumer_hello(std::string_view route, const wire::Hello& hello, std::string_view address,
                          TimePoint now);
   void join_run(ProducerBook& producer, bool resuming, TimePoint now);
@@ -219,11 +253,13 @@ class Core {
     std::optional<wire::Envelope> batch;
     std::size_t bytes = 0;
   };
-  std::vector<DispatchSlot> consumers_with_credit();
+  std::vector<DispatchSlot> consumers_with_credit(QueueBook& queue);
   void dispatch();
+  void dispatch_queue(QueueBook& queue);
   void deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record);
   void send_results();
   void grant_credit();
+  void grant_queue_credit(QueueBook& queue);
   void check_drained(TimePoint now);
   void declare_drained(TimePoint now);
   void drop_undeliverable_results();
@@ -263,9 +299,10 @@ class Core {
   std::map<std::uint64_t, std::unique_ptr<ConsumerSession>> consumers_;  // serial -> session
   std::unordered_map<std::string, std::uint64_t> consumer_routes_;       // route -> serial
   std::uint64_t next_consumer_serial_ = 1;
-  std::uint64_t dispatch_cursor_ = 0;  // serial after which round-robin dispatch resumes
+  std::vector<std::unique_ptr<QueueBook>> queues_;  // by number; "default" is 0
+  std::unordered_map<std::string, std::uint32_t> queue_numbers_;
+  Pipeline pipeline_;  // the emit graph (§7.4)
   std::uint32_t grant_cursor_ = 0;
-  std::size_t outstanding_grants_ = 0;          // granted to producers, not yet used
   std::vector<std::uint32_t> results_pending_;  // producer slots with results to send
 
   TimePoint run_started_;

@@ -92,18 +92,20 @@ void Core::on_tick(TimePoint now) {
   send_heartbeats(now);
 }
 
-// Round-robin over consumers with credit, resuming after the last one served: fair dispatch,
-// and a consumer that joins mid-run is served in the very next round.
-std::vector<Core::DispatchSlot> Core::consumers_with_credit() {
+// Round-robin over the queue's consumers with credit, resuming after the last one served: fair
+// dispatch, and a consumer that joins mid-run is served in the very next round.
+std::vector<Core::DispatchSlot> Core::consumers_with_credit(QueueBook& queue) {
   std::vector<DispatchSlot> slots;
   auto collect = [&](auto from, auto to) {
     for (auto it = from; it != to; ++it) {
-      if (const std::size_t credit = it->second->free_credit()) {
-        slots.push_back(DispatchSlot{it->second.get(), credit, std::nullopt});
+      ConsumerSession& consumer = *it->second;
+      if (consumer.queue != queue.index || emit_target_full(consumer)) continue;
+      if (const std::size_t credit = consumer.free_credit()) {
+        slots.push_back(DispatchSlot{&consumer, credit, std::nullopt});
       }
     }
   };
-  const auto resume = consumers_.upper_bound(dispatch_cursor_);
+  const auto resume = consumers_.upper_bound(queue.dispatch_cursor);
   collect(resume, consumers_.end());
   collect(consumers_.begin(), resume);
   return slots;
@@ -111,14 +113,21 @@ std::vector<Core::DispatchSlot> Core::consumers_with_credit() {
 
 void Core::dispatch() {
   if (book_.queued() == 0) return;
-  std::vector<DispatchSlot> slots = consumers_with_credit();
+  for (auto& queue : queues_) {
+    if (book_.load(queue->index).queued > 0) dispatch_queue(*queue);
+  }
+}
+
+void Core::dispatch_queue(QueueBook& queue) {
+  std::vector<DispatchSlot> slots = consumers_with_credit(queue);
   std::size_t active = slots.size();
   for (std::size_t i = 0; active > 0; i = (i + 1) % slots.size()) {
     DispatchSlot& slot = slots[i];
     if (slot.credit == 0) continue;
-    auto next = book_.pop_queued();
+    auto next = book_.pop_queued(queue.index);
     if (!next) break;
     deliver(slot, next->first, *next->second);
+    queue.dispatch_cursor = slot.consumer->serial;
     if (--slot.credit == 0) --active;
   }
   for (DispatchSlot& slot : slots) {
@@ -136,11 +145,11 @@ void Core::deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record) {
   task->set_attempt(++record.deliveries);
   task->set_payload(record.payload);
   if (!record.headers.empty()) *task->mutable_headers() = record.headers;
+  if (record.lineage) task->set_id(record.lineage->id);
   record.state = TaskState::in_flight;
   record.holder = slot.consumer->serial;
   slot.consumer->in_flight.insert(key);
   slot.bytes += record.payload.size() + producer.size() + 16;
-  dispatch_cursor_ = slot.consumer->serial;
   if (slot.bytes >= batch_target_bytes(config_)) {
     send(*slot.consumer, std::move(*slot.batch));
     slot.batch.reset();
@@ -183,23 +192,31 @@ void Core::send_results() {
 }
 
 void Core::grant_credit() {
-  if (stopping_) return;
+  if (stopping_ || producers_.empty()) return;
+  for (auto& queue : queues_)
+    grant_queue_credit(*queue);
+  grant_cursor_ = (grant_cursor_ + 1) % static_cast<std::uint32_t>(producers_.size());
+}
+
+// Each queue's capacity is shared by its producers.
+void Core::grant_queue_credit(QueueBook& queue) {
   const auto capacity = static_cast<long long>(config_.queue_capacity);
+  const QueueLoad& load = book_.load(queue.index);
   // Retries waiting in the delay queue count against the capacity like queued tasks: they will
   // be queued again, and the delay queue is bounded by it too.
   long long room =
-      capacity - static_cast<long long>(book_.queued() + book_.delayed() + outstanding_grants_);
+      capacity - static_cast<long long>(load.queued + load.delayed + queue.outstanding);
   if (room <= 0) return;
   std::vector<ProducerBook*> eligible;
   for (std::size_t n = 0; n < producers_.size(); ++n) {
     ProducerBook& p = *producers_[(grant_cursor_ + n) % producers_.size()];
     // Results waiting for their acknowledgement are bounded too: no credit past a queue's worth.
-    if (p.connected() && !p.session_pilled && p.unacked.size() < config_.queue_capacity) {
+    if (p.connected() && p.queue == queue.index && !p.session_pilled &&
+        p.unacked.size() < config_.queue_capacity) {
       eligible.push_back(&p);
     }
   }
   if (eligible.empty()) return;
-  grant_cursor_ = (grant_cursor_ + 1) % static_cast<std::uint32_t>(producers_.size());
   // Each producer may hold up to an equal share; top it up only once half is used, so grants
   // travel in a few large messages rather than one per task.
   const long long share =
@@ -210,7 +227,7 @@ void Core::grant_credit() {
     if (want < threshold) continue;
     const long long grant = std::min(want, room);
     p->outstanding += static_cast<std::uint32_t>(grant);
-    outstanding_grants_ += static_cast<std::size_t>(grant);
+    queue.outstanding += static_cast<std::size_t>(grant);
     room -= grant;
     wire::Envelope envelope;
     envelope.mutable_credit()->set_grant(static_cast<std::uint32_t>(grant));
@@ -220,7 +237,13 @@ void Core::grant_credit() {
 }
 
 void Core::check_drained(TimePoint now) {
-  if (finished_ || !book_.empty()) return;
+  if (finished_) return;
+  // §7.4: stage by stage, once no more work can reach a queue (not in --service mode, where the
+  // consumers stay for the next run until a stop). Other queues may still hold tasks.
+  if (!run_.drained() && run_.producers_done(stopping_) && (!config_.service || stopping_)) {
+    finish_stages();
+  }
+  if (!book_.empty()) return;
   if (run_.drained()) {
     // §2.5, a stop after a drain (no --exit-when-drained): producers were told already; consumers
     // were pilled then too, except in --service mode, where the stop is what ends them.
@@ -276,14 +299,16 @@ bool Core::consumers_released() const {
 }
 
 void Core::pill_consumers() {
-  log_->info("sending a pill to each of {} consumers", consumers_.size());
+  std::size_t pilled = 0;
   for (auto& [serial, consumer] : consumers_) {
-    if (consumer->pilled) continue;
+    if (consumer->pilled) continue;  // its stage ended earlier (§7.4)
     consumer->pilled = true;
     wire::Envelope pill;
     pill.mutable_pill();
     send(*consumer, std::move(pill));
+    ++pilled;
   }
+  if (pilled > 0) log_->info("sending a pill to each of {} consumers", pilled);
 }
 
 void Core::check_liveness(TimePoint now) {

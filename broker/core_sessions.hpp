@@ -17,7 +17,9 @@ struct Core::ConsumerSession {
   std::string route;
   std::string id;
   std::string address;
-  std::uint64_t process = 0;  // Hello.process
+  std::uint64_t process = 0;             // Hello.process
+  std::uint32_t queue = 0;               // the queue it takes from
+  std::optional<std::uint32_t> emit_to;  // the queue its handler's emitted tasks go to
   std::uint32_t capacity = 0;
   std::unordered_set<TaskKey, TaskKeyHash> in_flight;
   TimePoint last_heard{};
@@ -32,13 +34,24 @@ struct Core::ConsumerSession {
   }
 };
 
+// A named queue (--queue): its FIFO is in the TaskBook, under its number.
+struct Core::QueueBook {
+  std::uint32_t index = 0;
+  std::string name;
+  std::size_t outstanding = 0;        // credit granted to its producers and not used yet
+  std::uint64_t dispatch_cursor = 0;  // consumer serial after which its round-robin resumes
+  bool finished = false;              // §7.4: no more work can reach it; its consumers were pilled
+};
+
 // Everything known about a producer id; it outlives the producer's connections.
 struct Core::ProducerBook {
   std::uint32_t slot = 0;
   std::string id;
   std::optional<std::string> route;  // set while a session is connected
   std::string address;
+  std::uint32_t queue = 0;           // the queue the current session's tasks go to
   std::uint32_t outstanding = 0;     // credit granted to the current session and not yet used
+  std::uint64_t next_emitted = 0;    // numbers the tasks emitted under its tasks (kEmittedSeqBit)
   bool session_pilled = false;       // the current session sent its pill: it sends no more
   std::uint64_t tasks_accepted = 0;  // for the status command, since the broker started
   std::uint64_t results_final = 0;

@@ -25,7 +25,7 @@ void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint no
 
 void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) {
   --producer.outstanding;
-  --outstanding_grants_;
+  --queues_[producer.queue]->outstanding;
   const TaskKey key{producer.slot, task.seq()};
   if (book_.contains(key) || producer.unacked.contains(key.seq)) {
     ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
@@ -47,6 +47,7 @@ void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) 
   TaskRecord record;
   record.payload = std::move(*task.mutable_payload());
   record.headers.Swap(task.mutable_headers());
+  record.queue = producer.queue;
   record.received = now;
   book_.add(key, std::move(record));
 }
@@ -76,7 +77,7 @@ void Core::refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs,
 
 void Core::on_pill(ProducerBook& producer, const wire::Pill& pill, TimePoint now) {
   producer.session_pilled = true;
-  outstanding_grants_ -= producer.outstanding;  // it sends no more: its credit is free again
+  queues_[producer.queue]->outstanding -= producer.outstanding;  // it sends no more: free
   producer.outstanding = 0;
   if (!run_.joined(producer.slot)) {
     count_bad(BadInput::out_of_run, Side::frontend, *producer.route, producer.address,
@@ -133,6 +134,7 @@ void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint 
   consumer.in_flight.erase(key);
   ++consumer.completed;
   result.set_consumer(consumer.id);
+  emit_children(consumer, key, *record, result, now);  // before the result is final
   if (result.status() == wire::OK) return finalize(key, *record, std::move(result));
   result.set_status(wire::FAILED);  // only the broker says dead
   if (result.timed_out() || result.lost()) {
@@ -184,8 +186,15 @@ void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& g
 
 void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result) {
   result.clear_producer();
+  result.clear_emit();
   result.set_seq(key.seq);
   result.set_attempts(record.deliveries);
+  result.set_emitted(record.emitted);
+  if (record.lineage) {  // an emitted task: its producer learns where it comes from
+    result.set_id(std::move(record.lineage->id));
+    result.set_parent(std::move(record.lineage->parent));
+    result.set_queue(queues_[record.queue]->name);
+  }
   const Duration task_time = last_now_ - record.received;  // before erase() frees the record
   book_.erase(key);
   deliver_final(*producers_[key.producer], std::move(result), task_time);
@@ -299,7 +308,7 @@ void Core::detach_producer(ProducerBook& producer, TimePoint now, bool gone) {
   }
   producer_routes_.erase(*producer.route);
   producer.route.reset();
-  outstanding_grants_ -= producer.outstanding;
+  queues_[producer.queue]->outstanding -= producer.outstanding;
   producer.outstanding = 0;
   producer.session_pilled = false;
   producer.detached_at = now;
@@ -340,7 +349,8 @@ void Core::begin_stop(TimePoint now) {
   stopping_ = true;
   for (auto& p : producers_)
     p->outstanding = 0;
-  outstanding_grants_ = 0;
+  for (auto& queue : queues_)
+    queue->outstanding = 0;
   log_->info(
       "stopping: no new tasks; {} queued and {} in flight will finish before consumers are "
       "pilled (signal again to stop now)",

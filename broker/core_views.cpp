@@ -26,6 +26,8 @@ std::vector<ConsumerView> Core::consumer_views(TimePoint now) const {
     view.capacity = session->capacity;
     view.completed = session->completed;
     view.connected_for = now - session->connected_at;
+    view.queue = queues_[session->queue]->name;
+    if (session->emit_to) view.emit_to = queues_[*session->emit_to]->name;
     views.push_back(std::move(view));
   }
   return views;
@@ -42,6 +44,7 @@ std::vector<ProducerView> Core::producer_views() const {
     view.received = book->results_final;
     view.results_pending = book->unacked.size();
     view.pilled = run_.pilled(book->slot);
+    view.queue = queues_[book->queue]->name;
     views.push_back(std::move(view));
   }
   return views;

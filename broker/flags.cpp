@@ -40,8 +40,13 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
                "keep consumers for the next run: a drain does not pill them (nor late joiners); "
                "SIGTERM/SIGINT still drains, then pills them");
   app.add_option("--queue-capacity", config.queue_capacity,
-                 "tasks the broker queues at most (producers get credit only for free room)")
+                 "tasks each queue holds at most, emitted ones included (producers get credit "
+                 "only for free room; a handler emitting into a full queue waits)")
       ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--max-queues", config.max_queues,
+                 "named queues the broker creates at most (on first use by a producer or "
+                 "consumer; one more is refused with a clear error)")
+      ->check(CLI::Range(1, 4096));
   app.add_option("--heartbeat-ms", heartbeat_ms,
                  "heartbeat interval; peers silent for "
                  "--liveness intervals are declared dead")

@@ -63,6 +63,20 @@ void add_consumers(metrics::MetricSet& set, const Core& core, TimePoint now) {
   }
 }
 
+void add_queues(metrics::MetricSet& set, const Core& core) {
+  auto& tasks = set.gauge("conveyor_queue_tasks", "Tasks of each named queue, by state");
+  auto& consumers = set.gauge("conveyor_queue_consumers", "Consumers taking from each queue");
+  auto& finished = set.gauge("conveyor_queue_finished",
+                             "1 once no more work can reach the queue (its consumers pilled)");
+  for (const QueueView& view : core.queue_views()) {
+    tasks.add({{"queue", view.name}, {"state", "queued"}}, static_cast<double>(view.queued));
+    tasks.add({{"queue", view.name}, {"state", "delayed"}}, static_cast<double>(view.delayed));
+    tasks.add({{"queue", view.name}, {"state", "in_flight"}}, static_cast<double>(view.in_flight));
+    consumers.add({{"queue", view.name}}, static_cast<double>(view.consumers));
+    finished.add({{"queue", view.name}}, view.finished ? 1 : 0);
+  }
+}
+
 void add_bad_frames(metrics::MetricSet& set, const Core& core) {
   auto& bad = set.counter("conveyor_bad_frames_total", "Bad input from peers, by kind");
   for (std::size_t i = 0; i < core.stats().bad_input.size(); ++i) {
@@ -111,6 +125,7 @@ metrics::MetricSet broker_metrics(const Core& core, TimePoint now,
   add_totals(set, core);
   add_gauges(set, core);
   add_consumers(set, core, now);
+  add_queues(set, core);
   add_bad_frames(set, core);
   add_task_times(set, core);
   if (curve) add_curve(set, *curve);

@@ -69,8 +69,7 @@ bool Run::ready_to_drain(bool stopping,
   for (std::uint32_t slot = 0; slot < parts_.size(); ++slot) {
     if (parts_[slot].joined && !parts_[slot].vanished && awaits_acks(slot)) return false;
   }
-  if (stopping) return true;  // §2.5: held work is finished; pills are not waited for
-  return joined_ > 0 && done_ >= pills_needed();
+  return producers_done(stopping);  // §2.5: when stopping, pills are not waited for
 }
 
 void Run::start_new_run() {

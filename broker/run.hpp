@@ -48,6 +48,10 @@ class Run {
   // §2.2 and §2.5: the run may be declared drained, no task being held. `awaits_acks(slot)`: the
   // producer in `slot` still has results to acknowledge that the drain must wait for.
   bool ready_to_drain(bool stopping, const std::function<bool(std::uint32_t)>& awaits_acks) const;
+  // §2.1 and §2.5: every expected producer has pilled (or vanished), or a stop says not to wait.
+  bool producers_done(bool stopping) const {
+    return stopping || (joined_ > 0 && done_ >= pills_needed());
+  }
   void declare_drained() { drained_ = true; }
   // §2.4: consumers are done with (pilled, and pilled at once when they connect).
   bool consumers_released(bool stopping) const { return drained_ && (stopping || !service_); }

@@ -9,24 +9,47 @@ TaskRecord* TaskBook::find(const TaskKey& key) {
   return it == records_.end() ? nullptr : &it->second;
 }
 
+QueueLoad& TaskBook::load_of(std::uint32_t queue) {
+  if (queue >= loads_.size()) loads_.resize(queue + 1);
+  return loads_[queue];
+}
+
+std::deque<TaskBook::Entry>& TaskBook::fifo_of(std::uint32_t queue) {
+  if (queue >= fifos_.size()) fifos_.resize(queue + 1);
+  return fifos_[queue];
+}
+
+const QueueLoad& TaskBook::load(std::uint32_t queue) const {
+  static const QueueLoad none;
+  return queue < loads_.size() ? loads_[queue] : none;
+}
+
 TaskRecord& TaskBook::add(const TaskKey& key, TaskRecord record) {
   record.state = TaskState::queued;
   record.ticket = next_ticket_++;
   auto [it, inserted] = records_.emplace(key, std::move(record));
   assert(inserted && "TaskBook::add: task already in the book");
-  fifo_.push_back(Entry{key, it->second.ticket});
+  TaskRecord& added = it->second;
+  fifo_of(added.queue).push_back(Entry{key, added.ticket});
   ++queued_;
-  count(key.producer, +1);
-  return it->second;
+  QueueLoad& load = load_of(added.queue);
+  ++load.held;
+  ++load.queued;
+  return added;
 }
 
 void TaskBook::requeue_front(const TaskKey& key, TaskRecord& record) {
   assert(record.state != TaskState::queued);
+  if (record.state == TaskState::delayed) {
+    --delayed_count_;
+    --load_of(record.queue).delayed;
+  }
   record.state = TaskState::queued;
   record.holder = 0;
   record.ticket = next_ticket_++;
-  fifo_.push_front(Entry{key, record.ticket});
+  fifo_of(record.queue).push_front(Entry{key, record.ticket});
   ++queued_;
+  ++load_of(record.queue).queued;
 }
 
 void TaskBook::delay(const TaskKey& key, TaskRecord& record, TimePoint until) {
@@ -36,6 +59,7 @@ void TaskBook::delay(const TaskKey& key, TaskRecord& record, TimePoint until) {
   record.ticket = next_ticket_++;
   delayed_.emplace(until, Entry{key, record.ticket});
   ++delayed_count_;
+  ++load_of(record.queue).delayed;
 }
 
 std::size_t TaskBook::release_due(TimePoint now) {
@@ -48,26 +72,32 @@ std::size_t TaskBook::release_due(TimePoint now) {
         it->second.ticket != entry.ticket) {
       continue;  // stale: erased since
     }
-    it->second.state = TaskState::queued;
-    it->second.ticket = next_ticket_++;
-    fifo_.push_back(Entry{entry.key, it->second.ticket});
+    TaskRecord& record = it->second;
+    record.state = TaskState::queued;
+    record.ticket = next_ticket_++;
+    fifo_of(record.queue).push_back(Entry{entry.key, record.ticket});
     --delayed_count_;
     ++queued_;
+    QueueLoad& load = load_of(record.queue);
+    --load.delayed;
+    ++load.queued;
     ++released;
   }
   return released;
 }
 
-std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued() {
-  while (!fifo_.empty()) {
-    const Entry entry = fifo_.front();
-    fifo_.pop_front();
+std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued(std::uint32_t queue) {
+  std::deque<Entry>& fifo = fifo_of(queue);
+  while (!fifo.empty()) {
+    const Entry entry = fifo.front();
+    fifo.pop_front();
     auto it = records_.find(entry.key);
     if (it == records_.end() || it->second.state != TaskState::queued ||
         it->second.ticket != entry.ticket) {
       continue;  // stale: the task was final or requeued since this entry was made
     }
     --queued_;
+    --load_of(queue).queued;
     return std::make_pair(entry.key, &it->second);
   }
   return std::nullopt;
@@ -76,24 +106,23 @@ std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued() {
 void TaskBook::erase(const TaskKey& key) {
   auto it = records_.find(key);
   if (it == records_.end()) return;
-  if (it->second.state == TaskState::queued) --queued_;
-  if (it->second.state == TaskState::delayed) --delayed_count_;
+  QueueLoad& load = load_of(it->second.queue);
+  if (it->second.state == TaskState::queued) {
+    --queued_;
+    --load.queued;
+  }
+  if (it->second.state == TaskState::delayed) {
+    --delayed_count_;
+    --load.delayed;
+  }
+  --load.held;
   records_.erase(it);
-  count(key.producer, -1);
   // The FIFO entry, if any, is now stale; drop the backlog of stale entries when the book empties.
   if (records_.empty()) {
-    fifo_.clear();
+    for (auto& fifo : fifos_)
+      fifo.clear();
     delayed_.clear();
   }
-}
-
-std::size_t TaskBook::held_for(std::uint32_t producer) const {
-  return producer < per_producer_.size() ? per_producer_[producer] : 0;
-}
-
-void TaskBook::count(std::uint32_t producer, int delta) {
-  if (producer >= per_producer_.size()) per_producer_.resize(producer + 1, 0);
-  per_producer_[producer] += static_cast<std::size_t>(static_cast<long long>(delta));
 }
 
 }  // namespace conveyor::broker

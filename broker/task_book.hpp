@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -39,14 +40,30 @@ enum class TaskState : std::uint8_t {
   delayed,    // a retry waiting for its time (--retry-delay), then to the FIFO's tail
 };
 
+// Where an emitted task (--emit-to) comes from; none for a producer's own tasks.
+struct Lineage {
+  std::string id;      // PARENT_ID/K
+  std::string parent;  // PARENT_ID
+};
+
 struct TaskRecord {
   std::string payload;
   google::protobuf::RepeatedPtrField<wire::Header> headers;
+  std::uint32_t queue = 0;  // the queue it waits in (Core's queue number)
   std::uint32_t deliveries = 0;
+  std::uint32_t emitted = 0;  // tasks its handler emitted so far: later copies of them are dropped
   TaskState state = TaskState::queued;
   std::uint64_t holder = 0;  // consumer session serial while in_flight
   std::uint64_t ticket = 0;  // matches the FIFO or delay entry that is current for this record
   TimePoint received{};
+  std::unique_ptr<Lineage> lineage;  // emitted tasks only
+};
+
+// What one queue holds.
+struct QueueLoad {
+  std::size_t held = 0;  // every task of the queue, whatever its state
+  std::size_t queued = 0;
+  std::size_t delayed = 0;
 };
 
 class TaskBook {
@@ -54,23 +71,23 @@ class TaskBook {
   TaskRecord* find(const TaskKey& key);
   bool contains(const TaskKey& key) const { return records_.contains(key); }
 
-  // Adds a new task at the tail of the FIFO. The key must not be in the book.
+  // Adds a new task at the tail of its queue's FIFO. The key must not be in the book.
   TaskRecord& add(const TaskKey& key, TaskRecord record);
-  // Puts a held task back at the head of the FIFO (redelivery goes first).
+  // Puts a held task back at the head of its queue's FIFO (redelivery goes first).
   void requeue_front(const TaskKey& key, TaskRecord& record);
   // Holds a task out of the FIFO until `until`: a retry waits (see release_due()).
   void delay(const TaskKey& key, TaskRecord& record, TimePoint until);
-  // Moves every delayed task whose time has come to the tail of the FIFO; how many.
+  // Moves every delayed task whose time has come to the tail of its FIFO; how many.
   std::size_t release_due(TimePoint now);
-  // The next queued task, or nothing when the FIFO holds none.
-  std::optional<std::pair<TaskKey, TaskRecord*>> pop_queued();
+  // The next queued task of `queue`, or nothing when its FIFO holds none.
+  std::optional<std::pair<TaskKey, TaskRecord*>> pop_queued(std::uint32_t queue = 0);
   // Removes a task in any state.
   void erase(const TaskKey& key);
 
   std::size_t size() const { return records_.size(); }
-  std::size_t queued() const { return queued_; }
+  std::size_t queued() const { return queued_; }  // in every queue
   std::size_t delayed() const { return delayed_count_; }
-  std::size_t held_for(std::uint32_t producer) const;
+  const QueueLoad& load(std::uint32_t queue) const;
   bool empty() const { return records_.empty(); }
 
  private:
@@ -79,16 +96,17 @@ class TaskBook {
     std::uint64_t ticket;
   };
 
-  void count(std::uint32_t producer, int delta);
+  QueueLoad& load_of(std::uint32_t queue);
+  std::deque<Entry>& fifo_of(std::uint32_t queue);
 
   std::unordered_map<TaskKey, TaskRecord, TaskKeyHash> records_;
   // Entries go stale when their record is erased or requeued; pop_queued() skips them by ticket.
-  std::deque<Entry> fifo_;
+  std::vector<std::deque<Entry>> fifos_;     // by queue
   std::multimap<TimePoint, Entry> delayed_;  // by due time; stale entries skipped by ticket
+  std::vector<QueueLoad> loads_;             // by queue
   std::size_t queued_ = 0;
   std::size_t delayed_count_ = 0;
   std::uint64_t next_ticket_ = 1;
-  std::vector<std::size_t> per_producer_;
 };
 
 }  // namespace conveyor::broker

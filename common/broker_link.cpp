@@ -49,6 +49,7 @@ wire::Hello& BrokerLink::on_connect(TimePoint now) {
   hello->set_id(config_.id);
   hello->set_session(random_nonce());
   hello->set_process(process_);
+  hello->set_queue(config_.queue);
   hello->set_agent(role_ == wire::PRODUCER ? "conveyor-producer/0.1" : "conveyor-consumer/0.1");
   send(std::move(envelope));
   return *outbox_.back().mutable_hello();

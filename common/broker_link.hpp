@@ -35,6 +35,7 @@ struct LinkConfig {
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
   std::string broker;  // the endpoint, for messages only
+  std::string queue;   // --queue: where a producer's tasks go, where a consumer takes from
 };
 
 // What an input did to the link, for the session to react to.

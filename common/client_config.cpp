@@ -9,6 +9,7 @@ namespace conveyor {
 void add_client_flags(CLI::App& app, ClientConfig& config, const ClientFlagHelp& help) {
   app.add_option("--broker", config.broker, help.broker);
   app.add_option("--id", config.id, help.id);
+  app.add_option("--queue", config.queue, help.queue);
   add_duration_option(
       app, "--connect-timeout", config.connect_timeout,
       "give up when the broker does not answer within this (10s, 500ms; a bare number is ms)");
@@ -19,7 +20,8 @@ void add_client_flags(CLI::App& app, ClientConfig& config, const ClientFlagHelp&
 }
 
 LinkConfig link_config(const ClientConfig& config) {
-  return LinkConfig{config.id, config.connect_timeout, config.reconnect_timeout, config.broker};
+  return LinkConfig{config.id, config.connect_timeout, config.reconnect_timeout, config.broker,
+                    config.queue};
 }
 
 std::string checked_client_id(const std::string& id, const std::string& role) {

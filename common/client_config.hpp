@@ -15,6 +15,7 @@ namespace conveyor {
 struct ClientConfig {
   std::string broker;  // the broker endpoint: its frontend for producers, backend for consumers
   std::string id;      // empty: "<role>-<host>-<pid>"
+  std::string queue = "default";  // --queue
   Duration connect_timeout = milliseconds(10000);
   Duration reconnect_timeout = milliseconds(60000);
   CurveConfig curve;       // --curve: encrypted and authenticated, with these keys
@@ -25,6 +26,7 @@ struct ClientConfig {
 struct ClientFlagHelp {
   std::string broker;  // "the broker's frontend endpoint, tcp://HOST:5555"
   std::string id;      // what --id is for
+  std::string queue;   // what --queue is for
 };
 
 // --broker, --id, --connect-timeout, --reconnect-timeout, the --curve flags, --metrics-*.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conveyor/common/clock.hpp"
 #include "conveyor/proto/conveyor.pb.h"
@@ -18,10 +19,14 @@ std::string task_id(std::string_view producer, std::uint64_t seq);
 // A task as a handler sees it: a read-only view, valid for the duration of the handler call.
 class Task {
  public:
-  explicit Task(const wire::Task& task, std::optional<TimePoint> deadline = std::nullopt)
-      : task_(&task), deadline_(deadline) {}
+  explicit Task(const wire::Task& task, std::optional<TimePoint> deadline = std::nullopt,
+                std::vector<std::string>* emitted = nullptr)
+      : task_(&task), deadline_(deadline), emitted_(emitted) {}
 
-  std::string id() const { return task_id(producer(), seq()); }
+  // "p1:41", or for a task another handler emitted, "p1:41/0" (PARENT_ID/K).
+  std::string id() const {
+    return task_->id().empty() ? task_id(producer(), seq()) : std::string(task_->id());
+  }
   std::string_view producer() const { return task_->producer(); }
   std::uint64_t seq() const { return task_->seq(); }
   // 1 on the first delivery; more when a consumer was lost while holding it, or it was retried.
@@ -33,10 +38,17 @@ class Task {
   // work and exit non-zero, so that its supervisor restarts it (threads cannot be killed).
   std::optional<TimePoint> deadline() const { return deadline_; }
   bool cancelled() const { return deadline_ && Clock::now() >= *deadline_; }
+  // A new task for the consumer's --emit-to queue (DESIGN.md §7.4), sent with this task's result:
+  // the broker knows it before this task is final. Its id is this task's id and "/K". Without
+  // --emit-to the broker refuses emitted tasks.
+  void emit(std::string payload) const {
+    if (emitted_ != nullptr) emitted_->push_back(std::move(payload));
+  }
 
  private:
   const wire::Task* task_;
   std::optional<TimePoint> deadline_;
+  std::vector<std::string>* emitted_;  // where emit() puts payloads; null: nowhere
 };
 
 // What a handler returns: ok with output bytes, or not, with an error text and what to do next.

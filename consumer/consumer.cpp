@@ -22,6 +22,9 @@ Config with_defaults(Config config) {
   if (config.prefetch && config.concurrency + *config.prefetch > 100000) {
     throw StartupError("--concurrency plus --prefetch is at most 100000");
   }
+  if (!config.emit_to.empty() && !is_valid_peer_id(config.emit_to)) {
+    throw UsageError("--emit-to '" + config.emit_to + "': 1-64 characters of A-Z a-z 0-9 . _ -");
+  }
   if (config.pipe_processes &&
       (*config.pipe_processes == 0 || *config.pipe_processes > config.concurrency)) {
     throw UsageError("--pipe-processes is 1 to --concurrency (" +
@@ -33,9 +36,10 @@ Config with_defaults(Config config) {
 SessionConfig session_config(const Config& config) {
   // --prefetch auto starts as deep as the pool and adapts once task times are known.
   const std::size_t prefetch = config.prefetch.value_or(config.concurrency);
-  return SessionConfig{link_config(config),
-                       static_cast<std::uint32_t>(config.concurrency + prefetch),
-                       config.concurrency, !config.prefetch.has_value(), config.task_timeout};
+  return SessionConfig{
+      link_config(config), static_cast<std::uint32_t>(config.concurrency + prefetch),
+      config.concurrency,  !config.prefetch.has_value(),
+      config.task_timeout, config.emit_to};
 }
 
 }  // namespace
@@ -89,6 +93,7 @@ void Consumer::hand_out_work(TimePoint now) {
     batch->id = work->id;
     batch->tasks = std::move(work->tasks);
     batch->timeout = config_.task_timeout;
+    batch->emit_lines = config_.emit_output_lines;
     executor_->submit(std::move(batch));
   }
 }

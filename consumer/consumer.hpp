@@ -34,6 +34,10 @@ struct Config : ClientConfig {
   std::optional<Duration> task_timeout;
   // pipe: handlers: worker processes (unset: --concurrency, one task each at a time).
   std::optional<std::size_t> pipe_processes;
+  // --emit-to: the queue the handler's emitted tasks go to (empty: none).
+  std::string emit_to;
+  // With emit_to: every line of a built-in or exec: handler's output is an emitted task.
+  bool emit_output_lines = false;
 };
 
 class Consumer {

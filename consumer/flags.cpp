@@ -14,7 +14,13 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
   app.option_defaults()->always_capture_default();
   add_client_flags(app, c,
                    {"the broker's backend endpoint, tcp://HOST:5556",
-                    "this consumer's id, for logs and results (default: consumer-HOST-PID)"});
+                    "this consumer's id, for logs and results (default: consumer-HOST-PID)",
+                    "the queue it takes tasks from (created on first use)"});
+  app.add_option("--emit-to", c.emit_to,
+                 "a pipeline stage: the handler's output becomes new tasks in this queue (one "
+                 "per output line for the built-in and exec: handlers; pipe: answers carry "
+                 "\"emit\"; C++ handlers call task.emit()); their results go to the root task's "
+                 "producer");
   app.add_option("--concurrency", c.concurrency, "worker threads (0: one per CPU)")
       ->check(CLI::Range(0, 4096));
   std::string prefetch = "auto";

@@ -13,9 +13,11 @@ int main(int argc, char** argv) {
     consumer::Handler handler;
     if (!pipe)
       handler = from_flag("--handler", [&] { return consumer::make_handler(handler_spec); });
+    // The built-in and exec: handlers emit their output's lines; pipe: and C++ handlers choose.
+    config.emit_output_lines = !config.emit_to.empty() && !pipe;
     consumer::Consumer consumer(config);
     if (pipe) {
-      consumer.use_pipe(*pipe);
+      consumer.use_pipe(*pipe);  // its answers carry "emit"
     } else {
       consumer.on_task(std::move(handler));
     }

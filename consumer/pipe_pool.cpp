@@ -194,7 +194,7 @@ void PipePool::submit(std::unique_ptr<WorkBatch> batch) {
   // Answers are matched by id: a second delivery of a task whose first one still runs (after a
   // reconnect) waits until that one is answered.
   Worker* worker = least_loaded();
-  if (worker == nullptr || in_flight_anywhere(task_id(task.producer(), task.seq()))) {
+  if (worker == nullptr || in_flight_anywhere(Task(task).id())) {
     deferred_.push_back(std::move(batch));
     return;
   }
@@ -208,8 +208,7 @@ void PipePool::give(Worker& worker, std::unique_ptr<WorkBatch> batch) {
   const TimePoint now = Clock::now();
   std::optional<TimePoint> deadline;
   if (config_.task_timeout) deadline = now + *config_.task_timeout;
-  worker.in_flight.emplace(task_id(task.producer(), task.seq()),
-                           InFlight{std::move(batch), now, deadline});
+  worker.in_flight.emplace(Task(task).id(), InFlight{std::move(batch), now, deadline});
   if (was_empty) write_pending(worker);
 }
 
@@ -267,6 +266,8 @@ void PipePool::on_line(Worker& worker, std::string_view line) {
   result.set_producer(task.producer());
   result.set_seq(task.seq());
   result.set_attempts(task.attempt());
+  for (auto& payload : answer->emitted)
+    result.add_emit(std::move(payload));
   flight.batch->results.push_back(std::move(result));
   flight.batch->elapsed = Clock::now() - flight.started;
   done_(std::move(flight.batch));

@@ -63,7 +63,7 @@ Expected<wire::Result, std::string> result_of(const json& answer) {
 
 void append_task_line(std::string& out, const wire::Task& task) {
   out += "{\"id\":\"";
-  append_json_string(out, task_id(task.producer(), task.seq()));
+  append_json_string(out, Task(task).id());
   out += "\",\"seq\":" + std::to_string(task.seq());
   out += ",\"attempt\":" + std::to_string(task.attempt());
   out += ",\"payload\":\"";

@@ -31,7 +31,9 @@ void Session::on_connect(TimePoint now) {
   counts_.stale += results_.size();
   results_.clear();
   ++connection_;
-  link_.on_connect(now).set_capacity(config_.capacity);
+  wire::Hello& hello = link_.on_connect(now);
+  hello.set_capacity(config_.capacity);
+  hello.set_emit_to(config_.emit_to);
 }
 
 void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
@@ -191,13 +193,16 @@ void Session::keep_result(wire::Result& result) {
   // flight: it goes as a failure with the reason instead (the broker may retry it).
   constexpr std::size_t kEnvelopeOverhead = 1024;  // ids, numbers, field tags
   const std::uint64_t limit = link_.limits().max_message_bytes;
-  const std::size_t size = result.output().size() + result.error().size();
+  std::size_t size = result.output().size() + result.error().size();
+  for (const auto& emitted : result.emit())
+    size += emitted.size() + 8;
   if (size + kEnvelopeOverhead > limit) {
     ++counts_.too_large;
     result.set_status(wire::FAILED);
     result.set_error("output of " + std::to_string(size) +
                      " bytes is over the broker's --max-message-bytes " + std::to_string(limit));
     result.clear_output();
+    result.clear_emit();
   }
   if (result.status() == wire::OK) {
     ++counts_.ok;

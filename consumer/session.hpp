@@ -32,6 +32,7 @@ struct SessionConfig : LinkConfig {
   std::size_t workers = 1;               // --concurrency: how many tasks run at once
   bool auto_prefetch = false;            // --prefetch auto: capacity follows measured handler times
   std::optional<Duration> task_timeout;  // --task-timeout: a task running longer is given up
+  std::string emit_to;                   // --emit-to
 };
 
 struct Counts {

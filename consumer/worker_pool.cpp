@@ -25,14 +25,30 @@ void set_outcome(wire::Result& result, Result outcome) {
 
 }  // namespace
 
+namespace {
+
+// Each line of the output, as tasks for the next stage (a last empty line is none).
+void emit_output_lines(const std::string& output, std::vector<std::string>& emitted) {
+  std::size_t start = 0;
+  while (start < output.size()) {
+    const std::size_t end = std::min(output.find('\n', start), output.size());
+    emitted.push_back(output.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
 wire::Result run_handler(const Handler& handler, const wire::Task& task,
-                         std::optional<TimePoint> deadline) {
+                         std::optional<TimePoint> deadline, bool emit_lines) {
   wire::Result result;
   result.set_producer(task.producer());
   result.set_seq(task.seq());
   result.set_attempts(task.attempt());  // the delivery it answers: the broker checks it
+  std::vector<std::string> emitted;
   try {
-    set_outcome(result, handler(Task(task, deadline)));
+    set_outcome(result, handler(Task(task, deadline, &emitted)));
+    if (emit_lines && result.status() == wire::OK) emit_output_lines(result.output(), emitted);
   } catch (const std::exception& e) {
     result.set_status(wire::FAILED);
     result.set_error(to_valid_utf8(std::string("handler threw: ") + e.what()));
@@ -40,6 +56,8 @@ wire::Result run_handler(const Handler& handler, const wire::Task& task,
     result.set_status(wire::FAILED);
     result.set_error("handler threw a non-standard exception");
   }
+  for (auto& payload : emitted)
+    result.add_emit(std::move(payload));
   return result;
 }
 
@@ -102,7 +120,7 @@ void WorkerPool::serve(zmq::socket_t socket, const Handler& handler) {
     for (const auto& task : batch->tasks) {
       std::optional<TimePoint> deadline;
       if (batch->timeout) deadline = Clock::now() + *batch->timeout;
-      batch->results.push_back(run_handler(handler, task, deadline));
+      batch->results.push_back(run_handler(handler, task, deadline, batch->emit_lines));
     }
     batch->elapsed = std::chrono::steady_clock::now() - start;
     send_owned(socket, std::move(batch));

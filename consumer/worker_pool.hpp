@@ -23,13 +23,16 @@ struct WorkBatch {
   std::uint64_t id = 0;
   std::vector<wire::Task> tasks;
   std::optional<Duration> timeout;  // --task-timeout: each task's deadline from its start
+  bool emit_lines = false;          // --emit-to with a built-in or exec: handler
   std::vector<wire::Result> results;
   std::chrono::nanoseconds elapsed{0};
 };
 
-// Runs `handler` on `task` (due by `deadline`), turning an exception into a `failed` result.
+// Runs `handler` on `task` (due by `deadline`), turning an exception into a `failed` result. The
+// tasks it emits go with the result; with `emit_lines`, so does every line of its output (the
+// built-in and exec: handlers emit that way).
 wire::Result run_handler(const Handler& handler, const wire::Task& task,
-                         std::optional<TimePoint> deadline = std::nullopt);
+                         std::optional<TimePoint> deadline = std::nullopt, bool emit_lines = false);
 
 class WorkerPool {
  public:

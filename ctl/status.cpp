@@ -95,6 +95,24 @@ Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoin
   }
 }
 
+namespace {
+
+std::string queues_table(const wire::StatusReply& r) {
+  std::vector<Row> rows{
+      {"QUEUE", "QUEUED", "DELAYED", "IN FLIGHT", "CONSUMERS", "EMITS TO", "STATE"}};
+  for (const auto& q : r.queues()) {
+    std::string targets;
+    for (const auto& t : q.emits_to())
+      targets += (targets.empty() ? "" : ",") + t;
+    rows.push_back({q.name(), std::to_string(q.queued()), std::to_string(q.delayed()),
+                    std::to_string(q.in_flight()), std::to_string(q.consumers()),
+                    targets.empty() ? "-" : targets, q.finished() ? "finished" : "open"});
+  }
+  return render(rows);
+}
+
+}  // namespace
+
 std::string status_table(const wire::StatusReply& r) {
   std::string out = overview(r);
   std::vector<Row> consumers{
@@ -113,6 +131,9 @@ std::string status_table(const wire::StatusReply& r) {
                          p.pilled() ? "yes" : "no"});
   }
   out += "\n" + (r.producers().empty() ? std::string("no producers seen\n") : render(producers));
+  if (r.queues_size() > 1 || (r.queues_size() == 1 && r.queues(0).name() != "default")) {
+    out += "\n" + queues_table(r);
+  }
   return out;
 }
 
@@ -127,7 +148,25 @@ nlohmann::json consumers_json(const wire::StatusReply& r) {
                     {"capacity", c.capacity()},
                     {"completed", c.completed()},
                     {"connected_seconds", c.connected_seconds()},
-                    {"rate_per_second", rate(c)}});
+                    {"rate_per_second", rate(c)},
+                    {"queue", c.queue()},
+                    {"emit_to", c.emit_to()}});
+  }
+  return list;
+}
+
+nlohmann::json queues_json(const wire::StatusReply& r) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& q : r.queues()) {
+    list.push_back(
+        {{"name", q.name()},
+         {"queued", q.queued()},
+         {"delayed", q.delayed()},
+         {"in_flight", q.in_flight()},
+         {"capacity", q.capacity()},
+         {"consumers", q.consumers()},
+         {"emits_to", std::vector<std::string>(q.emits_to().begin(), q.emits_to().end())},
+         {"finished", q.finished()}});
   }
   return list;
 }
@@ -140,7 +179,8 @@ nlohmann::json producers_json(const wire::StatusReply& r) {
                     {"sent", p.sent()},
                     {"received", p.received()},
                     {"results_pending", p.results_pending()},
-                    {"pilled", p.pilled()}});
+                    {"pilled", p.pilled()},
+                    {"queue", p.queue()}});
   }
   return list;
 }
@@ -170,6 +210,7 @@ nlohmann::json status_json(const wire::StatusReply& r) {
                            {"rejected", r.rejected_tasks()},
                            {"bad_frames", r.bad_frames()}}},
                          {"consumers", consumers_json(r)},
+                         {"queues", queues_json(r)},
                          {"producers", producers_json(r)}};
   return json;
 }

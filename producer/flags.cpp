@@ -14,7 +14,9 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
   add_client_flags(app, c,
                    {"the broker's frontend endpoint, tcp://HOST:5555",
                     "this producer's id, first part of its task ids; reuse it to resume after a "
-                    "restart (default: producer-HOST-PID)"});
+                    "restart (default: producer-HOST-PID)",
+                    "the queue its tasks go to (created on first use; consumers of that queue "
+                    "take them)"});
   app.add_option("--source", source,
                  "lines:PATH (one task per line; lines:- reads stdin), jsonl:PATH or jsonl:- "
                  "(one {\"payload\":\"...\"} per line, \"encoding\":\"base64\" for bytes), "

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -25,15 +26,23 @@ const char* status_name(wire::Status status) {
   }
 }
 
+// The seq an emitted task's line shows: its root task's, the source position it comes from
+// ("p1:41/0/2" -> 41).
+std::uint64_t root_seq(const std::string& id) {
+  const auto colon = id.find(':');
+  return colon == std::string::npos ? 0 : std::strtoull(id.c_str() + colon + 1, nullptr, 10);
+}
+
 }  // namespace
 
 std::string format_result_line(const std::string& producer_id, const wire::Result& result) {
   std::string line;
   line.reserve(96 + result.output().size() + result.error().size());
+  const bool emitted = !result.id().empty();
   line += "{\"id\":\"";
-  append_json_string(line, task_id(producer_id, result.seq()));
+  append_json_string(line, emitted ? result.id() : task_id(producer_id, result.seq()));
   line += "\",\"seq\":";
-  line += std::to_string(result.seq());
+  line += std::to_string(emitted ? root_seq(result.id()) : result.seq());
   line += ",\"status\":\"";
   line += status_name(result.status());
   line += "\",\"output\":\"";
@@ -54,6 +63,13 @@ std::string format_result_line(const std::string& producer_id, const wire::Resul
   append_json_string(line, result.consumer());
   line += "\",\"attempts\":";
   line += std::to_string(result.attempts());
+  if (emitted) {
+    line += ",\"queue\":\"";
+    append_json_string(line, result.queue());
+    line += "\",\"parent\":\"";
+    append_json_string(line, result.parent());
+    line += '"';
+  }
   line += '}';
   return line;
 }

@@ -21,6 +21,8 @@ std::pair<std::uint64_t, wire::Status> parse_line(std::string_view line,
                                                   const std::string& producer_id) {
   const auto json = nlohmann::json::parse(line);
   const std::uint64_t seq = json.at("seq").get<std::uint64_t>();
+  if (json.contains("parent"))
+    return {seq, wire::STATUS_UNSPECIFIED};  // emitted: not a task of ours
   if (json.at("id").get<std::string>() != task_id(producer_id, seq)) {
     throw std::runtime_error("a result of another producer (" + json.at("id").get<std::string>() +
                              "), not of " + producer_id);
@@ -40,7 +42,7 @@ ResumePoint scan_results(std::string_view text, const std::string& producer_id) 
     if (line.empty()) continue;
     try {
       const auto [seq, status] = parse_line(line, producer_id);
-      point.final.insert_or_assign(seq, status);
+      if (status != wire::STATUS_UNSPECIFIED) point.final.insert_or_assign(seq, status);
     } catch (const std::exception& e) {
       throw std::runtime_error("line " + std::to_string(number) +
                                " is not a results line: " + e.what());

@@ -65,15 +65,49 @@ void Session::on_welcome(LinkEvent event, TimePoint) {
 void Session::on_results(wire::ResultBatch& batch) {
   for (auto& result : *batch.mutable_results()) {
     acks_.push_back(result.seq());
-    if (unfinished_.erase(result.seq()) == 0) {
-      // One sent again after a reconnect, or one an earlier run of this id wrote already (the
-      // broker still had it unacknowledged when that run died): acknowledged, not written twice.
-      ++counts_.duplicates;
+    if (!result.id().empty()) {
+      on_emitted_result(result);
       continue;
     }
+    if (unfinished_.erase(result.seq()) == 0) {
+      if (!adopt_earlier_result(result)) {
+        // One sent again after a reconnect, or one an earlier run of this id wrote already (the
+        // broker still had it unacknowledged when that run died): acknowledged, not written twice.
+        ++counts_.duplicates;
+        continue;
+      }
+    }
     count_final(result.status());
+    expected_emitted_ += result.emitted();
     finished_.push_back(std::move(result));
   }
+}
+
+// --resume: the final result of a task an earlier run of this id sent but did not live to write
+// (the broker kept it unacknowledged). It is this run's to write, and its task is not sent again
+// when the source reaches it: sending it would run it twice.
+bool Session::adopt_earlier_result(const wire::Result& result) {
+  if (!resuming_ || result.seq() < next_seq_ || resumed_.contains(result.seq())) return false;
+  resumed_.emplace(result.seq(), result.status());
+  return true;
+}
+
+// §7.4: the result of a task one of ours emitted (any depth). The run is over for this producer
+// only when each of those has its result too, like asyncio's join() after put()s.
+void Session::on_emitted_result(wire::Result& result) {
+  if (!emitted_done_.insert(result.seq()).second) {
+    ++counts_.duplicates;  // sent again after a reconnect: acknowledged, not written twice
+    return;
+  }
+  ++counts_.emitted;
+  count_final(result.status());
+  expected_emitted_ += result.emitted();
+  finished_.push_back(std::move(result));
+}
+
+std::size_t Session::outstanding() const {
+  const std::uint64_t done = emitted_done_.size();
+  return unfinished_.size() + (expected_emitted_ > done ? expected_emitted_ - done : 0);
 }
 
 void Session::on_error(const wire::Error& error) {
@@ -129,7 +163,7 @@ SourcePlan Session::plan_source(bool reader_busy, TimePoint now) {
     return SourcePlan{0, true};
   }
   const std::size_t room = source_room();
-  const bool worth_asking = room >= config_.window / 16 || unfinished_.empty();
+  const bool worth_asking = room >= config_.window / 16 || outstanding() == 0;
   if (reader_busy || room == 0 || !worth_asking) return {};
   return SourcePlan{room, false};
 }
@@ -147,10 +181,12 @@ void Session::on_source_batch(std::vector<std::string>& payloads, bool end,
 
 std::size_t Session::source_room() const {
   if (source_ended_ || link_.failed()) return 0;
-  return config_.window > unfinished_.size() ? config_.window - unfinished_.size() : 0;
+  // Emitted tasks count against the window too: a fan-out slows the reading of the source.
+  return config_.window > outstanding() ? config_.window - outstanding() : 0;
 }
 
 void Session::resume(const ResumePoint& point) {
+  resuming_ = true;
   resumed_ = point.final;
   for (const auto& [seq, status] : resumed_) {
     count_final(status);
@@ -222,7 +258,7 @@ void Session::send_pill_and_goodbye() {
     pill_sent_ = true;
     log_->info("source exhausted after {} tasks: pill sent", next_seq_);
   }
-  if (pill_sent_ && unfinished_.empty()) {
+  if (pill_sent_ && outstanding() == 0) {
     wire::Envelope goodbye;
     goodbye.mutable_goodbye()->set_reason("every task has its result");
     link_.send(std::move(goodbye));

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -43,6 +44,7 @@ struct Counts {
   std::uint64_t failed = 0;
   std::uint64_t dead = 0;
   std::uint64_t duplicates = 0;  // results dropped because the task was final already
+  std::uint64_t emitted = 0;     // results of tasks emitted under ours (--emit-to), in the above
   std::uint64_t done() const { return ok + failed + dead; }
 };
 
@@ -98,6 +100,8 @@ class Session final : public ClientSession {
   std::string failure() const;
   const Counts& counts() const { return counts_; }
   std::size_t unfinished() const { return unfinished_.size(); }
+  // Our tasks, and the tasks emitted under them, that have no final result yet.
+  std::size_t outstanding() const;
   const std::string& id() const { return config_.id; }
 
  private:
@@ -105,6 +109,8 @@ class Session final : public ClientSession {
   void on_welcome(LinkEvent event, TimePoint now);
   void on_results(wire::ResultBatch& batch);
   void count_final(wire::Status status);
+  void on_emitted_result(wire::Result& result);
+  bool adopt_earlier_result(const wire::Result& result);
   void on_error(const wire::Error& error);
   void on_drained(const wire::Drained& drained);
   void send_tasks();
@@ -124,7 +130,10 @@ class Session final : public ClientSession {
   std::uint64_t next_seq_ = 0;
   std::unordered_map<std::uint64_t, std::string> unfinished_;  // seq -> payload
   std::unordered_map<std::uint64_t, wire::Status> resumed_;    // final in the results file
-  std::deque<std::uint64_t> unsent_;  // seqs to send in this session, in order
+  bool resuming_ = false;                                      // --resume
+  std::uint64_t expected_emitted_ = 0;  // tasks emitted under ours, as their parents' results say
+  std::unordered_set<std::uint64_t> emitted_done_;  // their seqs (kEmittedSeqBit), final
+  std::deque<std::uint64_t> unsent_;                // seqs to send in this session, in order
   std::vector<std::uint64_t> acks_;
   std::uint64_t credit_ = 0;
   bool source_ended_ = false;

@@ -23,18 +23,22 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
-std::map<std::uint64_t, nlohmann::json> read_results(const std::string& path) {
-  std::map<std::uint64_t, nlohmann::json> results;
+std::vector<nlohmann::json> read_result_lines(const std::string& path) {
+  std::vector<nlohmann::json> lines;
   std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json json;
+  for (std::string line; std::getline(in, line);) {
     try {
-      json = nlohmann::json::parse(line);
+      lines.push_back(nlohmann::json::parse(line));
     } catch (const std::exception& e) {
       ADD_FAILURE() << path << ": not JSON: " << line;
-      continue;
     }
+  }
+  return lines;
+}
+
+std::map<std::uint64_t, nlohmann::json> read_results(const std::string& path) {
+  std::map<std::uint64_t, nlohmann::json> results;
+  for (const auto& json : read_result_lines(path)) {
     const auto seq = json.at("seq").get<std::uint64_t>();
     EXPECT_FALSE(results.contains(seq)) << path << ": seq " << seq << " reported twice";
     results[seq] = json;

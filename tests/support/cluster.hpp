@@ -26,6 +26,10 @@ void write_file(const std::string& path, const std::string& text);
 // The results file of one producer, by seq. Fails the test on a malformed line or a seq twice.
 std::map<std::uint64_t, nlohmann::json> read_results(const std::string& path);
 
+// Every line of a results file in order, emitted tasks' included (those share their root's seq).
+// Fails the test on a malformed line.
+std::vector<nlohmann::json> read_result_lines(const std::string& path);
+
 using StatusCondition = std::function<bool(const wire::StatusReply&)>;
 
 // The status of the broker whose admin endpoint is `admin`; nothing when it does not answer

@@ -67,13 +67,14 @@ TEST(BrokerCorePill, LoneProducerRunDrainsOnceEveryResultIsAcknowledged) {
   b.flush();
   ASSERT_EQ(b.take_results("p1").size(), 3u);
   EXPECT_FALSE(b.core().drained()) << "results sent but not acknowledged";
-  EXPECT_EQ(pills(b.take_consumer("c1")), 0u);
+  EXPECT_EQ(pills(b.take_consumer("c1")), 1u)
+      << "§7.4: no task can reach its queue any more: the consumer's stage is over";
 
   b.send_ack("p1", {0, 1, 2});
   b.flush();
   EXPECT_TRUE(b.core().drained());
   EXPECT_FALSE(b.core().finished()) << "no --exit-when-drained: it keeps serving";
-  EXPECT_EQ(pills(b.take_consumer("c1")), 1u);
+  EXPECT_EQ(pills(b.take_consumer("c1")), 0u) << "one pill per consumer";
   auto drained = drained_in(b.take_producer("p1"));
   ASSERT_EQ(drained.size(), 1u);
   EXPECT_EQ(drained[0].summary().tasks(), 3u);

@@ -279,6 +279,25 @@ class BrokerDriver {
     envelope.mutable_hello()->set_resuming(resuming);
     to_frontend(route, std::move(envelope));
   }
+  // A consumer of `queue` that emits into `emit_to` (empty: none), welcomed.
+  void connect_consumer_to(std::string_view id, std::uint32_t capacity, std::string_view queue,
+                           std::string_view emit_to = "") {
+    auto envelope = hello(wire::CONSUMER, id, capacity);
+    envelope.mutable_hello()->set_queue(std::string(queue));
+    envelope.mutable_hello()->set_emit_to(std::string(emit_to));
+    to_backend(route_of(id), std::move(envelope));
+    const auto got = take_consumer(id);
+    ASSERT_FALSE(got.empty());
+    ASSERT_TRUE(got.front().has_welcome()) << "no Welcome for consumer " << id;
+  }
+  // A producer whose tasks go to `queue`; the credit granted.
+  std::uint64_t connect_producer_to(std::string_view id, std::string_view queue) {
+    auto envelope = hello(wire::PRODUCER, id);
+    envelope.mutable_hello()->set_queue(std::string(queue));
+    to_frontend(route_of(id), std::move(envelope));
+    flush();
+    return granted(take_producer(id));
+  }
   void consumer_hello(std::string_view id, std::uint32_t capacity) {
     consumer_hello_on(id, capacity, route_of(id));
   }

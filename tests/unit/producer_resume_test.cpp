@@ -86,6 +86,22 @@ TEST_F(ProducerSession, AResultOfAResumedTaskIsAcknowledgedButNotWrittenAgain) {
   EXPECT_EQ(session.counts().ok, 1u);
 }
 
+TEST_F(ProducerSession, AResultTheDeadRunNeverWroteIsWrittenAndItsTaskNotSentAgain) {
+  session.resume(scan_results(kTwoLines, "p1"));  // 0 and 2 are on disk
+  connect();
+  feed(results({{3, wire::OK}}));  // sent by the dead run, final after it died
+  EXPECT_EQ(finished_seqs(), (std::vector<std::uint64_t>{3}));
+  add(4);
+  feed(credit(10));
+  EXPECT_THAT(task_seqs(flush()), ElementsAre(1u)) << "3 would run twice";
+  feed(results({{1, wire::OK}}));
+  session.end_of_source();
+  flush();
+  EXPECT_EQ(session.phase(), Session::Phase::done);
+  EXPECT_EQ(session.counts().done(), 4u) << "each task once";
+  EXPECT_EQ(session.counts().duplicates, 0u);
+}
+
 TEST_F(ProducerSession, SomeTasksFailedOrDeadIsExitStatusThree) {
   connect();
   add(2);

@@ -143,8 +143,7 @@ TEST(TaskBook, ErasingAnUnknownTaskChangesNothing) {
   book.erase({3, 9});
   EXPECT_EQ(book.size(), 1u);
   EXPECT_EQ(book.queued(), 1u);
-  EXPECT_EQ(book.held_for(0), 1u);
-  EXPECT_EQ(book.held_for(3), 0u);
+  EXPECT_EQ(book.load(0).held, 1u);
 }
 
 TEST(TaskBook, ErasingTheLastTaskEmptiesTheBookAndItStillWorks) {
@@ -160,23 +159,28 @@ TEST(TaskBook, ErasingTheLastTaskEmptiesTheBookAndItStillWorks) {
   EXPECT_EQ(pop_all(book), (std::vector<TaskKey>{{0, 1}}));
 }
 
-TEST(TaskBook, PerProducerCountsFollowAddAndErase) {
+TEST(TaskBook, EachQueueHasItsOwnFifoAndLoad) {
   TaskBook book;
-  EXPECT_EQ(book.held_for(0), 0u);
-  EXPECT_EQ(book.held_for(7), 0u) << "an unseen producer holds nothing";
-  book.add({0, 0}, record("a"));
+  TaskRecord in_one = record("a");
+  in_one.queue = 1;
+  book.add({0, 0}, std::move(in_one));
   book.add({0, 1}, record("b"));
-  book.add({2, 0}, record("c"));
-  EXPECT_EQ(book.held_for(0), 2u);
-  EXPECT_EQ(book.held_for(1), 0u);
-  EXPECT_EQ(book.held_for(2), 1u);
-  pop_one(book);  // in flight still counts: the task is held until its result
-  EXPECT_EQ(book.held_for(0), 2u);
+  EXPECT_EQ(book.load(0).queued, 1u);
+  EXPECT_EQ(book.load(1).queued, 1u);
+  EXPECT_EQ(book.load(7).held, 0u) << "an unseen queue holds nothing";
+  const auto from_one = book.pop_queued(1);
+  ASSERT_TRUE(from_one.has_value());
+  EXPECT_EQ(from_one->first, (TaskKey{0, 0}));
+  from_one->second->state = TaskState::in_flight;
+  EXPECT_FALSE(book.pop_queued(1).has_value());
+  EXPECT_EQ(book.load(1).held, 1u) << "in flight still counts: held until its result";
+  EXPECT_EQ(book.load(1).queued, 0u);
+  book.delay({0, 0}, *book.find({0, 0}), TimePoint{});
+  EXPECT_EQ(book.load(1).delayed, 1u);
   book.erase({0, 0});
-  book.erase({2, 0});
-  EXPECT_EQ(book.held_for(0), 1u);
-  EXPECT_EQ(book.held_for(2), 0u);
-  EXPECT_EQ(book.size(), 1u);
+  EXPECT_EQ(book.load(1).held, 0u);
+  EXPECT_EQ(book.load(1).delayed, 0u);
+  EXPECT_EQ(book.load(0).held, 1u);
 }
 
 }  // namespace
