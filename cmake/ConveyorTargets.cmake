@@ -28,3 +28,25 @@ endfunction()
 function(conveyor_sans_io target)
   target_include_directories(${target} BEFORE PRIVATE ${PROJECT_SOURCE_DIR}/cmake/sans_io)
 endfunction()
+
+# Installs the calling folder's libraries of the C++ API and its headers (DESIGN.md §7.5): each
+# target as Conveyor::<name> (its name without conveyor_) in the exported package, the headers
+# under include/conveyor/<folder>/. In the tree Conveyor::<name> is an alias, so that code linking
+# the package (examples/) names the same targets built here or installed.
+function(conveyor_install)
+  foreach(target IN LISTS ARGN)
+    string(REGEX REPLACE "^conveyor_" "" name ${target})
+    set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+    add_library(Conveyor::${name} ALIAS ${target})
+    install(TARGETS ${target} EXPORT ConveyorTargets ARCHIVE DESTINATION lib)
+    # `--strip` and cpack strip only executables; an archive keeps its symbols, not its debug info.
+    install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/$<TARGET_FILE_NAME:${target}>\"
+        COMMAND_ERROR_IS_FATAL ANY)
+    endif()")
+  endforeach()
+  get_filename_component(folder ${CMAKE_CURRENT_SOURCE_DIR} NAME)
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/ DESTINATION include/conveyor/${folder}
+          FILES_MATCHING PATTERN "*.hpp")
+endfunction()

@@ -5,8 +5,8 @@
 //   json-field-consumer --broker tcp://localhost:5556 --field user
 #include <nlohmann/json.hpp>
 
-#include "conveyor/common/cli.hpp"
-#include "conveyor/consumer/consumer.hpp"
+#include <conveyor/common/cli.hpp>
+#include <conveyor/consumer/consumer.hpp>
 
 int main(int argc, char** argv) {
   using namespace conveyor;

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "conveyor/common/cli.hpp"
-#include "conveyor/producer/producer.hpp"
+#include <conveyor/common/cli.hpp>
+#include <conveyor/producer/producer.hpp>
 
 namespace {
 
