@@ -26,14 +26,13 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
       "conveyor-broker"};
   app.option_defaults()->always_capture_default();
   std::uint32_t producers = 0;
-  std::uint32_t heartbeat_ms = static_cast<std::uint32_t>(to_ms(config.heartbeat));
-  std::uint32_t producer_timeout_ms = 0;
-  app.add_option("--frontend", config.frontend, "endpoint producers connect to");
-  app.add_option("--backend", config.backend, "endpoint consumers connect to");
+  Duration producer_timeout = Duration::zero();
+  add_endpoint_option(app, "--frontend", config.frontend, "endpoint producers connect to");
+  add_endpoint_option(app, "--backend", config.backend, "endpoint consumers connect to");
   app.add_option("--producers", producers,
                  "wait for this many producers' pills before draining (0: every producer that "
                  "said hello)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0));
   app.add_flag("--exit-when-drained", config.exit_when_drained,
                "exit 0 once drained, instead of serving a next run");
   app.add_flag("--service", config.service,
@@ -42,20 +41,25 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
   app.add_option("--queue-capacity", config.queue_capacity,
                  "tasks each queue holds at most, emitted ones included (producers get credit "
                  "only for free room; a handler emitting into a full queue waits)")
-      ->check(CLI::Range(1, 100'000'000));
+      ->check(whole_number(1, 100'000'000));
   app.add_option("--max-queues", config.max_queues,
                  "named queues the broker creates at most (on first use by a producer or "
                  "consumer; one more is refused with a clear error)")
-      ->check(CLI::Range(1, 4096));
-  app.add_option("--heartbeat-ms", heartbeat_ms,
-                 "heartbeat interval; peers silent for "
-                 "--liveness intervals are declared dead")
-      ->check(CLI::Range(10, 3'600'000));
+      ->check(whole_number(1, 4096));
+  // The -ms spellings came first (and CONVEYOR_HEARTBEAT_MS is in compose files): kept, shown
+  // apart, meaning the same, since a bare number is milliseconds for every duration flag.
+  add_duration_option(app, "--heartbeat", config.heartbeat,
+                      "heartbeat interval (200ms, 1s); peers silent for --liveness intervals are "
+                      "declared dead",
+                      milliseconds(10), milliseconds(3'600'000));
+  add_duration_option(app, "--heartbeat-ms", config.heartbeat, "the same as --heartbeat",
+                      milliseconds(10), milliseconds(3'600'000))
+      ->group("Older spellings (the same meaning)");
   app.add_option("--liveness", config.liveness, "heartbeats a peer may miss")
-      ->check(CLI::Range(1, 100));
+      ->check(whole_number(1, 100));
   app.add_option("--max-attempts", config.max_attempts,
                  "deliveries of a task before it is final with status dead")
-      ->check(CLI::Range(1, 1000));
+      ->check(whole_number(1, 1000));
   app.add_flag("--retry-failed", config.retry_failed,
                "retry every failed task (up to --max-attempts), not only those a handler marks "
                "as worth retrying");
@@ -64,20 +68,27 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
                       "each next one (a random wait in [0, that]: full jitter)");
   add_duration_option(app, "--retry-delay-max", config.retry_delay_max,
                       "no retry waits longer than this");
-  app.add_option("--producer-timeout-ms", producer_timeout_ms,
-                 "a producer gone this long counts as having sent its pill (0: wait forever)");
+  add_duration_option(app, "--producer-timeout", producer_timeout,
+                      "a producer gone this long counts as having sent its pill (30s, 5m; 0: wait "
+                      "forever)");
+  add_duration_option(app, "--producer-timeout-ms", producer_timeout,
+                      "the same as --producer-timeout")
+      ->group("Older spellings (the same meaning)");
   app.add_option("--max-message-bytes", config.max_message_bytes,
                  "largest message accepted from a peer")
-      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+      ->check(whole_number(1024, std::uint64_t{1} << 30));
   app.add_option("--max-payload-bytes", config.max_payload_bytes, "largest task payload accepted")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+      ->check(whole_number(1, std::uint64_t{1} << 30));
   // The core already refused bigger batches naming this flag; now it can be set too.
   app.add_option("--max-batch-tasks", config.max_batch_tasks,
                  "tasks in one message from a producer at most")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+      ->check(whole_number(1, 10'000'000));
   app.add_option("--max-peers", config.max_peers, "connected producers and consumers at most")
-      ->check(CLI::Range(1, 1'000'000));
-  app.add_option("--admin", config.admin, "endpoint answering `conveyor-ctl status` (empty: none)");
+      ->check(whole_number(1, 1'000'000));
+  add_endpoint_option(
+      app, "--admin", config.admin,
+      "endpoint answering `conveyor-ctl status` (empty: none; another broker on the "
+      "same host needs its own, and conveyor-ctl finds it from --ready-file)");
   add_metrics_flags(app, config.metrics);
   CurveConfig curve;
   add_curve_flags(app, curve, false);
@@ -103,8 +114,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& config
     return 2;
   }
   if (producers > 0) config.expected_producers = producers;
-  config.heartbeat = milliseconds(heartbeat_ms);
-  if (producer_timeout_ms > 0) config.producer_timeout = milliseconds(producer_timeout_ms);
+  if (producer_timeout > Duration::zero()) config.producer_timeout = producer_timeout;
   if (config.max_payload_bytes + 1024 > config.max_message_bytes) {
     print_error(app.get_name(),
                 "--max-payload-bytes must be at least 1 KiB below --max-message-bytes");

@@ -1,5 +1,6 @@
 #include "conveyor/broker/server.hpp"
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -50,7 +51,15 @@ void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, const cha
   try {
     socket.bind(endpoint);
   } catch (const zmq::error_t& e) {
-    throw StartupError(std::string("cannot bind ") + flag + " " + endpoint + ": " + e.what());
+    std::string line = std::string("cannot bind ") + flag + " " + endpoint + ": " + e.what();
+    // The usual cause is a second broker on this host with the default ports: say how to run it,
+    // instead of letting it look like a broken install.
+    if (e.num() == EADDRINUSE) {
+      line +=
+          " (another broker on this host? give this one its own --frontend, --backend and "
+          "--admin ports)";
+    }
+    throw StartupError(line);
   }
 }
 

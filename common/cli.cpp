@@ -58,7 +58,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, const char* const
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::ParseError& e) {
-    print_error(app.get_name(), std::string(e.what()) + " (see --help)");
+    print_error(app.get_name(), describe_parse_error(app, e) + " (see --help)");
     return 2;
   }
 }
@@ -105,6 +105,20 @@ CLI::Validator duration_validator() {
         return "'" + text + "' is not a duration: 250ms, 10s, 2m, or milliseconds (3000)";
       },
       "DURATION");
+}
+
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help, Duration least, Duration most) {
+  auto* option = add_duration_option(app, name, target, help);
+  option->check(CLI::Validator(
+      [least, most](std::string& text) -> std::string {
+        const auto parsed = parse_duration(text);
+        if (!parsed || (*parsed >= least && *parsed <= most)) return {};  // the parser says why
+        return "'" + text + "' is out of range: from " + std::to_string(to_ms(least)) + "ms to " +
+               std::to_string(to_ms(most)) + "ms";
+      },
+      ""));
+  return option;
 }
 
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,

@@ -2,7 +2,9 @@
 // CONVEYOR_<FLAG> (the command line wins), logging flags, and one-line errors on bad input.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -43,6 +45,30 @@ CLI::Validator duration_validator();
 // A duration flag ("--connect-timeout 10s") stored into `target`; shows `target` as its default.
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
                                  const std::string& help);
+
+// The same, refusing durations outside [least, most] with one line naming the flag and both.
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help, Duration least, Duration most);
+
+// A whole number from `least` to `most`, said in words when it is not ("--producers: -1 is not
+// a whole number, 0 or more"), where CLI11's Range would print the limits of a double.
+CLI::Validator whole_number(std::uint64_t least,
+                            std::uint64_t most = std::numeric_limits<std::uint64_t>::max());
+
+// A ZeroMQ endpoint flag. "HOST:PORT" (what people type first) means tcp://HOST:PORT; anything
+// else must be tcp://HOST:PORT, ipc://PATH or inproc://NAME, or the flag is refused naming the
+// forms, instead of libzmq's bare "Invalid argument" at bind or connect time.
+CLI::Option* add_endpoint_option(CLI::App& app, const std::string& name, std::string& target,
+                                 const std::string& help);
+// The rule of add_endpoint_option on its own: the endpoint, or nothing when it is not one.
+std::optional<std::string> normalize_endpoint(const std::string& text);
+
+// The long flag of `app` nearest to `unknown` ("--concurency" -> "--concurrency"), when one is
+// within a typo's reach.
+std::optional<std::string> nearest_flag(const CLI::App& app, const std::string& unknown);
+
+// The one line for a parse error: an unknown flag with its near miss, or CLI11's own message.
+std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& error);
 
 // --metrics-port (0: off) and --metrics-address.
 void add_metrics_flags(CLI::App& app, MetricsOptions& options);

@@ -7,7 +7,7 @@
 namespace conveyor {
 
 void add_client_flags(CLI::App& app, ClientConfig& config, const ClientFlagHelp& help) {
-  app.add_option("--broker", config.broker, help.broker);
+  add_endpoint_option(app, "--broker", config.broker, help.broker);
   app.add_option("--id", config.id, help.id);
   app.add_option("--queue", config.queue, help.queue);
   add_duration_option(

@@ -22,14 +22,14 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
                  "\"emit\"; C++ handlers call task.emit()); their results go to the root task's "
                  "producer");
   app.add_option("--concurrency", c.concurrency, "worker threads (0: one per CPU)")
-      ->check(CLI::Range(0, 4096));
+      ->check(whole_number(0, 4096));
   std::string prefetch = "auto";
   app.add_option(
          "--prefetch", prefetch,
          "tasks held beyond the running ones, so workers never wait for the network; 0 "
          "holds only what runs (for slow or risky tasks); auto: about 5 ms of work per worker, "
          "measured as tasks finish (at least --concurrency, at most 4000 or 64 MiB)")
-      ->check(CLI::IsMember({"auto"}) | CLI::Range(0, 100000));
+      ->check(CLI::IsMember({"auto"}) | whole_number(0, 100000));
   app.add_option("--handler", handler,
                  "echo, sha256 (hex digest of the payload), sleep:MS (sleep, then echo), "
                  "exec:COMMAND (one process per task: payload on stdin, stdout is the output, "
@@ -41,7 +41,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
   app.add_option("--pipe-processes", pipe_processes,
                  "pipe: worker processes (0: --concurrency); each holds --concurrency / P tasks "
                  "at a time")
-      ->check(CLI::Range(0, 4096));
+      ->check(whole_number(0, 4096));
   std::string task_timeout;
   app.add_option("--task-timeout", task_timeout,
                  "stop a task running longer than this (500ms, 30s, 5m): exec: commands are "

@@ -26,7 +26,7 @@ std::optional<int> parse_flags(int argc, const char* const* argv, Config& c, std
                  "results file, one JSON object per task (- for stdout; empty for none)");
   app.add_option("--window", c.window,
                  "tasks without a final result held at most (memory bound, resend buffer)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+      ->check(whole_number(1, 100'000'000));
   app.add_flag("--quiet", c.quiet, "no progress display; the summary is still printed");
   app.add_flag("--resume", c.resume,
                "keep the results already in --results: skip the tasks that have a final result "

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Sets everything up and runs a local Conveyor job: a broker, 3 consumers and 2 producers on
-# loopback, hashing a few thousand tasks with the sha256 handler. Shows progress, then a summary;
-# every process must exit 0 through the poison pills.
+# loopback. Each task stands for real work (HANDLER sleep:10: 10 ms, then its payload back), so
+# the run lasts a few seconds and its progress can be watched; then a summary. Every process must
+# exit 0 through the poison pills.
 #   TASKS=20000 CONSUMERS=5 scripts/demo.sh
+#   HANDLER=sha256 scripts/demo.sh     # no pretend work: as fast as it goes
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tasks=${TASKS:-5000}
 consumers=${CONSUMERS:-3}
+handler=${HANDLER:-sleep:10}
 
 "$root/scripts/install-deps.sh"
 echo "demo: building (first time takes a few minutes)..."
@@ -29,8 +32,8 @@ echo "demo: broker up (producers -> $frontend, consumers -> $backend); logs in $
 
 consumer_pids=()
 for i in $(seq "$consumers"); do
-  "$bin/consumer/conveyor-consumer" --broker "$backend" --id "c$i" --handler sha256 \
-    --concurrency 2 2>"$work/c$i.log" &
+  "$bin/consumer/conveyor-consumer" --broker "$backend" --id "c$i" --handler "$handler" \
+    --concurrency 4 2>"$work/c$i.log" &
   consumer_pids+=($!); pids+=($!)
 done
 half=$((tasks / 2))
@@ -43,12 +46,17 @@ p1=$!; pids+=("$p1")
   --results "$work/p2.jsonl" --quiet 2>"$work/p2.log" &
 p2=$!; pids+=("$p2")
 
+echo "demo: $tasks tasks ($handler) on $consumers consumers x 4 workers"
+# Progress from the results files: a line per second, so that it shows in any terminal or log.
 while kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null; do
   done_count=$(cat "$work"/p*.jsonl 2>/dev/null | wc -l || true)
-  printf '\rdemo: %d/%d tasks done' "$done_count" "$tasks" >&2
-  sleep 0.2
+  elapsed=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+  printf 'demo: %5.1f s  %6d / %d tasks done\n' "$elapsed" "$done_count" "$tasks"
+  for _ in 1 2 3 4 5; do
+    kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null || break
+    sleep 0.2
+  done
 done
-printf '\r\033[K' >&2
 
 status=0
 check() {  # name pid
