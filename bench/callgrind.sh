@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# CPU cost per task of each role, in instructions, with valgrind's callgrind: repeatable to about
+# 1 % on a noisy machine where wall-clock figures are not. For each role (broker, producer,
+# consumer), that role runs under callgrind in a job of 64 B echo tasks (1 producer, 1 consumer,
+# --concurrency 1), once with SMALL and once with LARGE tasks; the difference over LARGE - SMALL is
+# the cost of one task, free of startup and shutdown.
+#
+#   bench/callgrind.sh                      # 20,000 and 120,000 tasks, every role
+#   ROLES=broker bench/callgrind.sh         # one role
+#   SMALL=10000 LARGE=60000 SIZE=1024 bench/callgrind.sh
+#
+# Prints one line per role and writes them to $BENCH_OUT/callgrind.md (default bench/results/).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${BENCH_OUT:-$root/bench/results}
+build=${BENCH_BUILD_DIR:-$root/build-bench}
+small=${SMALL:-20000}
+large=${LARGE:-120000}
+size=${SIZE:-64}
+roles=${ROLES:-broker producer consumer}
+deadline=${DEADLINE:-600}
+mkdir -p "$out"
+work=$(mktemp -d /tmp/conveyor-callgrind-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+log() { printf 'callgrind: %s\n' "$*" >&2; }
+
+command -v valgrind >/dev/null || {
+  log "installing valgrind"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends valgrind >/dev/null
+}
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVEYOR_BUILD_TESTS=OFF \
+  -DCONVEYOR_BUILD_EXAMPLES=OFF -DCONVEYOR_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target conveyor-broker conveyor-producer conveyor-consumer \
+  >/dev/null
+
+# The command for ROLE, under callgrind when ROLE is the one measured (its total in FILE).
+as_role() {  # as_role ROLE MEASURED FILE CMD...
+  local role=$1 measured=$2 file=$3
+  shift 3
+  if [[ $role == "$measured" ]]; then
+    valgrind --tool=callgrind --callgrind-out-file="$file" --dump-instr=no "$@"
+  else
+    "$@"
+  fi
+}
+
+# Runs one job of TASKS tasks with MEASURED under callgrind; prints its instruction total.
+job() {  # job MEASURED TASKS
+  local measured=$1 tasks=$2 dir
+  dir=$(mktemp -d "$work/job-XXXXXX")
+  # Heartbeats slow enough for a peer 50 times slower than usual.
+  as_role broker "$measured" "$dir/cg.out" "$build/broker/conveyor-broker" \
+    --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --admin '' --producers 1 \
+    --exit-when-drained --heartbeat 2s --ready-file "$dir/ready.json" 2>"$dir/broker.log" &
+  pids+=($!)
+  local broker=$!
+  for _ in $(seq 600); do [[ -s $dir/ready.json ]] && break; sleep 0.1; done
+  [[ -s $dir/ready.json ]] || { log "the broker did not start"; cat "$dir/broker.log" >&2; exit 1; }
+  local frontend backend
+  frontend=$(sed -E 's/.*"frontend":"([^"]+)".*/\1/' "$dir/ready.json")
+  backend=$(sed -E 's/.*"backend":"([^"]+)".*/\1/' "$dir/ready.json")
+  as_role consumer "$measured" "$dir/cg.out" "$build/consumer/conveyor-consumer" \
+    --broker "$backend" --handler echo --concurrency 1 2>"$dir/consumer.log" &
+  pids+=($!)
+  local consumer=$!
+  as_role producer "$measured" "$dir/cg.out" "$build/producer/conveyor-producer" \
+    --broker "$frontend" --source "gen:$tasks:$size" --results /dev/null --quiet \
+    2>"$dir/producer.log" &
+  pids+=($!)
+  local producer=$!
+  local p
+  for p in "$producer" "$consumer" "$broker"; do
+    timeout "$deadline" tail --pid="$p" -f /dev/null || { log "a process still runs after ${deadline} s"; exit 1; }
+    wait "$p" || { log "a process of the $measured job failed"; tail -n 3 "$dir"/*.log >&2; exit 1; }
+  done
+  sed -n 's/^summary: //p' "$dir/cg.out"
+}
+
+lines=()
+for role in $roles; do
+  a=$(job "$role" "$small")
+  b=$(job "$role" "$large")
+  per=$(((b - a) / (large - small)))
+  line="$role: $per instructions per task (${size} B echo; $small tasks: $a, $large tasks: $b)"
+  log "$line"
+  lines+=("$line")
+done
+{
+  echo "# callgrind, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short HEAD)"
+  echo
+  for l in "${lines[@]}"; do echo "- $l"; done
+} >"$out/callgrind.md"
