@@ -1,15 +1,32 @@
 # Conveyor in a container: one image, three roles.
 #   docker build -t conveyor .                 (or: podman build -t conveyor .)
 #   docker run --rm conveyor conveyor-consumer --help
-# The build stage compiles and runs the unit tests; the runtime stage holds only the three
-# executables and their shared libraries, and runs as the unprivileged user "conveyor" (uid 10001).
+# The build stage compiles and runs the unit tests; the runtime stage holds the executables and
+# their shared libraries, python3 with the Python package `conveyor` (for `pipe:` handlers) and
+# examples/python in /opt/conveyor/examples/python, and runs as the unprivileged user "conveyor"
+# (uid 10001).
 
 FROM docker.io/library/debian:bookworm AS build
 WORKDIR /src
 # Dependencies first, in their own layer: it is rebuilt only when install-deps.sh changes.
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
-COPY . .
+# Only what the build reads, folder by folder (a new top-level folder that the build needs goes
+# here): examples/ and bench/ are not built, and leaving them out keeps an edit of
+# examples/python from invalidating the compiled layers below (the runtime stage copies it).
+COPY CMakeLists.txt ./
+COPY cmake cmake
+COPY proto proto
+COPY common common
+COPY metrics metrics
+COPY broker broker
+COPY producer producer
+COPY consumer consumer
+COPY ctl ctl
+COPY keygen keygen
+COPY clients clients
+COPY scripts scripts
+COPY tests tests
 # The project's usual -O2 (RelWithDebInfo) without the debug info, which would only be stripped.
 # No benchmarks or examples. Every test executable is built (whatever folder holds unit tests),
 # but only the unit tests run here: the socket tests need more than a build.
@@ -21,10 +38,11 @@ RUN ctest --test-dir /build -L unit --output-on-failure -j"$(nproc)"
 RUN cmake --install /build --prefix /opt/conveyor --strip
 
 FROM docker.io/library/debian:bookworm-slim AS runtime
-# The shared libraries the executables link (see `ldd`); everything else is in the base image.
+# The shared libraries the executables link (see `ldd`), and python3 for `pipe:` handlers written
+# with the Python package; everything else is in the base image.
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      libzmq5 libprotobuf32 libspdlog1.10 libfmt9 libssl3 libprometheus-cpp-pull1.0 \
+      libzmq5 libprotobuf32 libspdlog1.10 libfmt9 libssl3 libprometheus-cpp-pull1.0 python3 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid, so that a bind-mounted data directory can be made writable for it (chown 10001).
@@ -39,7 +57,20 @@ COPY --from=build /opt/conveyor/bin/conveyor-broker /opt/conveyor/bin/conveyor-p
 RUN for exe in conveyor-broker conveyor-producer conveyor-consumer conveyor-ctl conveyor-keygen; do \
       "$exe" --help >/dev/null || exit 1; \
     done
+# The Python package where `cmake --install` put it (PREFIX/lib/python3/dist-packages), found by
+# python3 through a .pth file in its site directory: no PYTHONPATH to keep, whatever a handler sets.
+COPY --from=build /opt/conveyor/lib/python3/dist-packages/conveyor \
+     /opt/conveyor/lib/python3/dist-packages/conveyor
+RUN site=$(python3 -c 'import site; print(site.getsitepackages()[0])') \
+ && mkdir -p "$site" \
+ && echo /opt/conveyor/lib/python3/dist-packages > "$site/conveyor.pth"
+# Last, from the build context: editing the examples rebuilds only this layer and the check below.
+COPY examples/python /opt/conveyor/examples/python
 USER 10001:10001
+# Fails the build if the package or the examples cannot be imported as the image's user.
+RUN python3 -c 'import conveyor.worker, conveyor.producer' \
+ && python3 /opt/conveyor/examples/python/crawl.py --help >/dev/null \
+ && python3 /opt/conveyor/examples/python/make_pages.py --help >/dev/null
 WORKDIR /data
 EXPOSE 5555 5556
 # The same image serves every role: the command picks it (conveyor-producer, conveyor-consumer).

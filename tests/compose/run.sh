@@ -20,13 +20,21 @@
 #            BROKER_HOST and wait for it;
 #   service  deploy/service.override.yml: consumers outlive two producer runs, then `stop` on the
 #            broker pills them; `down -v` leaves nothing.
+#   pipeline deploy/pipeline.override.yml through COMPOSE_FILE, as README.md runs it: attached `up`
+#            of PIPELINE_PAGES (200) generated pages, 3 stage-one consumers (html_links.py, pages ->
+#            store) and 2 store consumers (write_files.py); every container exits 0, the broker
+#            finishes `pages` then `store`; the retrieval command (`grep '^{'`) gives each page's
+#            summary (checked against make_pages.py) and its stored file's line (queue, parent) once,
+#            and /data/out holds exactly those files with those summaries; `down -v` leaves nothing;
+#   crawler  deploy/crawler.override.yml the same way: a tree of CRAWL_DEPTH (4) levels of
+#            CRAWL_FANOUT (3), 3 consumers (crawl.py, pages -> pages); every page exactly once, each
+#            id PARENT/K the K-th child of its parent's page, with its title; `down -v` leaves nothing.
 # Everything the test started is torn down on exit, whatever happened. Without an engine it exits
 # 77 (skipped), or fails when CONVEYOR_REQUIRE_ALL=1. Every wait has a deadline; together they stay
 # within CTest's TIMEOUT (1500 s), so the teardown always runs.
 #   TASKS=3000 SIZE=64 SCALE=8 KEEP=1 tests/compose/run.sh   # KEEP=1 keeps the work directory
 #   COMPOSE_TEST_BUILD=0 COMPOSE_TEST_IMAGE=conveyor:latest tests/compose/run.sh   # no build
 #   DEPLOY_BROKER_HOST=host.docker.internal tests/compose/run.sh   # where `hostname -I` is no good
-# shellcheck disable=SC2046  # file_args: "-f FILE ..." is split into words on purpose
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,6 +43,9 @@ tasks=${TASKS:-3000}
 size=${SIZE:-64}
 scale=${SCALE:-8}
 stop_tasks=${STOP_TASKS:-600}
+pipeline_pages=${PIPELINE_PAGES:-200}
+crawl_depth=${CRAWL_DEPTH:-4}
+crawl_fanout=${CRAWL_FANOUT:-3}
 image=${COMPOSE_TEST_IMAGE:-localhost/conveyor-compose-test:latest}
 build=${COMPOSE_TEST_BUILD:-1}
 project="conveyor-compose-$$"
@@ -54,7 +65,7 @@ skip() {
 while read -r name; do
   [[ $name == CONVEYOR_REQUIRE_ALL ]] || unset "$name"
 done < <(compgen -e | grep -E '^(CONVEYOR_|COMPOSE_(FILE|PROJECT_NAME|PROFILES|PATH_SEPARATOR)$)' || true)
-unset CONSUMERS BROKER_HOST
+unset CONSUMERS BROKER_HOST PAGES STORE_CONSUMERS TREE_DEPTH TREE_FANOUT
 
 work=$(mktemp -d /tmp/conveyor-compose-XXXXXX)
 mkdir -p "$work/logs"
@@ -68,7 +79,8 @@ stack_config() {  # FILE...: `docker stack config -c FILE ...` from the reposito
 }
 if command -v docker >/dev/null; then
   for files in "docker-compose.yml" "docker-compose.yml deploy/curve.override.yml" \
-    "docker-compose.yml deploy/service.override.yml" deploy/broker.compose.yml \
+    "docker-compose.yml deploy/service.override.yml" "docker-compose.yml deploy/pipeline.override.yml" \
+    "docker-compose.yml deploy/crawler.override.yml" deploy/broker.compose.yml \
     deploy/consumer.compose.yml deploy/producer.compose.yml; do
     # shellcheck disable=SC2086  # a space-separated list of files
     stack_config $files || { cat "$work/logs/stack.log" >&2; die "stack: docker stack config rejects $files"; }
@@ -110,22 +122,22 @@ else
 fi
 
 projects=()
-declare -A project_file=()
+declare -A project_file=() project_env=()
 
 # ---- teardown, whatever happened -----------------------------------------------------------------
 teardown() {
   local status=$? p
-  local -a ids
+  local -a ids argv
   trap - EXIT INT TERM
   set +e
   # The deploy/ files insist on these; any value does for `down`.
   export BROKER_HOST=${BROKER_HOST:-unused} CONVEYOR_PRODUCER_ID=${CONVEYOR_PRODUCER_ID:-unused}
   for p in "${projects[@]}"; do
+    set_compose_argv "$p"
     if [[ $engine == docker ]]; then
-      timeout 120 docker compose -p "$p" $(file_args "$p") down -v --remove-orphans --timeout 5 \
-        >>"$work/logs/teardown.log" 2>&1
+      timeout 120 "${argv[@]}" down -v --remove-orphans --timeout 5 >>"$work/logs/teardown.log" 2>&1
     else
-      timeout 120 podman-compose -p "$p" $(file_args "$p") down -v -t 5 >>"$work/logs/teardown.log" 2>&1
+      timeout 120 "${argv[@]}" down -v -t 5 >>"$work/logs/teardown.log" 2>&1
     fi
     # Belt and braces: whatever still carries the project's label goes.
     mapfile -t ids < <(timeout 60 $engine ps -aq --filter "label=com.docker.compose.project=$p")
@@ -157,19 +169,19 @@ trap 'exit 143' TERM
 # compose PROJECT ARGS...: the compose command for one project (on its files), with a deadline;
 # its output goes to the project's log.
 compose() {
-  local p=$1
+  local p=$1 argv
   shift
-  timeout "${COMPOSE_DEADLINE:-300}" "${compose_cmd[@]}" -p "$p" $(file_args "$p") "$@" \
-    >>"$work/logs/$p.compose.log" 2>&1
+  set_compose_argv "$p"
+  timeout "${COMPOSE_DEADLINE:-300}" "${argv[@]}" "$@" >>"$work/logs/$p.compose.log" 2>&1
 }
 
 # compose_stdout PROJECT ARGS...: the same, with its stdout left for the caller (what a user
 # redirects); stderr goes to the project's log.
 compose_stdout() {
-  local p=$1
+  local p=$1 argv
   shift
-  timeout "${COMPOSE_DEADLINE:-300}" "${compose_cmd[@]}" -p "$p" $(file_args "$p") "$@" \
-    2>>"$work/logs/$p.compose.log"
+  set_compose_argv "$p"
+  timeout "${COMPOSE_DEADLINE:-300}" "${argv[@]}" "$@" 2>>"$work/logs/$p.compose.log"
 }
 
 # down PROJECT [-v]: README.md's teardown. podman-compose's `down` stops and removes only the
@@ -213,17 +225,25 @@ check_gone() {
   [[ $volumes != yes ]] || ((v == 0)) || die "$p: $what left $v volume(s)"
 }
 
-# add_project NAME [FILES]: a compose project the teardown removes (FILES: docker-compose.yml, or
-# a space-separated list of compose files, later ones overriding earlier ones; no spaces in paths).
+# add_project NAME [FILES [env]]: a compose project the teardown removes (FILES: docker-compose.yml,
+# or a space-separated list of compose files, later ones overriding earlier ones; no spaces in
+# paths). With "env", FILES are relative to the repository's root and the commands run there with
+# COMPOSE_FILE=FILE:FILE..., as README.md shows them; otherwise with -f FILE for each.
 add_project() {
   projects+=("$1")
   project_file[$1]=${2:-$root/docker-compose.yml}
+  project_env[$1]=${3:-}
 }
 
-# file_args PROJECT: "-f FILE" for each of the project's compose files.
-file_args() {
+# set_compose_argv PROJECT: sets the caller's argv to the compose command for PROJECT, on its files.
+set_compose_argv() {
   local f
-  for f in ${project_file[$1]}; do printf -- '-f %s ' "$f"; done
+  if [[ -n ${project_env[$1]} ]]; then
+    argv=(env -C "$root" "COMPOSE_FILE=${project_file[$1]// /:}" "${compose_cmd[@]}" -p "$1")
+  else
+    argv=("${compose_cmd[@]}" -p "$1")
+    for f in ${project_file[$1]}; do argv+=(-f "$f"); done
+  fi
 }
 
 # containers PROJECT [SERVICE]: ids of the project's containers (of SERVICE only, if given).
@@ -308,7 +328,7 @@ wait_exited() {
 # check_exits PROJECT "service=count ...": exactly these containers, each exited with status 0.
 check_exits() {
   local p=$1 want=$2 bad=0 service name status code
-  local -a ids
+  local -a ids argv
   mapfile -t ids < <(containers "$p")
   ((${#ids[@]} > 0)) || die "$p: no containers"
   save_logs "$p"
@@ -397,6 +417,158 @@ data_dir() {
   mkdir -p "$work/$1"
   chmod 0777 "$work/$1"
   echo "$work/$1"
+}
+
+# exit_order PROJECT: the names of the project's containers, in the order they exited.
+exit_order() {
+  local -a ids
+  mapfile -t ids < <(containers "$1")
+  timeout 60 $engine inspect -f '{{.State.FinishedAt}}|{{.Name}}' "${ids[@]}" | python3 -c '
+import re, sys
+# Docker and podman both drop trailing zeros of the fraction: pad it, so that text order is time order.
+pad = lambda t: re.sub(r"(\d\d:\d\d:\d\d)(?:\.(\d+))?", lambda m: m[1] + "." + (m[2] or "").ljust(9, "0"), t, count=1)
+rows = sorted((pad(t), n.lstrip("/")) for t, n in (l.rsplit("|", 1) for l in sys.stdin.read().splitlines()))
+print(" ".join(n for _, n in rows))'
+}
+
+# check_stage_order PROJECT QUEUE...: the broker finished exactly these queues, in this order (its
+# "queue NAME is finished" lines: each stage is pilled once no task can reach it).
+check_stage_order() {
+  local p=$1 got
+  shift
+  got=$(grep -ho 'queue [^ ]* is finished' "$work/logs/$p"*broker*.log | awk '{print $2}' | paste -sd ' ')
+  log "$p: the broker finished queue(s) $got, in that order; exit order: $(exit_order "$p")"
+  [[ $got == "$*" ]] || { show_logs "$p"; die "$p: queues finished: '$got', expected '$*'"; }
+}
+
+# retrieve PROJECT NAME: README.md's retrieval command, into $work/NAME.jsonl. With two compose
+# files podman-compose also prints the merged file on stdout (its lines start with a space or `}`).
+retrieve() {
+  local raw="$work/$2-raw.txt"
+  compose_stdout "$1" run --rm --no-deps -T producer cat /data/results.jsonl >"$raw" ||
+    die "$2: run --rm --no-deps -T producer cat failed"
+  log "$2: \`run -T producer cat\` alone: $(wc -l <"$raw") lines on stdout, $(grep -vc '^{' "$raw" || true) of them not results"
+  compose_stdout "$1" run --rm --no-deps -T producer cat /data/results.jsonl | grep '^{' >"$work/$2.jsonl" ||
+    die "$2: the retrieval command failed"
+}
+
+# The files the pipeline's second stage wrote, one JSON line each ({"path":…,"content":…}).
+dump_out='import json, os
+d = "/data/out"
+for name in sorted(os.listdir(d)):
+    with open(os.path.join(d, name), encoding="utf-8") as f:
+        print(json.dumps({"path": os.path.join(d, name), "content": f.read()}))'
+
+# check_pipeline RESULTS STORED PRODUCER PAGES: RESULTS holds exactly 2 x PAGES lines: for each
+# page SEQ, PRODUCER:SEQ with the summary of page SEQ of the site make_pages.py writes (its title
+# and links, computed here with make_pages.py's own functions), and PRODUCER:SEQ/0 from the queue
+# store, parent PRODUCER:SEQ, the file write_files.py wrote it to; STORED (the files of /data/out)
+# holds exactly those files, each with its parent's summary. No consumer ran tasks of both stages.
+check_pipeline() {
+  python3 - "$root/examples/python" "$@" <<'PY'
+import json, sys
+from urllib.parse import quote
+examples, path, stored_path, producer, pages = *sys.argv[1:5], int(sys.argv[5])
+sys.path.insert(0, examples)
+from make_pages import linked_pages, page_name  # noqa: E402  (the site the producer generated)
+errors, lines, n = [], {}, 0
+with open(path, encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+        n += 1
+        try:
+            r = json.loads(line)
+        except ValueError:
+            errors.append(f"line {number} is not JSON: {line[:80]!r}")
+            continue
+        if r.get("id") in lines:
+            errors.append(f"{r.get('id')} reported twice")
+        lines[r.get("id")] = r
+with open(stored_path, encoding="utf-8") as f:
+    stored = {s["path"]: s["content"] for s in map(json.loads, f)}
+stages = {"pages": {}, "store": {}}
+named = set()
+for seq in range(pages):
+    root_id, child_id = f"{producer}:{seq}", f"{producer}:{seq}/0"
+    root, child = lines.get(root_id), lines.get(child_id)
+    if root is None or child is None:
+        errors.append(f"seq {seq}: missing " + " and ".join(i for i, r in ((root_id, root), (child_id, child)) if r is None))
+        continue
+    want = {"page": f"/data/site/{page_name(seq)}", "title": f"Page {seq} of {pages}",
+            "links": [page_name(o) for o in linked_pages(seq, pages)] + [f"https://example.com/reference/{seq}"]}
+    if root.get("status") != "ok" or root.get("seq") != seq or "queue" in root or "parent" in root:
+        errors.append(f"{root_id}: {root}")
+    elif json.loads(root["output"]) != want:
+        errors.append(f"{root_id}: summary {root['output']!r}, expected {want}")
+    out = f"/data/out/task-{quote(child_id, safe='')}"
+    if (child.get("status"), child.get("seq"), child.get("queue"), child.get("parent"), child.get("output")) != ("ok", seq, "store", root_id, out):
+        errors.append(f"{child_id}: {child}, expected ok, seq {seq}, queue store, parent {root_id}, output {out}")
+    elif out not in stored:
+        errors.append(f"{child_id}: no file {out}")
+    elif json.loads(stored[out]) != want:
+        errors.append(f"{out}: {stored[out]!r}, not the summary of page {seq}")
+    named.add(out)
+    for stage, r in (("pages", root), ("store", child)):
+        stages[stage][r.get("consumer")] = stages[stage].get(r.get("consumer"), 0) + 1
+if n != 2 * pages:
+    errors.append(f"{n} lines for {pages} pages and {pages} stored summaries")
+if set(stored) - named:
+    errors.append(f"files in /data/out that no result names: {sorted(set(stored) - named)[:5]}")
+if set(stages["pages"]) & set(stages["store"]):
+    errors.append(f"consumers ran tasks of both stages: {set(stages['pages']) & set(stages['store'])}")
+for e in errors[:20]:
+    print(f"compose-test:   {e}", file=sys.stderr)
+share = "; ".join(f"{s}: " + ", ".join(f"{c}: {k}" for c, k in sorted(v.items(), key=str)) for s, v in stages.items())
+print(f"compose-test: {path}: {n} lines, {len(stored)} files in /data/out, {len(errors)} problem(s); "
+      f"consumers per queue: {share}", file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+}
+
+# check_crawl RESULTS PRODUCER DEPTH FANOUT: RESULTS holds exactly one line per page of the tree
+# crawl.py --make-site writes (1 + F + ... + F^DEPTH): PRODUCER:0 is page 0, and PARENT/K (queue
+# pages, parent PARENT, its root's seq 0) is the K-th child of PARENT's page, page P*F+K+1; each
+# with the title of its page, status ok.
+check_crawl() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, producer, depth, fanout = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+count = sum(fanout**level for level in range(depth + 1))
+errors, seen, consumers, n = [], {}, {}, 0
+with open(path, encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+        n += 1
+        try:
+            r = json.loads(line)
+            rid = r["id"]
+            root, *children = rid.removeprefix(f"{producer}:").split("/")
+            page = 0
+            for k in children:
+                page = page * fanout + int(k) + 1
+        except (ValueError, KeyError) as e:
+            errors.append(f"line {number}: {e}: {line[:80]!r}")
+            continue
+        want = {"status": "ok", "seq": 0, "output": f"Page {page}"}
+        if children:
+            want.update(queue="pages", parent=rid.rsplit("/", 1)[0])
+        got = {k: r.get(k) for k in want}
+        if not rid.startswith(f"{producer}:") or root != "0" or got != want or (not children and "parent" in r):
+            errors.append(f"{rid}: {got}, expected {want}")
+        if page in seen:
+            errors.append(f"page {page} twice: {seen[page]} and {rid}")
+        seen[page] = rid
+        consumers[r.get("consumer")] = consumers.get(r.get("consumer"), 0) + 1
+if n != count:
+    errors.append(f"{n} lines for {count} pages")
+missing = sorted(set(range(count)) - set(seen))
+if missing or set(seen) - set(range(count)):
+    errors.append(f"pages missing: {missing[:10]}, pages outside the tree: {sorted(set(seen) - set(range(count)))[:10]}")
+for e in errors[:20]:
+    print(f"compose-test:   {e}", file=sys.stderr)
+share = ", ".join(f"{c}: {k}" for c, k in sorted(consumers.items(), key=str))
+print(f"compose-test: {path}: {n} lines, {len(seen)}/{count} pages, {len(errors)} problem(s); "
+      f"{len(consumers)} consumers: {share}", file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
 }
 
 # ---- build -----------------------------------------------------------------------------------------
@@ -620,3 +792,47 @@ check_exits "$p" "service-broker=1 service-consumer=3"
 log "service: ok: the consumers outlived two runs and exited 0 after the broker's stop"
 down "$p" -v || die "service: down -v failed"
 check_gone "$p" yes "down -v"
+
+# ---- pipeline: deploy/pipeline.override.yml through COMPOSE_FILE, as README.md runs it -------------
+# The producer generates the pages; 3 `consumer` replicas (pages -> store) summarise them, 2 `store`
+# replicas write the summaries to files. `up` (attached) returns once every container has exited.
+p="$project-pipeline"
+add_project "$p" "docker-compose.yml deploy/pipeline.override.yml" env
+unset CONVEYOR_DATA CONVEYOR_SOURCE CONVEYOR_HANDLER CONVEYOR_CONCURRENCY CONVEYOR_PRODUCER_ID \
+  CONVEYOR_FRONTEND_PORT CONVEYOR_BACKEND_PORT CONVEYOR_METRICS_HOST_PORT  # as in README.md
+export PAGES=$pipeline_pages CONSUMERS=3 STORE_CONSUMERS=2
+log "pipeline: COMPOSE_FILE=docker-compose.yml:deploy/pipeline.override.yml up: $PAGES pages, 3 consumers (pages -> store), 2 store, project $p"
+t0=$(date +%s)
+COMPOSE_DEADLINE=240 compose "$p" up || { show_logs "$p"; die "pipeline: up failed or did not return within 240 s"; }
+wait_exited "$p" 60
+log "pipeline: up returned after $(($(date +%s) - t0)) s"
+check_exits "$p" "broker=1 consumer=3 store=2 producer=1"
+check_stage_order "$p" pages store
+retrieve "$p" pipeline
+compose_stdout "$p" run --rm --no-deps -T producer python3 -c "$dump_out" | grep '^{"' \
+  >"$work/pipeline-stored.jsonl" || die "pipeline: cannot list /data/out"
+check_pipeline "$work/pipeline.jsonl" "$work/pipeline-stored.jsonl" site "$PAGES" ||
+  die "pipeline: wrong results, or not every page and stored summary exactly once"
+log "pipeline: ok: $PAGES pages summarised and stored, $((2 * PAGES)) results once each, in $(($(date +%s) - t0)) s"
+down "$p" -v || die "pipeline: down -v failed"
+check_gone "$p" yes "down -v"
+
+# ---- crawler: deploy/crawler.override.yml, a queue that feeds itself -------------------------------
+p="$project-crawler"
+add_project "$p" "docker-compose.yml deploy/crawler.override.yml" env
+unset PAGES STORE_CONSUMERS
+export TREE_DEPTH=$crawl_depth TREE_FANOUT=$crawl_fanout CONSUMERS=3
+log "crawler: COMPOSE_FILE=docker-compose.yml:deploy/crawler.override.yml up: a tree of depth $TREE_DEPTH, fan-out $TREE_FANOUT, 3 consumers (pages -> pages), project $p"
+t0=$(date +%s)
+COMPOSE_DEADLINE=240 compose "$p" up || { show_logs "$p"; die "crawler: up failed or did not return within 240 s"; }
+wait_exited "$p" 60
+log "crawler: up returned after $(($(date +%s) - t0)) s"
+check_exits "$p" "broker=1 consumer=3 producer=1"
+check_stage_order "$p" pages
+retrieve "$p" crawler
+check_crawl "$work/crawler.jsonl" crawl "$TREE_DEPTH" "$TREE_FANOUT" ||
+  die "crawler: wrong results, or not every page of the tree exactly once"
+log "crawler: ok: every page of the tree once, in $(($(date +%s) - t0)) s"
+down "$p" -v || die "crawler: down -v failed"
+check_gone "$p" yes "down -v"
+unset TREE_DEPTH TREE_FANOUT CONSUMERS
