@@ -325,6 +325,26 @@ wait_exited() {
   done
 }
 
+# wait_welcomed PROJECT SERVICE N SECONDS: N containers of SERVICE have been welcomed by the broker
+# (their log says so). A job must not start before every consumer it counts on is in: a fast job
+# can drain before a late consumer's hello, and that consumer then waits out its connect timeout.
+wait_welcomed() {
+  local p=$1 service=$2 want=$3 deadline welcomed id
+  deadline=$(($(date +%s) + $4))
+  while :; do
+    welcomed=0
+    for id in $(containers "$p" "$service"); do
+      timeout 60 $engine logs "$id" 2>&1 | grep -q "connected to the broker" && welcomed=$((welcomed + 1))
+    done
+    ((welcomed >= want)) && return 0
+    if (($(date +%s) >= deadline)); then
+      show_logs "$p"
+      die "$p: $welcomed of $want $service container(s) welcomed by the broker after $4 s"
+    fi
+    sleep 1
+  done
+}
+
 # check_exits PROJECT "service=count ...": exactly these containers, each exited with status 0.
 check_exits() {
   local p=$1 want=$2 bad=0 service name status code
@@ -736,9 +756,9 @@ open(sys.argv[2], "w").write("\n".join(hashlib.sha256(l.encode()).hexdigest() fo
 ' "$deploy/input.txt" "$work/deploy-expected.txt"
 compose "$project-dconsumer" up -d ||
   { show_logs "$project-dconsumer"; die "deploy: cannot start the consumers"; }
-sleep 2  # the consumers are already asking for a broker that is not there
 CONVEYOR_SERVICE=false CONVEYOR_EXIT_WHEN_DRAINED=true CONVEYOR_PRODUCERS=1 \
   compose "$project-dbroker" up -d || { show_logs "$project-dbroker"; die "deploy: cannot start the broker"; }
+wait_welcomed "$project-dconsumer" consumer 2 120
 compose "$project-dproducer" up -d ||
   { show_logs "$project-dproducer"; die "deploy: cannot start the producer"; }
 wait_exited "$project-dproducer" 300 "$deploy/results.jsonl" "$deploy_tasks"
