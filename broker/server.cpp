@@ -78,6 +78,10 @@ Server::Server(Config config)
   bind_endpoint(frontend_, config_.frontend, "--frontend");
   bind_endpoint(backend_, config_.backend, "--backend");
   if (!config_.admin.empty()) bind_admin();
+  identity_.set_pid(::getpid());
+  identity_.set_frontend(last_endpoint(frontend_));
+  identity_.set_backend(last_endpoint(backend_));
+  identity_.set_admin(config_.admin.empty() ? "" : last_endpoint(admin_));
   try {
     metrics_ = metrics::start_exporter(config_.metrics, logger("broker"));
   } catch (const metrics::ExporterError& e) {
@@ -112,7 +116,7 @@ void Server::answer_admin() {
         if (!extra.more()) break;
       }
       const std::string reply =
-          answer_admin_request(request.to_string_view(), core_, Clock::now(), started_);
+          answer_admin_request(request.to_string_view(), core_, Clock::now(), started_, &identity_);
       (void)admin_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
     } catch (const std::exception& e) {
       logger("broker")->warn("admin request failed: {}", e.what());
@@ -168,10 +172,8 @@ void Server::write_ready_file() {
   const std::string tmp = config_.ready_file + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "{\"frontend\":\"" << last_endpoint(frontend_) << "\",\"backend\":\""
-        << last_endpoint(backend_) << "\",\"admin\":\""
-        << (config_.admin.empty() ? "" : last_endpoint(admin_)) << "\",\"pid\":" << ::getpid()
-        << "}\n";
+    out << "{\"frontend\":\"" << identity_.frontend() << "\",\"backend\":\"" << identity_.backend()
+        << "\",\"admin\":\"" << identity_.admin() << "\",\"pid\":" << identity_.pid() << "}\n";
     if (!out) throw StartupError("cannot write --ready-file " + config_.ready_file);
   }
   std::filesystem::rename(tmp, config_.ready_file);

@@ -50,6 +50,7 @@ class Server {
   zmq::socket_t backend_;
   zmq::socket_t admin_;  // REP for conveyor-ctl status; unbound when --admin is empty
   std::unique_ptr<metrics::Exporter> metrics_;
+  wire::BrokerInfo identity_;  // pid and bound endpoints, in every status
   EventLoop loop_;
   Core core_;
   TimePoint started_;

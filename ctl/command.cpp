@@ -4,6 +4,7 @@
 
 #include "conveyor/common/cli.hpp"
 #include "conveyor/ctl/status.hpp"
+#include "conveyor/status/json.hpp"
 
 namespace conveyor::ctl {
 namespace {
@@ -23,7 +24,7 @@ int run_status(const StatusFlags& flags) {
     return 1;
   }
   if (flags.json) {
-    std::cout << status_json(*reply).dump() << std::endl;
+    std::cout << status::status_json(*reply).dump() << std::endl;
   } else {
     std::cout << status_table(*reply) << std::flush;
   }

@@ -1,10 +1,8 @@
 // conveyor-ctl status: one StatusRequest to a broker's --admin endpoint, the reply shown as a
-// table for people or one JSON object for scripts.
+// table for people (status_table) or one JSON object for scripts (conveyor/status/json.hpp).
 #pragma once
 
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/expected.hpp"
@@ -19,8 +17,5 @@ Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoin
 
 // The reply as a human-readable table (several lines, ending in a newline).
 std::string status_table(const wire::StatusReply& reply);
-
-// The reply as one JSON object (README: Observability lists its fields).
-nlohmann::json status_json(const wire::StatusReply& reply);
 
 }  // namespace conveyor::ctl
