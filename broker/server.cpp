@@ -11,6 +11,7 @@
 #include "conveyor/broker/metrics.hpp"
 #include "conveyor/common/curve.hpp"
 #include "conveyor/common/logging.hpp"
+#include "conveyor/status/json.hpp"
 
 namespace conveyor::broker {
 namespace {
@@ -83,11 +84,11 @@ Server::Server(Config config)
   identity_.set_backend(last_endpoint(backend_));
   identity_.set_admin(config_.admin.empty() ? "" : last_endpoint(admin_));
   try {
-    metrics_ = metrics::start_exporter(config_.metrics, logger("broker"));
+    http_ = start_http_server(config_.metrics, logger("broker"));
   } catch (const metrics::ExporterError& e) {
     throw StartupError(e.what());
   }
-  publish_metrics();
+  publish_http();
   logger("broker")->info(
       "listening: producers on {}, consumers on {}; queue capacity {}, heartbeat {} ms",
       last_endpoint(frontend_), last_endpoint(backend_), config_.queue_capacity,
@@ -125,8 +126,11 @@ void Server::answer_admin() {
   }
 }
 
-void Server::publish_metrics() {
-  if (!metrics_) return;
+// Once per tick, off the per-task path: the metrics, and the status page's status and history.
+void Server::publish_http() {
+  if (!http_) return;
+  const TimePoint now = Clock::now();
+  history_.on_tick(now, core_.completed());
   std::optional<CurveCounts> curve;
   if (zap_) {
     curve = CurveCounts{zap_->stats().admitted,
@@ -136,7 +140,13 @@ void Server::publish_metrics() {
                         key_reloads_,
                         failed_key_reloads_};
   }
-  metrics_->publish(broker_metrics(core_, Clock::now(), curve));
+  http_->exporter().publish(broker_metrics(core_, now, curve));
+  wire::StatusReply reply = status_reply(core_, now, started_);
+  *reply.mutable_broker() = identity_;
+  nlohmann::json json = status::status_json(reply);
+  json["history"] = history_json(history_);
+  // Replaced, not thrown: the tick must not die of a byte that is not UTF-8 (ids are checked).
+  http_->page().publish(json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void Server::start_admission() {
@@ -189,7 +199,7 @@ int Server::run() {
       std::clamp<Duration>(config_.heartbeat / 4, milliseconds(10), milliseconds(250));
   loop_.every(tick, [this] {
     core_.on_tick(Clock::now());
-    publish_metrics();  // once per tick, off the per-task path
+    publish_http();
   });
   loop_.after_each_round([this] {
     core_.flush(Clock::now());
@@ -197,7 +207,7 @@ int Server::run() {
     if (core_.finished()) loop_.stop();
   });
   loop_.run();
-  publish_metrics();
+  publish_http();
   return exit_status_;
 }
 

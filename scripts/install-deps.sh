@@ -7,7 +7,7 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config protobuf-compiler
   libzmq3-dev cppzmq-dev libprotobuf-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libssl-dev prometheus-cpp-dev
+  libssl-dev prometheus-cpp-dev libcivetweb-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3
 )
