@@ -63,8 +63,8 @@ std::string overview(const wire::StatusReply& r) {
 
 }  // namespace
 
-Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoint,
-                                                      Duration timeout) {
+Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoint, Duration timeout,
+                                                      int wake_fd) {
   const std::string unreachable = "no answer from the broker's admin endpoint " + endpoint +
                                   " within " + std::to_string(to_ms(timeout)) + " ms";
   try {
@@ -77,9 +77,11 @@ Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoin
     request.set_version(kProtocolVersion);
     const std::string bytes = request.SerializeAsString();
     if (!socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return unexpected(unreachable);
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(to_ms(timeout))) == 0) {
-      return unexpected(unreachable);
+    zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    (void)zmq::poll(items, wake_fd < 0 ? 1 : 2, std::chrono::milliseconds(to_ms(timeout)));
+    if ((items[0].revents & ZMQ_POLLIN) == 0) {
+      return unexpected((items[1].revents & ZMQ_POLLIN) != 0 ? "interrupted" : unreachable);
     }
     zmq::message_t frame;
     (void)socket.recv(frame, zmq::recv_flags::none);
