@@ -14,8 +14,9 @@ packages=(
 # Extra groups on request: `install-deps.sh test` adds what the full suite needs.
 if [[ "${1:-}" == "test" ]]; then
   # multi-host tests (network namespaces), the libFuzzer build (clang), the compose test's checks,
-  # the metrics test's real Prometheus, the CURVE loopback capture (tcpdump)
-  packages+=(iproute2 procps clang libclang-rt-14-dev prometheus tcpdump)
+  # the metrics test's real Prometheus, the CURVE loopback capture (tcpdump), the status page's
+  # headless browser test (chromium)
+  packages+=(iproute2 procps clang libclang-rt-14-dev prometheus tcpdump chromium)
 fi
 
 missing=()
