@@ -82,7 +82,7 @@ wire::StatusReply status_reply(const Core& core, TimePoint now, TimePoint starte
 }
 
 std::string answer_admin_request(std::string_view request, const Core& core, TimePoint now,
-                                 TimePoint started) {
+                                 TimePoint started, const wire::BrokerInfo* broker) {
   wire::StatusRequest parsed;
   wire::StatusReply reply;
   if (!parsed.ParseFromArray(request.data(), static_cast<int>(request.size()))) {
@@ -94,6 +94,7 @@ std::string answer_admin_request(std::string_view request, const Core& core, Tim
                     ", this broker speaks " + std::to_string(kProtocolVersion));
   } else {
     reply = status_reply(core, now, started);
+    if (broker) *reply.mutable_broker() = *broker;
   }
   return reply.SerializeAsString();
 }

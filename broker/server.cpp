@@ -12,6 +12,7 @@
 #include "conveyor/broker/metrics.hpp"
 #include "conveyor/common/curve.hpp"
 #include "conveyor/common/logging.hpp"
+#include "conveyor/status/json.hpp"
 
 namespace conveyor::broker {
 namespace {
@@ -87,12 +88,16 @@ Server::Server(Config config)
   bind_endpoint(frontend_, config_.frontend, "--frontend");
   bind_endpoint(backend_, config_.backend, "--backend");
   if (!config_.admin.empty()) bind_admin();
+  identity_.set_pid(::getpid());
+  identity_.set_frontend(last_endpoint(frontend_));
+  identity_.set_backend(last_endpoint(backend_));
+  identity_.set_admin(config_.admin.empty() ? "" : last_endpoint(admin_));
   try {
-    metrics_ = metrics::start_exporter(config_.metrics, logger("broker"));
+    http_ = start_http_server(config_.metrics, logger("broker"));
   } catch (const metrics::ExporterError& e) {
     throw StartupError(e.what());
   }
-  publish_metrics();
+  publish_http();
   logger("broker")->info(
       "listening: producers on {}, consumers on {}; queue capacity {}, heartbeat {} ms",
       last_endpoint(frontend_), last_endpoint(backend_), config_.queue_capacity,
@@ -121,7 +126,7 @@ void Server::answer_admin() {
         if (!extra.more()) break;
       }
       const std::string reply =
-          answer_admin_request(request.to_string_view(), core_, Clock::now(), started_);
+          answer_admin_request(request.to_string_view(), core_, Clock::now(), started_, &identity_);
       (void)admin_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
     } catch (const std::exception& e) {
       logger("broker")->warn("admin request failed: {}", e.what());
@@ -130,8 +135,11 @@ void Server::answer_admin() {
   }
 }
 
-void Server::publish_metrics() {
-  if (!metrics_) return;
+// Once per tick, off the per-task path: the metrics, and the status page's status and history.
+void Server::publish_http() {
+  if (!http_) return;
+  const TimePoint now = Clock::now();
+  history_.on_tick(now, core_.completed());
   std::optional<CurveCounts> curve;
   if (zap_) {
     curve = CurveCounts{zap_->stats().admitted,
@@ -141,7 +149,13 @@ void Server::publish_metrics() {
                         key_reloads_,
                         failed_key_reloads_};
   }
-  metrics_->publish(broker_metrics(core_, Clock::now(), curve));
+  http_->exporter().publish(broker_metrics(core_, now, curve));
+  wire::StatusReply reply = status_reply(core_, now, started_);
+  *reply.mutable_broker() = identity_;
+  nlohmann::json json = status::status_json(reply);
+  json["history"] = history_json(history_);
+  // Replaced, not thrown: the tick must not die of a byte that is not UTF-8 (ids are checked).
+  http_->page().publish(json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void Server::start_admission() {
@@ -177,10 +191,8 @@ void Server::write_ready_file() {
   const std::string tmp = config_.ready_file + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "{\"frontend\":\"" << last_endpoint(frontend_) << "\",\"backend\":\""
-        << last_endpoint(backend_) << "\",\"admin\":\""
-        << (config_.admin.empty() ? "" : last_endpoint(admin_)) << "\",\"pid\":" << ::getpid()
-        << "}\n";
+    out << "{\"frontend\":\"" << identity_.frontend() << "\",\"backend\":\"" << identity_.backend()
+        << "\",\"admin\":\"" << identity_.admin() << "\",\"pid\":" << identity_.pid() << "}\n";
     if (!out) throw StartupError("cannot write --ready-file " + config_.ready_file);
   }
   std::filesystem::rename(tmp, config_.ready_file);
@@ -196,7 +208,7 @@ int Server::run() {
       std::clamp<Duration>(config_.heartbeat / 4, milliseconds(10), milliseconds(250));
   loop_.every(tick, [this] {
     core_.on_tick(Clock::now());
-    publish_metrics();  // once per tick, off the per-task path
+    publish_http();
   });
   loop_.after_each_round([this] {
     core_.flush(Clock::now());
@@ -204,7 +216,7 @@ int Server::run() {
     if (core_.finished()) loop_.stop();
   });
   loop_.run();
-  publish_metrics();
+  publish_http();
   return exit_status_;
 }
 

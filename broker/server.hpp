@@ -10,12 +10,13 @@
 
 #include "conveyor/broker/config.hpp"
 #include "conveyor/broker/core.hpp"
+#include "conveyor/broker/history.hpp"
+#include "conveyor/broker/http_server.hpp"
 #include "conveyor/broker/zap_handler.hpp"
 #include "conveyor/common/errors.hpp"
 #include "conveyor/common/event_loop.hpp"
 #include "conveyor/common/signals.hpp"
 #include "conveyor/common/sockets.hpp"
-#include "conveyor/metrics/exporter.hpp"
 
 namespace conveyor::broker {
 
@@ -39,7 +40,7 @@ class Server {
   void write_ready_file();
   void bind_admin();
   void answer_admin();
-  void publish_metrics();
+  void publish_http();
 
   Config config_;
   SocketOptions socket_options_;  // both ROUTERs; with --curve the secret key is read here
@@ -48,8 +49,10 @@ class Server {
   std::optional<ZapHandler> zap_;  // with --curve; bound before the ROUTERs
   zmq::socket_t frontend_;
   zmq::socket_t backend_;
-  zmq::socket_t admin_;  // REP for conveyor-ctl status; unbound when --admin is empty
-  std::unique_ptr<metrics::Exporter> metrics_;
+  zmq::socket_t admin_;               // REP for conveyor-ctl status; unbound when --admin is empty
+  std::unique_ptr<HttpServer> http_;  // --metrics-port: /metrics and the status page
+  CompletionHistory history_;         // the page's chart, sampled on the tick
+  wire::BrokerInfo identity_;         // pid and bound endpoints, in every status
   EventLoop loop_;
   Core core_;
   TimePoint started_;

@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "conveyor/common/codec.hpp"
+#include "conveyor/status/json.hpp"
 
 namespace conveyor::ctl {
 namespace {
@@ -39,33 +40,31 @@ std::string fixed(double value, int decimals = 1) {
   return text;
 }
 
-double rate(const wire::ConsumerStatus& c) {
-  return c.connected_seconds() > 0 ? static_cast<double>(c.completed()) / c.connected_seconds()
-                                   : 0.0;
-}
-
-std::string state_of(const wire::StatusReply& r) {
-  if (r.stopping()) return "stopping";
-  return r.drained() ? "drained" : "running";
-}
-
 std::string overview(const wire::StatusReply& r) {
   const auto& t = r.totals();
   const auto n = [](std::uint64_t v) { return std::to_string(v); };
-  return render({
-      {"state", state_of(r) + (r.service() ? " (service)" : ""), "up",
+  std::string out = render({
+      {"state", status::state_of(r) + (r.service() ? " (service)" : ""), "up",
        fixed(r.uptime_seconds()) + " s"},
       {"queue", n(r.queue_depth()) + " / " + n(r.queue_capacity()), "in flight", n(r.in_flight())},
       {"tasks", n(t.tasks()), "ok", n(t.ok()), "failed", n(t.failed()), "dead", n(t.dead())},
       {"redelivered", n(t.redelivered()), "rejected", n(r.rejected_tasks()), "bad frames",
        n(r.bad_frames())},
   });
+  // Which broker this is: two on one host are told apart by their pid and admin endpoint. A line
+  // of its own (the label padded as the widest above, "redelivered"), so that a long endpoint
+  // does not widen the columns of the table.
+  if (r.broker().pid() != 0) {
+    out += "broker       pid " + std::to_string(r.broker().pid()) + "  admin " +
+           (r.broker().admin().empty() ? "-" : r.broker().admin()) + "\n";
+  }
+  return out;
 }
 
 }  // namespace
 
-Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoint,
-                                                      Duration timeout) {
+Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoint, Duration timeout,
+                                                      int wake_fd) {
   const std::string unreachable = "no answer from the broker's admin endpoint " + endpoint +
                                   " within " + std::to_string(to_ms(timeout)) + " ms";
   try {
@@ -78,9 +77,11 @@ Expected<wire::StatusReply, std::string> fetch_status(const std::string& endpoin
     request.set_version(kProtocolVersion);
     const std::string bytes = request.SerializeAsString();
     if (!socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return unexpected(unreachable);
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(to_ms(timeout))) == 0) {
-      return unexpected(unreachable);
+    zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    (void)zmq::poll(items, wake_fd < 0 ? 1 : 2, std::chrono::milliseconds(to_ms(timeout)));
+    if ((items[0].revents & ZMQ_POLLIN) == 0) {
+      return unexpected((items[1].revents & ZMQ_POLLIN) != 0 ? "interrupted" : unreachable);
     }
     zmq::message_t frame;
     (void)socket.recv(frame, zmq::recv_flags::none);
@@ -120,7 +121,7 @@ std::string status_table(const wire::StatusReply& r) {
   for (const auto& c : r.consumers()) {
     consumers.push_back({c.id(), c.address().empty() ? "-" : c.address(),
                          std::to_string(c.in_flight()), std::to_string(c.capacity()),
-                         std::to_string(c.completed()), fixed(rate(c))});
+                         std::to_string(c.completed()), fixed(status::consumer_rate(c))});
   }
   out +=
       "\n" + (r.consumers().empty() ? std::string("no consumers connected\n") : render(consumers));
@@ -135,84 +136,6 @@ std::string status_table(const wire::StatusReply& r) {
     out += "\n" + queues_table(r);
   }
   return out;
-}
-
-namespace {
-
-nlohmann::json consumers_json(const wire::StatusReply& r) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& c : r.consumers()) {
-    list.push_back({{"id", c.id()},
-                    {"address", c.address()},
-                    {"in_flight", c.in_flight()},
-                    {"capacity", c.capacity()},
-                    {"completed", c.completed()},
-                    {"connected_seconds", c.connected_seconds()},
-                    {"rate_per_second", rate(c)},
-                    {"queue", c.queue()},
-                    {"emit_to", c.emit_to()}});
-  }
-  return list;
-}
-
-nlohmann::json queues_json(const wire::StatusReply& r) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& q : r.queues()) {
-    list.push_back(
-        {{"name", q.name()},
-         {"queued", q.queued()},
-         {"delayed", q.delayed()},
-         {"in_flight", q.in_flight()},
-         {"capacity", q.capacity()},
-         {"consumers", q.consumers()},
-         {"emits_to", std::vector<std::string>(q.emits_to().begin(), q.emits_to().end())},
-         {"finished", q.finished()}});
-  }
-  return list;
-}
-
-nlohmann::json producers_json(const wire::StatusReply& r) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& p : r.producers()) {
-    list.push_back({{"id", p.id()},
-                    {"connected", p.connected()},
-                    {"sent", p.sent()},
-                    {"received", p.received()},
-                    {"results_pending", p.results_pending()},
-                    {"pilled", p.pilled()},
-                    {"queue", p.queue()}});
-  }
-  return list;
-}
-
-}  // namespace
-
-nlohmann::json status_json(const wire::StatusReply& r) {
-  const auto& t = r.totals();
-  nlohmann::json json = {{"state", state_of(r)},
-                         {"service", r.service()},
-                         {"uptime_seconds", r.uptime_seconds()},
-                         {"queue_depth", r.queue_depth()},
-                         {"queue_capacity", r.queue_capacity()},
-                         {"in_flight", r.in_flight()},
-                         {"delayed", r.delayed()},
-                         {"tasks_held", r.tasks_held()},
-                         {"drained", r.drained()},
-                         {"stopping", r.stopping()},
-                         {"totals",
-                          {{"tasks", t.tasks()},
-                           {"ok", t.ok()},
-                           {"failed", t.failed()},
-                           {"dead", t.dead()},
-                           {"completed", t.ok() + t.failed() + t.dead()},
-                           {"redelivered", t.redelivered()},
-                           {"retried", t.retried()},
-                           {"rejected", r.rejected_tasks()},
-                           {"bad_frames", r.bad_frames()}}},
-                         {"consumers", consumers_json(r)},
-                         {"queues", queues_json(r)},
-                         {"producers", producers_json(r)}};
-  return json;
 }
 
 }  // namespace conveyor::ctl

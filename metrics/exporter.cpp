@@ -110,11 +110,11 @@ class Exporter::Published final : public prometheus::Collectable {
   MetricSet set_;
 };
 
-Exporter::Exporter(const std::string& address, std::uint16_t port)
+Exporter::Exporter(const std::string& address, std::uint16_t port, const CivetCallbacks* callbacks)
     : published_(std::make_shared<Published>()) {
   const std::string where = address + ":" + std::to_string(port);
   try {
-    server_ = std::make_unique<prometheus::Exposer>(where, 1);
+    server_ = std::make_unique<prometheus::Exposer>(where, 1, callbacks);
   } catch (const std::exception&) {
     throw ExporterError("cannot serve metrics on " + where + ": " +
                         why_not_listening(address, port));

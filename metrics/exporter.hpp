@@ -23,6 +23,8 @@ namespace prometheus {
 class Exposer;
 }
 
+struct CivetCallbacks;  // civetweb's (CivetServer.h)
+
 namespace conveyor::metrics {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
@@ -79,8 +81,10 @@ class ExporterError : public std::runtime_error {
 // The HTTP server (prometheus-cpp's Exposer, its own threads) and the last published set.
 class Exporter {
  public:
-  // Listens at once; throws ExporterError.
-  Exporter(const std::string& address, std::uint16_t port);
+  // Listens at once; throws ExporterError. `callbacks` go to the civetweb server underneath, for
+  // a program that answers more than /metrics on the same port (the broker's status page).
+  Exporter(const std::string& address, std::uint16_t port,
+           const CivetCallbacks* callbacks = nullptr);
   ~Exporter();
   Exporter(const Exporter&) = delete;
   Exporter& operator=(const Exporter&) = delete;

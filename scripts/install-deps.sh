@@ -7,15 +7,16 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config protobuf-compiler
   libzmq3-dev cppzmq-dev libprotobuf-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libssl-dev prometheus-cpp-dev
+  libssl-dev prometheus-cpp-dev libcivetweb-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3
 )
 # Extra groups on request: `install-deps.sh test` adds what the full suite needs.
 if [[ "${1:-}" == "test" ]]; then
   # multi-host tests (network namespaces), the libFuzzer build (clang), the compose test's checks,
-  # the metrics test's real Prometheus, the CURVE loopback capture (tcpdump)
-  packages+=(iproute2 procps clang libclang-rt-14-dev prometheus tcpdump)
+  # the metrics test's real Prometheus, the CURVE loopback capture (tcpdump), the status page's
+  # headless browser test (chromium)
+  packages+=(iproute2 procps clang libclang-rt-14-dev prometheus tcpdump chromium)
 fi
 
 missing=()

@@ -12,7 +12,7 @@ import pathlib
 import re
 import sys
 
-FOLDERS = ["common", "broker", "producer", "consumer", "metrics", "ctl", "keygen"]
+FOLDERS = ["common", "broker", "producer", "consumer", "metrics", "status", "ctl", "keygen"]
 START = re.compile(r"^( {0,2})[A-Za-z_][\w:<>,\s\*&~\[\]]*\([^;]*$")
 
 

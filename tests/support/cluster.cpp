@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "conveyor/ctl/status.hpp"
+#include "conveyor/status/json.hpp"
 
 namespace conveyor::testing {
 
@@ -69,7 +70,7 @@ std::optional<wire::StatusReply> wait_for_status(
 }
 
 std::string describe(const std::optional<wire::StatusReply>& status) {
-  return status ? ctl::status_json(*status).dump() : "no status";
+  return status ? status::status_json(*status).dump() : "no status";
 }
 
 const wire::ConsumerStatus* find_consumer(const wire::StatusReply& status, const std::string& id) {

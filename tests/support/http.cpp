@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -31,7 +33,8 @@ int free_port() {
   return port;
 }
 
-std::optional<std::string> http_get(int port, const std::string& target) {
+std::optional<HttpReply> http_request(int port, const std::string& method,
+                                      const std::string& target) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in where{};
   where.sin_family = AF_INET;
@@ -42,7 +45,7 @@ std::optional<std::string> http_get(int port, const std::string& target) {
   std::string response;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0) {
     const std::string request =
-        "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     (void)!::write(fd, request.data(), request.size());
     char buffer[65536];
     for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
@@ -50,11 +53,30 @@ std::optional<std::string> http_get(int port, const std::string& target) {
   }
   ::close(fd);
   const auto body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > 12 ||
-      body == std::string::npos) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12 || body == std::string::npos) {
     return std::nullopt;
   }
-  return response.substr(body + 4);
+  return HttpReply{std::atoi(response.substr(9, 3).c_str()), response.substr(0, body + 2),
+                   response.substr(body + 4)};
+}
+
+std::string http_header(const HttpReply& reply, const std::string& name) {
+  std::istringstream lines(reply.head);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > name.size() && strncasecmp(line.c_str(), name.c_str(), name.size()) == 0 &&
+        line[name.size()] == ':') {
+      const auto value = line.find_first_not_of(' ', name.size() + 1);
+      const auto end = line.find_last_not_of("\r");
+      return value == std::string::npos || value > end ? "" : line.substr(value, end - value + 1);
+    }
+  }
+  return "";
+}
+
+std::optional<std::string> http_get(int port, const std::string& target) {
+  auto reply = http_request(port, "GET", target);
+  if (!reply || reply->status != 200) return std::nullopt;
+  return std::move(reply->body);
 }
 
 std::optional<double> metric_value(const std::string& body, const std::string& series) {

@@ -15,6 +15,22 @@ std::pair<int, int> loopback_socket(bool listening);
 // A TCP port on loopback that nobody listens on right now.
 int free_port();
 
+// One HTTP response as it arrived: the status code, the head (status line and headers) and the
+// body.
+struct HttpReply {
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+
+// METHOD http://127.0.0.1:PORT/TARGET over HTTP/1.0; nothing when nobody listens or the answer is
+// not HTTP.
+std::optional<HttpReply> http_request(int port, const std::string& method,
+                                      const std::string& target);
+
+// The value of header `name` in a response's head ("" without one).
+std::string http_header(const HttpReply& reply, const std::string& name);
+
 // The body of GET http://127.0.0.1:PORT/TARGET, or nothing (not listening, not a 200).
 std::optional<std::string> http_get(int port, const std::string& target);
 
