@@ -19,6 +19,7 @@ COPY cmake cmake
 COPY proto proto
 COPY common common
 COPY metrics metrics
+COPY status status
 COPY broker broker
 COPY producer producer
 COPY consumer consumer

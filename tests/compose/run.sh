@@ -70,6 +70,15 @@ unset CONSUMERS BROKER_HOST PAGES STORE_CONSUMERS TREE_DEPTH TREE_FANOUT
 work=$(mktemp -d /tmp/conveyor-compose-XXXXXX)
 mkdir -p "$work/logs"
 
+# ---- dockerfile: the build stage copies folder by folder; a folder the build adds must be there --
+# (else the image build fails late, after its dependencies layer, with a CMake error about a
+# missing source directory). examples/ and bench/ are not built in the image.
+for dir in $(sed -nE 's/^ *add_subdirectory\(([a-z_]+)[/)].*/\1/p' "$root/CMakeLists.txt" | sort -u); do
+  [[ $dir == examples || $dir == bench ]] && continue
+  grep -qE "^COPY $dir $dir\$" "$root/Dockerfile" ||
+    die "dockerfile: the build stage does not copy $dir/, which CMakeLists.txt builds (add COPY $dir $dir)"
+done
+
 # ---- stack: Swarm's schema accepts the files (the docker client alone, no engine) ----------------
 stack_config() {  # FILE...: `docker stack config -c FILE ...` from the repository's root
   local f args=()
