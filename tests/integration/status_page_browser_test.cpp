@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "support/cluster.hpp"
 #include "support/http.hpp"
@@ -75,6 +78,21 @@ double consumer_cell(const std::string& dom, const std::string& id, const std::s
   return dom.find("data-field=\"" + field + "\"", row) < end ? number_in(tag) : -1;
 }
 
+// Whether /status.json on `port` shows at least one completed-per-second rate within `limit`.
+bool wait_for_rates(int port, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (const auto body = http_get(port, "/status.json")) {
+      const auto status = nlohmann::json::parse(*body, nullptr, false);
+      if (!status.is_discarded() && !status["history"]["completed_per_second"].empty()) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(50ms);  // polling a condition, with the deadline above
+  }
+  return false;
+}
+
 TEST(StatusPageBrowser, ChromiumRendersTheConsumersAndCountsDuringAJob) {
   if (!std::filesystem::exists(kChromium) || !std::filesystem::exists(kSetsid)) {
     if (const char* all = std::getenv("CONVEYOR_REQUIRE_ALL"); all && std::string(all) == "1") {
@@ -102,6 +120,9 @@ TEST(StatusPageBrowser, ChromiumRendersTheConsumersAndCountsDuringAJob) {
   };
   const auto before = job.wait_status(every_one_worked, 20s);
   ASSERT_TRUE(before) << describe(job.status());
+  // The chart's first rate needs two of the broker's once-a-second samples: a page loaded in the
+  // broker's first second would rightly draw none.
+  ASSERT_TRUE(wait_for_rates(port, 10s)) << http_get(port, "/status.json").value_or("no answer");
 
   const auto started = std::chrono::steady_clock::now();
   const auto dom = rendered_dom(job, "http://127.0.0.1:" + std::to_string(port) + "/", 60s);
