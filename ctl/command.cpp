@@ -120,8 +120,8 @@ int run_status(const StatusFlags& flags) {
 void add_status_flags(CLI::App& command, StatusFlags& flags) {
   command.option_defaults()->always_capture_default();
   // Not CONVEYOR_BROKER: in a container that names the producer's or consumer's broker port.
-  auto* broker = command.add_option(
-      "--broker", flags.broker,
+  auto* broker = add_endpoint_option(
+      command, "--broker", flags.broker,
       std::string("the broker's --admin endpoint (default: $CONVEYOR_ADMIN, else ") +
           kDefaultAdmin + ")");
   command
