@@ -11,24 +11,6 @@
 namespace conveyor::testing {
 namespace {
 
-struct CommandRun {
-  std::optional<int> status;
-  std::string out;
-  std::string err;
-};
-
-CommandRun run(Cluster& job, std::vector<std::string> argv,
-               std::map<std::string, std::string> env = {}) {
-  static int n = 0;
-  const std::string name = "run" + std::to_string(n++);
-  CommandRun r;
-  r.status = run_to_end(std::move(argv), job.path(name + ".out"), job.path(name + ".err"), 20s,
-                        std::move(env));
-  r.out = read_file(job.path(name + ".out"));
-  r.err = read_file(job.path(name + ".err"));
-  return r;
-}
-
 std::size_t lines(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -36,15 +18,16 @@ std::size_t lines(const std::string& text) {
 TEST(Cli, EveryExecutableExplainsItselfWithHelp) {
   Cluster job;
   for (const char* bin : {CONVEYOR_BROKER_BIN, CONVEYOR_PRODUCER_BIN, CONVEYOR_CONSUMER_BIN}) {
-    const CommandRun r = run(job, {bin, "--help"});
+    const CommandRun r = run_command(job, {bin, "--help"});
     EXPECT_EQ(r.status, 0) << bin;
     EXPECT_NE(r.out.find("CONVEYOR_LOG_LEVEL"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("--log-level"), std::string::npos);
   }
-  EXPECT_NE(run(job, {CONVEYOR_BROKER_BIN, "--help"}).out.find("--queue-capacity"),
+  EXPECT_NE(run_command(job, {CONVEYOR_BROKER_BIN, "--help"}).out.find("--queue-capacity"),
             std::string::npos);
-  EXPECT_NE(run(job, {CONVEYOR_PRODUCER_BIN, "--help"}).out.find("gen:COUNT"), std::string::npos);
-  EXPECT_NE(run(job, {CONVEYOR_CONSUMER_BIN, "--help"}).out.find("exec:COMMAND"),
+  EXPECT_NE(run_command(job, {CONVEYOR_PRODUCER_BIN, "--help"}).out.find("gen:COUNT"),
+            std::string::npos);
+  EXPECT_NE(run_command(job, {CONVEYOR_CONSUMER_BIN, "--help"}).out.find("exec:COMMAND"),
             std::string::npos);
 }
 
@@ -61,7 +44,7 @@ TEST(Cli, BadFlagsGiveOneClearLineAndStatusTwo) {
       {CONVEYOR_BROKER_BIN, "--log-level", "loud"},
   };
   for (const auto& argv : cases) {
-    const CommandRun r = run(job, argv);
+    const CommandRun r = run_command(job, argv);
     EXPECT_EQ(r.status, 2) << argv[1] << ": " << r.err;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find(": error: "), std::string::npos) << r.err;
@@ -71,14 +54,14 @@ TEST(Cli, BadFlagsGiveOneClearLineAndStatusTwo) {
 TEST(Cli, EnvironmentVariablesSetFlagsAndTheCommandLineWins) {
   Cluster job;
   // An invalid value in the environment is reported like a bad flag...
-  CommandRun r = run(job, {CONVEYOR_BROKER_BIN}, {{"CONVEYOR_QUEUE_CAPACITY", "lots"}});
+  CommandRun r = run_command(job, {CONVEYOR_BROKER_BIN}, {{"CONVEYOR_QUEUE_CAPACITY", "lots"}});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("queue-capacity"), std::string::npos) << r.err;
   // ...and a valid flag on the command line wins over it.
-  r = run(job,
-          {CONVEYOR_BROKER_BIN, "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-           "--queue-capacity", "7", "--log-level", "info", "--help"},
-          {{"CONVEYOR_QUEUE_CAPACITY", "lots"}});
+  r = run_command(job,
+                  {CONVEYOR_BROKER_BIN, "--frontend", "tcp://127.0.0.1:*", "--backend",
+                   "tcp://127.0.0.1:*", "--queue-capacity", "7", "--log-level", "info", "--help"},
+                  {{"CONVEYOR_QUEUE_CAPACITY", "lots"}});
   EXPECT_EQ(r.status, 0) << r.err;
   // A valid variable is used: the broker's status shows the capacity it took from it.
   const std::string ready = job.path("envbroker.ready");
@@ -106,7 +89,7 @@ TEST(Cli, AnUnreachableBrokerIsAClearErrorAfterTheConnectTimeout) {
     } else {
       argv.insert(argv.end(), {"--handler", "echo"});
     }
-    const CommandRun r = run(job, argv, {{"CONVEYOR_LOG_LEVEL", "error"}});
+    const CommandRun r = run_command(job, argv, {{"CONVEYOR_LOG_LEVEL", "error"}});
     EXPECT_EQ(r.status, 1) << bin << ": " << r.err;
     EXPECT_NE(r.err.find("--connect-timeout"), std::string::npos) << r.err;
   }
@@ -115,7 +98,7 @@ TEST(Cli, AnUnreachableBrokerIsAClearErrorAfterTheConnectTimeout) {
 TEST(Cli, APortInUseIsOneLineAndStatusOne) {
   Cluster job;
   job.start_broker();
-  const CommandRun r = run(
+  const CommandRun r = run_command(
       job, {CONVEYOR_BROKER_BIN, "--frontend", job.frontend(), "--backend", "tcp://127.0.0.1:*"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cannot bind --frontend"), std::string::npos) << r.err;

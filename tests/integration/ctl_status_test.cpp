@@ -11,22 +11,6 @@
 namespace conveyor::testing {
 namespace {
 
-struct CommandRun {
-  std::optional<int> status;
-  std::string out;
-  std::string err;
-};
-
-CommandRun run(Cluster& job, std::vector<std::string> argv) {
-  static int n = 0;
-  const std::string name = "ctl" + std::to_string(n++);
-  CommandRun r;
-  r.status = run_to_end(std::move(argv), job.path(name + ".out"), job.path(name + ".err"), 20s);
-  r.out = read_file(job.path(name + ".out"));
-  r.err = read_file(job.path(name + ".err"));
-  return r;
-}
-
 std::size_t lines(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -37,14 +21,14 @@ TEST(CtlStatus, EachOfTwoBrokersOnOneHostIsFoundByItsReadyFile) {
   b.start_broker({"--queue-capacity", "222"});
   for (auto [job, capacity] : {std::pair{&a, 111}, std::pair{&b, 222}}) {
     const std::string ready = job->path("broker.ready");
-    CommandRun r = run(*job, {CONVEYOR_CTL_BIN, "status", "--ready-file", ready, "--json"});
+    CommandRun r = run_command(*job, {CONVEYOR_CTL_BIN, "status", "--ready-file", ready, "--json"});
     ASSERT_EQ(r.status, 0) << r.err;
     const auto status = nlohmann::json::parse(r.out);
     EXPECT_EQ(status["broker"]["pid"], job->broker().pid());
     EXPECT_EQ(status["broker"]["admin"], job->admin());
     EXPECT_EQ(status["broker"]["frontend"], job->frontend());
     EXPECT_EQ(status["queue_capacity"], capacity);
-    r = run(*job, {CONVEYOR_CTL_BIN, "status", "--ready-file", ready});
+    r = run_command(*job, {CONVEYOR_CTL_BIN, "status", "--ready-file", ready});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("pid " + std::to_string(job->broker().pid()) + "  admin " + job->admin()),
               std::string::npos)
@@ -55,7 +39,7 @@ TEST(CtlStatus, EachOfTwoBrokersOnOneHostIsFoundByItsReadyFile) {
   const std::string stale = a.path("stale.ready");
   write_file(stale, "{\"admin\":\"" + b.admin() + "\",\"pid\":" + std::to_string(a.broker().pid()) +
                         "}\n");
-  CommandRun r = run(a, {CONVEYOR_CTL_BIN, "status", "--ready-file", stale});
+  CommandRun r = run_command(a, {CONVEYOR_CTL_BIN, "status", "--ready-file", stale});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("pid " + std::to_string(b.broker().pid()) + " answers"), std::string::npos)
@@ -77,7 +61,7 @@ TEST(CtlStatus, AReadyFileThatCannotBeUsedIsOneLine) {
   for (const auto& [flags, expected] : cases) {
     std::vector<std::string> argv = {CONVEYOR_CTL_BIN, "status"};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    const CommandRun r = run(job, argv);
+    const CommandRun r = run_command(job, argv);
     EXPECT_EQ(r.status, expected) << flags[0] << ": " << r.err;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find("conveyor-ctl: error: "), std::string::npos) << r.err;

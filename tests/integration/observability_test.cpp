@@ -28,22 +28,6 @@ std::optional<double> prometheus_value(int port, const std::string& query) {
   return std::stod(result[0]["value"][1].get<std::string>());
 }
 
-struct CommandRun {
-  std::optional<int> status;
-  std::string out;
-  std::string err;
-};
-
-CommandRun run(Cluster& job, std::vector<std::string> argv) {
-  static int n = 0;
-  const std::string name = "ctl" + std::to_string(n++);
-  CommandRun r;
-  r.status = run_to_end(std::move(argv), job.path(name + ".out"), job.path(name + ".err"), 20s);
-  r.out = read_file(job.path(name + ".out"));
-  r.err = read_file(job.path(name + ".err"));
-  return r;
-}
-
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
 TEST(Observability, PrometheusScrapesTheBrokerDuringAJob) {
@@ -102,7 +86,8 @@ TEST(Observability, StatusCommandMatchesTheRun) {
   // The broker counts the producer's last acknowledgement once it arrives: wait for that state.
   ASSERT_TRUE(wait_until(
       [&] {
-        CommandRun r = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin(), "--json"});
+        CommandRun r =
+            run_command(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin(), "--json"});
         if (r.status != 0) return false;
         status = nlohmann::json::parse(r.out);
         return status["drained"] == true && status["consumers"].size() == 2;
@@ -127,7 +112,7 @@ TEST(Observability, StatusCommandMatchesTheRun) {
   EXPECT_EQ(status["producers"][0]["received"], 500);
   EXPECT_EQ(status["producers"][0]["results_pending"], 0);
 
-  CommandRun table = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin()});
+  CommandRun table = run_command(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin()});
   EXPECT_EQ(table.status, 0) << table.err;
   for (const char* expected : {"queue", "0 / 10000", "CONSUMER", "c1", "c2", "PRODUCER", "p1"})
     EXPECT_NE(table.out.find(expected), std::string::npos) << expected << "\n" << table.out;
@@ -138,7 +123,8 @@ TEST(Observability, StatusCommandMatchesTheRun) {
 TEST(Observability, AnUnreachableBrokerIsOneClearLineAndStatusOne) {
   Cluster job;
   const std::string nowhere = "tcp://127.0.0.1:" + std::to_string(free_port());
-  CommandRun r = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", nowhere, "--timeout", "300ms"});
+  CommandRun r =
+      run_command(job, {CONVEYOR_CTL_BIN, "status", "--broker", nowhere, "--timeout", "300ms"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("no answer from the broker's admin endpoint " + nowhere), std::string::npos)
@@ -202,7 +188,7 @@ TEST(Observability, AMetricsPortInUseIsOneClearLineAtStartup) {
   auto argv = metrics_flags(taken);
   argv.insert(argv.begin(),
               {CONVEYOR_CONSUMER_BIN, "--broker", job.backend(), "--handler", "echo"});
-  CommandRun r = run(job, argv);
+  CommandRun r = run_command(job, argv);
   ::close(taken_fd);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cannot serve metrics on 127.0.0.1:" + std::to_string(taken)),

@@ -13,22 +13,6 @@
 namespace conveyor::testing {
 namespace {
 
-struct CommandRun {
-  std::optional<int> status;
-  std::string out;
-  std::string err;
-};
-
-CommandRun run(Cluster& job, std::vector<std::string> argv) {
-  static int n = 0;
-  const std::string name = "ctl" + std::to_string(n++);
-  CommandRun r;
-  r.status = run_to_end(std::move(argv), job.path(name + ".out"), job.path(name + ".err"), 20s);
-  r.out = read_file(job.path(name + ".out"));
-  r.err = read_file(job.path(name + ".err"));
-  return r;
-}
-
 // /status.json as the broker serves it now; null when it does not answer with JSON.
 nlohmann::json page_status(int port) {
   const auto body = http_get(port, "/status.json");
@@ -37,7 +21,8 @@ nlohmann::json page_status(int port) {
 
 // `conveyor-ctl status --json` now; null when it fails.
 nlohmann::json ctl_status(Cluster& job) {
-  const CommandRun r = run(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin(), "--json"});
+  const CommandRun r =
+      run_command(job, {CONVEYOR_CTL_BIN, "status", "--broker", job.admin(), "--json"});
   return r.status == 0 ? nlohmann::json::parse(r.out, nullptr, false) : nlohmann::json();
 }
 

@@ -165,4 +165,16 @@ Process& Cluster::start_producer(const std::string& id, std::vector<std::string>
   return start(id, argv);
 }
 
+CommandRun run_command(Cluster& job, std::vector<std::string> argv,
+                       std::map<std::string, std::string> env) {
+  static int n = 0;
+  const std::string name = "command" + std::to_string(n++);
+  CommandRun r;
+  r.status = run_to_end(std::move(argv), job.path(name + ".out"), job.path(name + ".err"),
+                        std::chrono::seconds(20), std::move(env));
+  r.out = read_file(job.path(name + ".out"));
+  r.err = read_file(job.path(name + ".err"));
+  return r;
+}
+
 }  // namespace conveyor::testing

@@ -97,4 +97,14 @@ class Cluster {
   std::vector<std::unique_ptr<Process>> processes_;
 };
 
+// A command run to its end in a job's directory: its exit status (nothing when it was killed at
+// the 20 s deadline) and what it printed.
+struct CommandRun {
+  std::optional<int> status;
+  std::string out;
+  std::string err;
+};
+CommandRun run_command(Cluster& job, std::vector<std::string> argv,
+                       std::map<std::string, std::string> env = {});
+
 }  // namespace conveyor::testing
