@@ -8,6 +8,7 @@
 #   bench/callgrind.sh                      # 20,000 and 120,000 tasks, every role
 #   ROLES=broker bench/callgrind.sh         # one role
 #   SMALL=10000 LARGE=60000 SIZE=1024 bench/callgrind.sh
+#   KEEP_PROFILES=/tmp/cg BENCH_BUILD_DIR=build bench/callgrind.sh   # keep the profiles, own build
 #
 # Prints one line per role and writes them to $BENCH_OUT/callgrind.md (default bench/results/).
 set -euo pipefail
@@ -33,8 +34,12 @@ command -v valgrind >/dev/null || {
   log "installing valgrind"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends valgrind >/dev/null
 }
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVEYOR_BUILD_TESTS=OFF \
-  -DCONVEYOR_BUILD_EXAMPLES=OFF -DCONVEYOR_BUILD_BENCH=ON >/dev/null
+# A build directory configured already (BENCH_BUILD_DIR, e.g. a RelWithDebInfo build with tests)
+# is used as it is: reconfiguring it here would switch its tests off and rebuild it.
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVEYOR_BUILD_TESTS=OFF \
+    -DCONVEYOR_BUILD_EXAMPLES=OFF -DCONVEYOR_BUILD_BENCH=ON >/dev/null
+fi
 cmake --build "$build" -j"$(nproc)" --target conveyor-broker conveyor-producer conveyor-consumer \
   >/dev/null
 
@@ -78,6 +83,8 @@ job() {  # job MEASURED TASKS
     timeout "$deadline" tail --pid="$p" -f /dev/null || { log "a process still runs after ${deadline} s"; exit 1; }
     wait "$p" || { log "a process of the $measured job failed"; tail -n 3 "$dir"/*.log >&2; exit 1; }
   done
+  # KEEP_PROFILES=DIR keeps each profile, for callgrind_annotate.
+  if [[ -n ${KEEP_PROFILES:-} ]]; then mkdir -p "$KEEP_PROFILES" && cp "$dir/cg.out" "$KEEP_PROFILES/$measured-$tasks.cg.out"; fi
   sed -n 's/^summary: //p' "$dir/cg.out"
 }
 

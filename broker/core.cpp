@@ -253,10 +253,10 @@ void Core::welcome_producer(ProducerBook& producer, TimePoint now) {
   send(producer, welcome());
   // Results it has not acknowledged may have been lost with its old connection: send them again.
   producer.to_send.clear();
-  for (auto& [seq, unacked] : producer.unacked) {
-    unacked.sent = false;
+  producer.unacked.for_each([&](std::uint64_t seq, FinalResult& result) {
+    result.sent = false;
     producer.to_send.push_back(seq);
-  }
+  });
   if (!producer.to_send.empty()) results_pending_.push_back(producer.slot);
   if (run_.drained()) {  // a producer of the drained run, reconnecting: its run is over
     wire::Envelope drained;
@@ -367,13 +367,13 @@ void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope,
 void Core::on_ack(ProducerBook& producer, const wire::Ack& ack, TimePoint now) {
   std::size_t unsent = 0;
   for (const std::uint64_t seq : ack.seqs()) {
-    auto it = producer.unacked.find(seq);
-    if (it == producer.unacked.end()) continue;
-    if (!it->second.sent) {
+    const FinalResult* result = producer.unacked.find(seq);
+    if (result == nullptr) continue;
+    if (!result->sent) {
       ++unsent;
       continue;
     }
-    producer.unacked.erase(it);
+    producer.unacked.erase(seq);
   }
   if (unsent > 0) {
     count_bad(BadInput::unsent_ack, Side::frontend, *producer.route, producer.address,

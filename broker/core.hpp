@@ -131,6 +131,8 @@ struct ProducerView {
   std::string queue;
 };
 
+struct FinalResult;
+
 class Core {
  public:
   Core(Config config, TimePoint now);
@@ -232,8 +234,9 @@ class Core {
   void on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye, TimePoint now);
 
   // core_tasks.cpp: what happens to a task
-  void finalize(const TaskKey& key, TaskRecord& record, wire::Result result);
-  void deliver_final(ProducerBook& producer, wire::Result result, Duration task_time);
+  void finalize(const TaskKey& key, TaskRecord& record, wire::Result& result);
+  FinalResult& deliver_final(ProducerBook& producer, std::uint64_t seq, wire::Result& result,
+                             Duration task_time);
   void release_all(ConsumerSession& consumer,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending,

@@ -168,12 +168,11 @@ void Core::send_results() {
     wire::Envelope envelope = spare_or_new(spare_result_batches_);
     std::size_t bytes = 0;
     for (const std::uint64_t seq : producer.to_send) {
-      auto it = producer.unacked.find(seq);
-      if (it == producer.unacked.end()) continue;
-      const wire::Result& result = it->second.result;
-      *envelope.mutable_results()->add_results() = result;
-      it->second.sent = true;
-      bytes += result.output().size() + result.error().size() + 32;
+      FinalResult* result = producer.unacked.find(seq);
+      if (result == nullptr) continue;
+      result->write_to(seq, *envelope.mutable_results()->add_results());
+      result->sent = true;
+      bytes += result->output.size() + result->error.size() + 32;
       if (bytes >= target) {
         send(producer, std::move(envelope));
         envelope = spare_or_new(spare_result_batches_);

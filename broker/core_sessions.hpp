@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "conveyor/broker/core.hpp"
+#include "conveyor/broker/seq_table.hpp"
 
 namespace conveyor::broker {
 
@@ -43,6 +44,27 @@ struct Core::QueueBook {
   bool finished = false;              // §7.4: no more work can reach it; its consumers were pilled
 };
 
+// A final result kept until its producer acknowledges it: what a B->P Result carries, in plain
+// strings that are reused (SeqTable's pool) instead of a protobuf message allocated per result.
+struct FinalResult {
+  wire::Status status = wire::STATUS_UNSPECIFIED;
+  std::uint32_t attempts = 0;
+  std::uint32_t emitted = 0;
+  bool sent = false;  // to the current session: only then may it be acknowledged
+  std::string output;
+  std::string error;
+  std::string consumer;
+  std::string id;  // an emitted task's: PARENT_ID/K, its parent's id and its queue
+  std::string parent;
+  std::string queue;
+
+  // Takes status, output, error and consumer from a consumer's result, leaving it this record's
+  // old (cleared) buffers, which the next batch is parsed into.
+  void take(wire::Result& result);
+  void write_to(std::uint64_t seq, wire::Result& out) const;
+  void reset();  // for reuse: empties everything, keeps small buffers
+};
+
 // Everything known about a producer id; it outlives the producer's connections.
 struct Core::ProducerBook {
   std::uint32_t slot = 0;
@@ -58,13 +80,9 @@ struct Core::ProducerBook {
   TimePoint last_heard{};
   TimePoint last_sent{};
   TimePoint detached_at{};
-  struct Unacked {
-    wire::Result result;
-    bool sent = false;  // to the current session: only then may it be acknowledged
-  };
-  std::uint64_t process = 0;                 // Hello.process of the session holding the id
-  std::map<std::uint64_t, Unacked> unacked;  // final results it has not acknowledged
-  std::vector<std::uint64_t> to_send;        // seqs in `unacked` not sent yet
+  std::uint64_t process = 0;           // Hello.process of the session holding the id
+  SeqTable<FinalResult> unacked;       // final results it has not acknowledged
+  std::vector<std::uint64_t> to_send;  // seqs in `unacked` not sent yet
 
   bool connected() const { return route.has_value(); }
 };

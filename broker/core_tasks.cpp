@@ -36,12 +36,11 @@ void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) 
   run_.on_work(producer.slot);
   if (task.payload().size() > config_.max_payload_bytes) {
     wire::Result result;
-    result.set_seq(key.seq);
     result.set_status(wire::FAILED);
     result.set_error("payload of " + std::to_string(task.payload().size()) +
                      " bytes is over the broker's --max-payload-bytes " +
                      std::to_string(config_.max_payload_bytes));
-    deliver_final(producer, std::move(result), Duration::zero());
+    deliver_final(producer, key.seq, result, Duration::zero());
     return;
   }
   TaskRecord record;
@@ -135,7 +134,7 @@ void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint 
   ++consumer.completed;
   result.set_consumer(consumer.id);
   emit_children(consumer, key, *record, result, now);  // before the result is final
-  if (result.status() == wire::OK) return finalize(key, *record, std::move(result));
+  if (result.status() == wire::OK) return finalize(key, *record, result);
   result.set_status(wire::FAILED);  // only the broker says dead
   if (result.timed_out() || result.lost()) {
     // Cut short (--task-timeout, a worker process that died): like a consumer lost while
@@ -144,7 +143,7 @@ void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint 
     return lose_delivery(key, *record, result.error());
   }
   if (result.retry() || config_.retry_failed) return retry_later(key, *record, result, now);
-  finalize(key, *record, std::move(result));
+  finalize(key, *record, result);
 }
 
 // §7.2: a retried task waits in the delay queue (--retry-delay, doubling per attempt, full
@@ -160,7 +159,7 @@ void Core::retry_later(const TaskKey& key, TaskRecord& record, wire::Result& res
   result.set_error("failed " + std::to_string(record.deliveries) +
                    " times (--max-attempts); last error: " + result.error());
   log_->warn("task {} is dead: {}", task_id(result.producer(), key.seq), result.error());
-  finalize(key, record, std::move(result));
+  finalize(key, record, result);
 }
 
 void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now) {
@@ -184,23 +183,21 @@ void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& g
   end_consumer(consumer.serial, "left");
 }
 
-void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result result) {
-  result.clear_producer();
-  result.clear_emit();
-  result.set_seq(key.seq);
-  result.set_attempts(record.deliveries);
-  result.set_emitted(record.emitted);
+void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result& result) {
+  const Duration task_time = last_now_ - record.received;
+  FinalResult& final = deliver_final(*producers_[key.producer], key.seq, result, task_time);
+  final.attempts = record.deliveries;
+  final.emitted = record.emitted;
   if (record.lineage) {  // an emitted task: its producer learns where it comes from
-    result.set_id(std::move(record.lineage->id));
-    result.set_parent(std::move(record.lineage->parent));
-    result.set_queue(queues_[record.queue]->name);
+    final.id = std::move(record.lineage->id);
+    final.parent = std::move(record.lineage->parent);
+    final.queue = queues_[record.queue]->name;
   }
-  const Duration task_time = last_now_ - record.received;  // before erase() frees the record
   book_.erase(key);
-  deliver_final(*producers_[key.producer], std::move(result), task_time);
 }
 
-void Core::deliver_final(ProducerBook& producer, wire::Result result, Duration task_time) {
+FinalResult& Core::deliver_final(ProducerBook& producer, std::uint64_t seq, wire::Result& result,
+                                 Duration task_time) {
   task_times_.observe(task_time);
   ++producer.results_final;
   switch (result.status()) {
@@ -214,9 +211,12 @@ void Core::deliver_final(ProducerBook& producer, wire::Result result, Duration t
       ++stats_.failed;
   }
   if (producer.to_send.empty()) results_pending_.push_back(producer.slot);
-  producer.to_send.push_back(result.seq());
-  const std::uint64_t seq = result.seq();
-  producer.unacked.insert_or_assign(seq, ProducerBook::Unacked{std::move(result), false});
+  producer.to_send.push_back(seq);
+  bool added = false;
+  FinalResult& final = producer.unacked.get_or_add(seq, &added);
+  if (!added) final.reset();  // cannot happen (a task in the book has no final result): be safe
+  final.take(result);
+  return final;
 }
 
 void Core::release_all(ConsumerSession& consumer,
@@ -276,7 +276,7 @@ void Core::lose_delivery(const TaskKey& key, TaskRecord& record, const std::stri
   result.set_error("lost " + std::to_string(record.deliveries) +
                    " times (--max-attempts); last: " + why);
   log_->warn("task {} is dead: {}", task_id(producers_[key.producer]->id, key.seq), result.error());
-  finalize(key, record, std::move(result));
+  finalize(key, record, result);
 }
 
 void Core::end_consumer(std::uint64_t serial, const std::string& why) {

@@ -1,0 +1,181 @@
+// SeqTable<T>: one producer's values keyed by task seq (its tasks in the broker's book, its final
+// results waiting for an acknowledgement), without a heap node per value.
+//
+// Why not a std::map or std::unordered_map: each insert there allocates a node and each erase frees
+// it, and at a million tasks a second that was a third of the broker's instructions (BENCHMARKS.md,
+// "CPU per task"). A producer's seqs are dense (0, 1, 2, ...; emitted tasks 2^63, 2^63 + 1, ...)
+// and leave the broker roughly in the order they came, so a ring indexed by seq finds a value with
+// one mask, and the values themselves live in a pool whose slots are reused: a freed value keeps
+// its strings' buffers for the next one (T::reset() decides what it keeps).
+//
+// Addresses are stable: a value stays where it is until it is erased, whatever is added meanwhile
+// (Core holds a TaskRecord& while a result adds the tasks it emitted).
+//
+// A seq far from the others (over kMaxSpan past the oldest one held, or older than it) goes to a
+// std::map instead: a straggler costs a node, never a huge ring.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace conveyor::broker {
+
+template <class T>
+class SeqTable {
+ public:
+  static constexpr std::uint64_t kMaxSpan = std::uint64_t{1} << 16;
+
+  T* find(std::uint64_t seq) {
+    const std::uint32_t slot = lookup(seq);
+    return slot == kNone ? nullptr : &pool_[slot];
+  }
+  const T* find(std::uint64_t seq) const { return const_cast<SeqTable*>(this)->find(seq); }
+  bool contains(std::uint64_t seq) const { return find(seq) != nullptr; }
+
+  // The value for `seq`, added (from the pool, reset) if there was none; `added` says which.
+  T& get_or_add(std::uint64_t seq, bool* added = nullptr) {
+    std::uint32_t slot = lookup(seq);
+    if (added) *added = slot == kNone;
+    if (slot == kNone) {
+      slot = take_slot();
+      place(seq, slot);
+      ++size_;
+    }
+    return pool_[slot];
+  }
+
+  // Removes `seq`'s value (reset for reuse); false if there was none.
+  bool erase(std::uint64_t seq) {
+    Range& range = range_of(seq);
+    std::uint32_t slot = kNone;
+    if (range.holds(seq) && range.ring[range.index(seq)] != kNone) {
+      std::uint32_t& cell = range.ring[range.index(seq)];
+      slot = std::exchange(cell, kNone);
+      --range.count;
+      range.advance_base();
+    } else if (auto it = overflow_.find(seq); it != overflow_.end()) {
+      slot = it->second;
+      overflow_.erase(it);
+    }
+    if (slot == kNone) return false;
+    release_slot(slot);
+    return true;
+  }
+
+  // Calls f(seq, value) for every value: each range in seq order, then the stragglers.
+  template <class F>
+  void for_each(F&& f) {
+    for (Range& range : ranges_) {
+      for (std::uint64_t seq = range.base; range.count > 0 && seq < range.base + range.ring.size();
+           ++seq) {
+        if (const std::uint32_t slot = range.ring[range.index(seq)]; slot != kNone) {
+          f(seq, pool_[slot]);
+        }
+      }
+    }
+    for (auto& [seq, slot] : overflow_)
+      f(seq, pool_[slot]);
+  }
+
+  void clear() {
+    for (Range& range : ranges_)
+      range = Range{};
+    overflow_.clear();
+    pool_.clear();
+    free_.clear();
+    size_ = 0;
+  }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+  static constexpr std::size_t kFirstRing = 64;
+  // An empty table gives its pool back above this many values, so that a flood's peak is not kept.
+  static constexpr std::size_t kKeptWhenEmpty = 1024;
+
+  // Seqs [base, base + ring.size()) map to ring cells by their low bits; a cell holds a pool slot.
+  struct Range {
+    std::vector<std::uint32_t> ring;
+    std::uint64_t base = 0;
+    std::size_t count = 0;  // cells in use
+
+    bool holds(std::uint64_t seq) const { return seq >= base && seq - base < ring.size(); }
+    std::size_t index(std::uint64_t seq) const { return seq & (ring.size() - 1); }
+    // The oldest seq held becomes the base, so the ring spans only what is held.
+    void advance_base() {
+      while (count > 0 && ring[index(base)] == kNone)
+        ++base;
+    }
+  };
+
+  // Producer seqs and emitted seqs (top bit set) are two dense runs far apart: one ring each.
+  Range& range_of(std::uint64_t seq) { return ranges_[seq >> 63]; }
+
+  std::uint32_t lookup(std::uint64_t seq) {
+    Range& range = range_of(seq);
+    if (range.holds(seq)) {
+      if (const std::uint32_t slot = range.ring[range.index(seq)]; slot != kNone) return slot;
+    }
+    if (overflow_.empty()) return kNone;
+    auto it = overflow_.find(seq);
+    return it == overflow_.end() ? kNone : it->second;
+  }
+
+  void place(std::uint64_t seq, std::uint32_t slot) {
+    Range& range = range_of(seq);
+    if (range.count == 0) range.base = seq;  // nothing held: the ring may start anywhere
+    const std::uint64_t offset = seq - range.base;
+    if (seq < range.base || offset >= kMaxSpan) {
+      overflow_.emplace(seq, slot);
+      return;
+    }
+    if (offset >= range.ring.size()) grow(range, offset + 1);
+    range.ring[range.index(seq)] = slot;
+    ++range.count;
+  }
+
+  // A ring of at least `span` cells (a power of two), the held cells moved to their new places.
+  static void grow(Range& range, std::uint64_t span) {
+    const std::size_t size = std::bit_ceil(std::max<std::size_t>(span, kFirstRing));
+    std::vector<std::uint32_t> ring(size, kNone);
+    for (std::uint64_t seq = range.base; seq < range.base + range.ring.size(); ++seq) {
+      ring[seq & (size - 1)] = range.ring[range.index(seq)];
+    }
+    range.ring = std::move(ring);
+  }
+
+  std::uint32_t take_slot() {
+    if (!free_.empty()) {
+      const std::uint32_t slot = free_.back();
+      free_.pop_back();
+      return slot;
+    }
+    assert(pool_.size() < kNone && "SeqTable: pool full");
+    pool_.emplace_back();
+    return static_cast<std::uint32_t>(pool_.size() - 1);
+  }
+
+  void release_slot(std::uint32_t slot) {
+    --size_;
+    if (size_ == 0 && pool_.size() > kKeptWhenEmpty) return clear();
+    pool_[slot].reset();
+    free_.push_back(slot);
+  }
+
+  std::array<Range, 2> ranges_;
+  std::map<std::uint64_t, std::uint32_t> overflow_;
+  std::deque<T> pool_;  // a deque: growing it moves no value
+  std::vector<std::uint32_t> free_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace conveyor::broker
