@@ -427,4 +427,17 @@ void Core::send(ProducerBook& producer, wire::Envelope envelope) {
   outbox_.push_back(Outgoing{Side::frontend, *producer.route, std::move(envelope)});
 }
 
+void Core::send(ConsumerSession& consumer, BatchWriter&& batch) {
+  consumer.last_sent = last_now_;
+  batch.finish();
+  outbox_.push_back(Outgoing{Side::backend, consumer.route, {}, std::move(batch)});
+}
+
+void Core::send(ProducerBook& producer, BatchWriter&& batch) {
+  assert(producer.connected());
+  producer.last_sent = last_now_;
+  batch.finish();
+  outbox_.push_back(Outgoing{Side::frontend, *producer.route, {}, std::move(batch)});
+}
+
 }  // namespace conveyor::broker

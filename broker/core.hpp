@@ -26,6 +26,7 @@
 #include "conveyor/broker/retry_delay.hpp"
 #include "conveyor/broker/run.hpp"
 #include "conveyor/broker/task_book.hpp"
+#include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/codec.hpp"
 #include "conveyor/common/signal_policy.hpp"
@@ -36,10 +37,13 @@ namespace conveyor::broker {
 enum class Side : std::uint8_t { frontend, backend };
 
 // One message for the shell to send: to `route` (a ZeroMQ routing id) on `side`.
+// Task and result batches come encoded (`batch`, its frame() finished), written straight from the
+// broker's records; any other message is an `envelope` for the shell to encode.
 struct Outgoing {
   Side side;
   std::string route;
   wire::Envelope envelope;
+  std::optional<BatchWriter> batch = std::nullopt;
 };
 
 // Kinds of bad input, each counted (and exported as a metric by the shell).
@@ -158,11 +162,10 @@ class Core {
   void flush(TimePoint now);
 
   std::vector<Outgoing>& outbox() { return outbox_; }
-  // The shell has sent `envelope`: a task or result batch is kept (a few at most) and refilled by
-  // a later flush(), so that the Task and Result objects and their strings' capacity are reused
-  // instead of allocated per task. Anything else is dropped.
-  void recycle(wire::Envelope&& envelope);
-  std::size_t spare_batches() const;  // kept by recycle(), for tests
+  // The shell has sent `message`: a batch's buffer is kept (a few at most, none very large) and
+  // refilled by a later flush() instead of allocated again. Anything else is dropped.
+  void recycle(Outgoing&& message);
+  std::size_t spare_batches() const { return spare_batches_.size(); }  // for tests
   // True once the broker should exit: drained with --exit-when-drained, or stopped.
   bool finished() const { return finished_; }
   bool drained() const { return run_.drained(); }
@@ -227,7 +230,8 @@ class Core {
   std::optional<LiveSession> live_session_of(Side side, const std::string& id) const;
   void on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& goodbye, TimePoint now);
   void on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now);
-  TaskRecord* held_delivery(const ConsumerSession& consumer, const wire::Result& result);
+  TaskRecord* held_delivery(const ConsumerSession& consumer, const wire::Result& result,
+                            TaskKey& key);
   void on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now);
   void retry_later(const TaskKey& key, TaskRecord& record, wire::Result& result, TimePoint now);
   void on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now);
@@ -253,8 +257,7 @@ class Core {
   struct DispatchSlot {  // a consumer with credit, and the batch being filled for it
     ConsumerSession* consumer;
     std::size_t credit;
-    std::optional<wire::Envelope> batch;
-    std::size_t bytes = 0;
+    std::optional<BatchWriter> batch;
   };
   std::vector<DispatchSlot> consumers_with_credit(QueueBook& queue);
   void dispatch();
@@ -277,6 +280,9 @@ class Core {
   // Outbox helpers: every message to a session goes through these, which keep heartbeat clocks.
   void send(ConsumerSession& consumer, wire::Envelope envelope);
   void send(ProducerBook& producer, wire::Envelope envelope);
+  void send(ConsumerSession& consumer, BatchWriter&& batch);
+  void send(ProducerBook& producer, BatchWriter&& batch);
+  BatchWriter spare_batch(BatchWriter::Kind kind);
   wire::Envelope welcome() const;
   void reply_error(Side side, std::string_view route, wire::ErrorCode code, std::string text,
                    bool fatal = false);
@@ -290,9 +296,8 @@ class Core {
   TaskBook book_;
   RetryDelay retry_delay_;
   std::vector<Outgoing> outbox_;
-  std::vector<wire::Envelope> spare_task_batches_;  // recycle(): sent, cleared, to refill
-  std::vector<wire::Envelope> spare_result_batches_;
-  EnvelopeDecoder decoder_;  // reuses the Task and Result objects of earlier batches
+  std::vector<BatchWriter> spare_batches_;  // recycle(): sent, to refill
+  EnvelopeDecoder decoder_;                 // reuses the Task and Result objects of earlier batches
   Stats stats_;
   TaskTimeHistogram task_times_;
 

@@ -13,68 +13,30 @@ std::size_t batch_target_bytes(const Config& config) {
   return std::min<std::size_t>(1u << 20, config.max_message_bytes / 4);
 }
 
-// What recycling may hold on to, so that reuse never becomes a leak: at most kMaxSpareBatches
-// batches per kind, each of at most kMaxKeptObjects tasks or results (counting the cleared ones it
-// keeps), none keeping a string buffer over kMaxKeptStringBytes (bigger payloads and outputs are
-// allocated afresh each time; their copy costs more than the allocation anyway). Worst case about
-// 2 kinds x 4 x 4096 x (2 x 256 B + the objects) = 21 MiB; in practice a few batches' worth.
-constexpr std::size_t kMaxSpareBatches = 4;
-constexpr std::size_t kMaxKeptObjects = 4096;
-constexpr std::size_t kMaxKeptStringBytes = 256;
-
-// Gives up a string's buffer when it is over the limit; `text` is only taken when it is.
-template <class Mutable>
-void release_if_large(const std::string& text, Mutable mutable_text) {
-  if (text.capacity() > kMaxKeptStringBytes) std::string().swap(*mutable_text());
-}
-
-// Clears `items` for reuse after trimming each with `trim`; false when the batch is too big to
-// keep.
-template <class Items, class Trim>
-bool clear_for_reuse(Items& items, Trim trim) {
-  const auto objects = static_cast<std::size_t>(items.size() + items.ClearedCount());
-  if (objects > kMaxKeptObjects) return false;
-  for (auto& item : items)
-    trim(item);
-  items.Clear();  // RepeatedPtrField::Clear keeps the cleared objects for the next Add()
-  return true;
-}
-
-// A cleared envelope from `spares` (its batch's objects kept for reuse), or a new one.
-wire::Envelope spare_or_new(std::vector<wire::Envelope>& spares) {
-  if (spares.empty()) return {};
-  wire::Envelope envelope = std::move(spares.back());
-  spares.pop_back();
-  return envelope;
-}
+// What recycling may hold on to, so that reuse never becomes a leak: a few batch buffers, none
+// over twice the batch size (a batch is cut at batch_target_bytes(), at most 1 MiB, plus one
+// task or result). Worst case 8 x 2 MiB; in practice a few batches' worth.
+constexpr std::size_t kMaxSpareBatches = 8;
+constexpr std::size_t kMaxKeptBatchBytes = std::size_t{2} << 20;
 
 }  // namespace
 
-void Core::recycle(wire::Envelope&& envelope) {
-  const auto keep = [&](std::vector<wire::Envelope>& spares, auto clear_batch) {
-    if (spares.size() >= kMaxSpareBatches || !clear_batch()) return;
-    envelope.clear_version();
-    spares.push_back(std::move(envelope));
-  };
-  if (envelope.has_tasks()) {
-    keep(spare_task_batches_, [&] {
-      return clear_for_reuse(*envelope.mutable_tasks()->mutable_tasks(), [](wire::Task& task) {
-        release_if_large(task.payload(), [&] { return task.mutable_payload(); });
-      });
-    });
-  } else if (envelope.has_results()) {
-    keep(spare_result_batches_, [&] {
-      return clear_for_reuse(
-          *envelope.mutable_results()->mutable_results(), [](wire::Result& result) {
-            release_if_large(result.output(), [&] { return result.mutable_output(); });
-            release_if_large(result.error(), [&] { return result.mutable_error(); });
-          });
-    });
+void Core::recycle(Outgoing&& message) {
+  if (!message.batch || spare_batches_.size() >= kMaxSpareBatches ||
+      message.batch->capacity() > kMaxKeptBatchBytes) {
+    return;
   }
+  spare_batches_.push_back(std::move(*message.batch));
 }
 
-std::size_t Core::spare_batches() const {
-  return spare_task_batches_.size() + spare_result_batches_.size();
+BatchWriter Core::spare_batch(BatchWriter::Kind kind) {
+  BatchWriter batch;
+  if (!spare_batches_.empty()) {
+    batch = std::move(spare_batches_.back());
+    spare_batches_.pop_back();
+  }
+  batch.start(kind);
+  return batch;
 }
 
 void Core::flush(TimePoint now) {
@@ -137,23 +99,29 @@ void Core::dispatch_queue(QueueBook& queue) {
 
 // A new delivery of `key` to the slot's consumer: only its result for this attempt will count.
 void Core::deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record) {
-  if (!slot.batch) slot.batch.emplace(spare_or_new(spare_task_batches_));
-  wire::Task* task = slot.batch->mutable_tasks()->add_tasks();
+  if (!slot.batch) slot.batch.emplace(spare_batch(BatchWriter::Kind::tasks));
   const std::string& producer = producers_[key.producer]->id;
-  task->set_producer(producer);
-  task->set_seq(key.seq);
-  task->set_attempt(++record.deliveries);
-  task->set_payload(record.payload);
-  if (!record.headers.empty()) *task->mutable_headers() = record.headers;
-  if (record.lineage) task->set_id(record.lineage->id);
+  const std::uint32_t attempt = ++record.deliveries;
+  const std::string_view id = record.lineage ? std::string_view(record.lineage->id) : "";
+  slot.batch->add([&](auto& task) {  // wire::Task, field by field
+    task.bytes(1, producer);
+    task.varint(2, key.seq);
+    task.varint(3, attempt);
+    task.bytes(4, record.payload);
+    for (const wire::Header& header : record.headers) {
+      task.message(5, [&](auto& h) {
+        h.bytes(1, header.key());
+        h.bytes(2, header.value());
+      });
+    }
+    task.bytes(6, id);
+  });
   record.state = TaskState::in_flight;
   record.holder = slot.consumer->serial;
   slot.consumer->in_flight.insert(key);
-  slot.bytes += record.payload.size() + producer.size() + 16;
-  if (slot.bytes >= batch_target_bytes(config_)) {
+  if (slot.batch->bytes() >= batch_target_bytes(config_)) {
     send(*slot.consumer, std::move(*slot.batch));
     slot.batch.reset();
-    slot.bytes = 0;
   }
 }
 
@@ -165,26 +133,18 @@ void Core::send_results() {
       producer.to_send.clear();  // kept in `unacked`: sent again when it says hello
       continue;
     }
-    wire::Envelope envelope = spare_or_new(spare_result_batches_);
-    std::size_t bytes = 0;
+    BatchWriter batch = spare_batch(BatchWriter::Kind::results);
     for (const std::uint64_t seq : producer.to_send) {
       FinalResult* result = producer.unacked.find(seq);
       if (result == nullptr) continue;
-      result->write_to(seq, *envelope.mutable_results()->add_results());
+      result->write_to(seq, batch);
       result->sent = true;
-      bytes += result->output.size() + result->error.size() + 32;
-      if (bytes >= target) {
-        send(producer, std::move(envelope));
-        envelope = spare_or_new(spare_result_batches_);
-        bytes = 0;
+      if (batch.bytes() >= target) {
+        send(producer, std::move(batch));
+        batch = spare_batch(BatchWriter::Kind::results);
       }
     }
-    // A spare envelope has an (empty) results body already: count the results, not the body.
-    if (envelope.results().results_size() > 0) {
-      send(producer, std::move(envelope));
-    } else {
-      recycle(std::move(envelope));
-    }
+    if (batch.count() > 0) send(producer, std::move(batch));
     producer.to_send.clear();
   }
   results_pending_.clear();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "conveyor/broker/core.hpp"
+#include "conveyor/broker/key_set.hpp"
 #include "conveyor/broker/seq_table.hpp"
 
 namespace conveyor::broker {
@@ -22,7 +23,7 @@ struct Core::ConsumerSession {
   std::uint32_t queue = 0;               // the queue it takes from
   std::optional<std::uint32_t> emit_to;  // the queue its handler's emitted tasks go to
   std::uint32_t capacity = 0;
-  std::unordered_set<TaskKey, TaskKeyHash> in_flight;
+  KeySet in_flight;
   TimePoint last_heard{};
   TimePoint last_sent{};
   TimePoint connected_at{};
@@ -61,7 +62,7 @@ struct FinalResult {
   // Takes status, output, error and consumer from a consumer's result, leaving it this record's
   // old (cleared) buffers, which the next batch is parsed into.
   void take(wire::Result& result);
-  void write_to(std::uint64_t seq, wire::Result& out) const;
+  void write_to(std::uint64_t seq, BatchWriter& batch) const;  // as the producer gets it
   void reset();  // for reuse: empties everything, keeps small buffers
 };
 

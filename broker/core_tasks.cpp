@@ -43,12 +43,13 @@ void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) 
     deliver_final(producer, key.seq, result, Duration::zero());
     return;
   }
-  TaskRecord record;
-  record.payload = std::move(*task.mutable_payload());
-  record.headers.Swap(task.mutable_headers());
-  record.queue = producer.queue;
+  TaskRecord& record = book_.add(key, producer.queue);
+  // Swapped, not moved: the parsed task gets the reused record's old buffer, and the next batch
+  // is parsed into it instead of allocating one per task. (An empty payload is only read:
+  // mutable_payload() on an unset field allocates.)
+  if (!task.payload().empty()) record.payload.swap(*task.mutable_payload());
+  if (!task.headers().empty()) record.headers.Swap(task.mutable_headers());
   record.received = now;
-  book_.add(key, std::move(record));
 }
 
 // Refused tasks stay the producer's: the error lists them, and it sends them again later.
@@ -109,9 +110,12 @@ void Core::on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimeP
 // and the attempt it was given as). Anything else (a task never given, given to another
 // consumer, an older delivery) is bad input and changes nothing: it can neither be written to a
 // producer's results nor displace the real result.
-TaskRecord* Core::held_delivery(const ConsumerSession& consumer, const wire::Result& result) {
-  const auto key = key_of(result.producer(), result.seq());
-  TaskRecord* record = key ? book_.find(*key) : nullptr;
+TaskRecord* Core::held_delivery(const ConsumerSession& consumer, const wire::Result& result,
+                                TaskKey& key) {
+  const auto found = key_of(result.producer(), result.seq());
+  if (!found) return nullptr;
+  key = *found;
+  TaskRecord* record = book_.find(key);
   if (record == nullptr || record->state != TaskState::in_flight ||
       record->holder != consumer.serial || result.attempts() != record->deliveries) {
     return nullptr;
@@ -120,7 +124,8 @@ TaskRecord* Core::held_delivery(const ConsumerSession& consumer, const wire::Res
 }
 
 void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now) {
-  TaskRecord* record = held_delivery(consumer, result);
+  TaskKey key;
+  TaskRecord* record = held_delivery(consumer, result, key);
   if (record == nullptr) {
     count_bad(BadInput::not_holder, Side::backend, consumer.route, consumer.address,
               "consumer " + consumer.id + " sent a result for " +
@@ -129,7 +134,6 @@ void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint 
               now);
     return;
   }
-  const TaskKey key{producer_slots_.at(result.producer()), result.seq()};
   consumer.in_flight.erase(key);
   ++consumer.completed;
   result.set_consumer(consumer.id);
@@ -244,8 +248,8 @@ void Core::release_all(ConsumerSession& consumer,
               now);
   }
   if (ending) {
-    for (const TaskKey& key : consumer.in_flight)
-      handed_back.emplace(key, true);  // not listed: lost, as with a consumer that died
+    // Not listed: lost, as with a consumer that died.
+    consumer.in_flight.for_each([&](const TaskKey& key) { handed_back.emplace(key, true); });
   }
   // Each goes to the head of the queue, whatever order the consumer listed them in: put them back
   // highest first so that the lowest ends up first, as end_consumer() does.
@@ -284,7 +288,8 @@ void Core::end_consumer(std::uint64_t serial, const std::string& why) {
   if (it == consumers_.end()) return;
   ConsumerSession& consumer = *it->second;
   // Requeue in descending order: each goes to the head, so the lowest ends up first.
-  std::vector<TaskKey> held(consumer.in_flight.begin(), consumer.in_flight.end());
+  std::vector<TaskKey> held;
+  consumer.in_flight.for_each([&](const TaskKey& key) { held.push_back(key); });
   std::sort(held.begin(), held.end(), std::greater<>());
   consumer.in_flight.clear();
   for (const TaskKey& key : held) {

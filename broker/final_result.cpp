@@ -41,17 +41,20 @@ void FinalResult::take(wire::Result& result) {
   consumer = result.consumer();
 }
 
-void FinalResult::write_to(std::uint64_t seq, wire::Result& out) const {
-  out.set_seq(seq);
-  out.set_status(status);
-  out.set_attempts(attempts);
-  if (emitted != 0) out.set_emitted(emitted);
-  if (!output.empty()) out.set_output(output);
-  if (!error.empty()) out.set_error(error);
-  if (!consumer.empty()) out.set_consumer(consumer);
-  if (!id.empty()) out.set_id(id);
-  if (!parent.empty()) out.set_parent(parent);
-  if (!queue.empty()) out.set_queue(queue);
+// A final result, as the producer gets it (wire::Result B->P, field by field).
+void FinalResult::write_to(std::uint64_t seq, BatchWriter& batch) const {
+  batch.add([&](auto& result) {
+    result.varint(2, seq);
+    result.varint(3, static_cast<std::uint64_t>(status));
+    result.bytes(4, output);
+    result.bytes(5, error);
+    result.bytes(6, consumer);
+    result.varint(7, attempts);
+    result.bytes(12, id);
+    result.bytes(13, parent);
+    result.bytes(14, queue);
+    result.varint(15, emitted);
+  });
 }
 
 void FinalResult::reset() {

@@ -20,8 +20,8 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -34,7 +34,7 @@ class SeqTable {
 
   T* find(std::uint64_t seq) {
     const std::uint32_t slot = lookup(seq);
-    return slot == kNone ? nullptr : &pool_[slot];
+    return slot == kNone ? nullptr : &at(slot);
   }
   const T* find(std::uint64_t seq) const { return const_cast<SeqTable*>(this)->find(seq); }
   bool contains(std::uint64_t seq) const { return find(seq) != nullptr; }
@@ -48,7 +48,7 @@ class SeqTable {
       place(seq, slot);
       ++size_;
     }
-    return pool_[slot];
+    return at(slot);
   }
 
   // Removes `seq`'s value (reset for reuse); false if there was none.
@@ -76,19 +76,20 @@ class SeqTable {
       for (std::uint64_t seq = range.base; range.count > 0 && seq < range.base + range.ring.size();
            ++seq) {
         if (const std::uint32_t slot = range.ring[range.index(seq)]; slot != kNone) {
-          f(seq, pool_[slot]);
+          f(seq, at(slot));
         }
       }
     }
     for (auto& [seq, slot] : overflow_)
-      f(seq, pool_[slot]);
+      f(seq, at(slot));
   }
 
   void clear() {
     for (Range& range : ranges_)
       range = Range{};
     overflow_.clear();
-    pool_.clear();
+    chunks_.clear();
+    allocated_ = 0;
     free_.clear();
     size_ = 0;
   }
@@ -99,8 +100,11 @@ class SeqTable {
  private:
   static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
   static constexpr std::size_t kFirstRing = 64;
-  // An empty table gives its pool back above this many values, so that a flood's peak is not kept.
-  static constexpr std::size_t kKeptWhenEmpty = 1024;
+  static constexpr std::uint32_t kChunk = 256;
+  // An emptied table gives its pool back above this many values: a peak that large (a big
+  // --queue-capacity flooded) is not kept. Below it the pool stays, or a table that empties after
+  // every batch would allocate its values again for each one.
+  static constexpr std::size_t kKeptWhenEmpty = std::size_t{1} << 16;
 
   // Seqs [base, base + ring.size()) map to ring cells by their low bits; a cell holds a pool slot.
   struct Range {
@@ -119,6 +123,8 @@ class SeqTable {
 
   // Producer seqs and emitted seqs (top bit set) are two dense runs far apart: one ring each.
   Range& range_of(std::uint64_t seq) { return ranges_[seq >> 63]; }
+
+  T& at(std::uint32_t slot) { return chunks_[slot / kChunk][slot % kChunk]; }
 
   std::uint32_t lookup(std::uint64_t seq) {
     Range& range = range_of(seq);
@@ -159,21 +165,23 @@ class SeqTable {
       free_.pop_back();
       return slot;
     }
-    assert(pool_.size() < kNone && "SeqTable: pool full");
-    pool_.emplace_back();
-    return static_cast<std::uint32_t>(pool_.size() - 1);
+    assert(allocated_ < kNone - kChunk && "SeqTable: pool full");
+    if (allocated_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    return allocated_++;
   }
 
   void release_slot(std::uint32_t slot) {
     --size_;
-    if (size_ == 0 && pool_.size() > kKeptWhenEmpty) return clear();
-    pool_[slot].reset();
+    if (size_ == 0 && allocated_ > kKeptWhenEmpty) return clear();
+    at(slot).reset();
     free_.push_back(slot);
   }
 
   std::array<Range, 2> ranges_;
   std::map<std::uint64_t, std::uint32_t> overflow_;
-  std::deque<T> pool_;  // a deque: growing it moves no value
+  // The pool: values in chunks that never move; slot s is chunks_[s / kChunk][s % kChunk].
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  std::uint32_t allocated_ = 0;  // slots handed out so far (in use or in free_)
   std::vector<std::uint32_t> free_;
   std::size_t size_ = 0;
 };

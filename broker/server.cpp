@@ -252,7 +252,8 @@ void Server::send_outbox() {
     zmq::socket_t& socket = out.side == Side::frontend ? frontend_ : backend_;
     bool delivered = false;
     try {
-      zmq::message_t payload = encode(out.envelope);
+      zmq::message_t payload =
+          out.batch ? zmq::message_t(out.batch->frame()) : encode(out.envelope);
       delivered =
           socket.send(zmq::buffer(out.route), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
               .has_value() &&
@@ -263,7 +264,7 @@ void Server::send_outbox() {
     if (!delivered && out.envelope.body_case() != wire::Envelope::kError) {
       core_.on_undeliverable(out, Clock::now());
     }
-    core_.recycle(std::move(out.envelope));
+    core_.recycle(std::move(out));
   }
 }
 

@@ -4,9 +4,35 @@
 
 namespace conveyor::broker {
 
+namespace {
+
+constexpr std::size_t kKeptPayloadBytes = 256;  // a bigger buffer is not kept for reuse
+
+}  // namespace
+
+void TaskRecord::reset() {
+  if (payload.capacity() > kKeptPayloadBytes) {
+    std::string().swap(payload);
+  } else {
+    payload.clear();
+  }
+  headers.Clear();
+  queue = 0;
+  deliveries = 0;
+  emitted = 0;
+  state = TaskState::queued;
+  holder = 0;
+  ticket = 0;
+  received = {};
+  lineage.reset();
+}
+
 TaskRecord* TaskBook::find(const TaskKey& key) {
-  auto it = records_.find(key);
-  return it == records_.end() ? nullptr : &it->second;
+  return key.producer < records_.size() ? records_[key.producer]->find(key.seq) : nullptr;
+}
+
+bool TaskBook::contains(const TaskKey& key) const {
+  return key.producer < records_.size() && records_[key.producer]->contains(key.seq);
 }
 
 QueueLoad& TaskBook::load_of(std::uint32_t queue) {
@@ -25,14 +51,27 @@ const QueueLoad& TaskBook::load(std::uint32_t queue) const {
 }
 
 TaskRecord& TaskBook::add(const TaskKey& key, TaskRecord record) {
-  record.state = TaskState::queued;
-  record.ticket = next_ticket_++;
-  auto [it, inserted] = records_.emplace(key, std::move(record));
+  TaskRecord& added = add(key, record.queue);
+  const std::uint64_t ticket = added.ticket;
+  added = std::move(record);
+  added.state = TaskState::queued;
+  added.ticket = ticket;
+  return added;
+}
+
+TaskRecord& TaskBook::add(const TaskKey& key, std::uint32_t queue) {
+  while (key.producer >= records_.size())
+    records_.push_back(std::make_unique<SeqTable<TaskRecord>>());
+  bool inserted = false;
+  TaskRecord& added = records_[key.producer]->get_or_add(key.seq, &inserted);
   assert(inserted && "TaskBook::add: task already in the book");
-  TaskRecord& added = it->second;
-  fifo_of(added.queue).push_back(Entry{key, added.ticket});
+  ++size_;
+  added.queue = queue;
+  added.state = TaskState::queued;
+  added.ticket = next_ticket_++;
+  fifo_of(queue).push_back(Entry{key, added.ticket});
   ++queued_;
-  QueueLoad& load = load_of(added.queue);
+  QueueLoad& load = load_of(queue);
   ++load.held;
   ++load.queued;
   return added;
@@ -67,12 +106,11 @@ std::size_t TaskBook::release_due(TimePoint now) {
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     const Entry entry = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
-    auto it = records_.find(entry.key);
-    if (it == records_.end() || it->second.state != TaskState::delayed ||
-        it->second.ticket != entry.ticket) {
+    TaskRecord* found = find(entry.key);
+    if (found == nullptr || found->state != TaskState::delayed || found->ticket != entry.ticket) {
       continue;  // stale: erased since
     }
-    TaskRecord& record = it->second;
+    TaskRecord& record = *found;
     record.state = TaskState::queued;
     record.ticket = next_ticket_++;
     fifo_of(record.queue).push_back(Entry{entry.key, record.ticket});
@@ -91,34 +129,34 @@ std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued(std::uint32_
   while (!fifo.empty()) {
     const Entry entry = fifo.front();
     fifo.pop_front();
-    auto it = records_.find(entry.key);
-    if (it == records_.end() || it->second.state != TaskState::queued ||
-        it->second.ticket != entry.ticket) {
+    TaskRecord* record = find(entry.key);
+    if (record == nullptr || record->state != TaskState::queued || record->ticket != entry.ticket) {
       continue;  // stale: the task was final or requeued since this entry was made
     }
     --queued_;
     --load_of(queue).queued;
-    return std::make_pair(entry.key, &it->second);
+    return std::make_pair(entry.key, record);
   }
   return std::nullopt;
 }
 
 void TaskBook::erase(const TaskKey& key) {
-  auto it = records_.find(key);
-  if (it == records_.end()) return;
-  QueueLoad& load = load_of(it->second.queue);
-  if (it->second.state == TaskState::queued) {
+  TaskRecord* record = find(key);
+  if (record == nullptr) return;
+  QueueLoad& load = load_of(record->queue);
+  if (record->state == TaskState::queued) {
     --queued_;
     --load.queued;
   }
-  if (it->second.state == TaskState::delayed) {
+  if (record->state == TaskState::delayed) {
     --delayed_count_;
     --load.delayed;
   }
   --load.held;
-  records_.erase(it);
+  records_[key.producer]->erase(key.seq);
+  --size_;
   // The FIFO entry, if any, is now stale; drop the backlog of stale entries when the book empties.
-  if (records_.empty()) {
+  if (size_ == 0) {
     for (auto& fifo : fifos_)
       fifo.clear();
     delayed_.clear();

@@ -15,6 +15,7 @@
 
 #include <google/protobuf/repeated_field.h>
 
+#include "conveyor/broker/seq_table.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
@@ -57,6 +58,8 @@ struct TaskRecord {
   std::uint64_t ticket = 0;  // matches the FIFO or delay entry that is current for this record
   TimePoint received{};
   std::unique_ptr<Lineage> lineage;  // emitted tasks only
+
+  void reset();  // for reuse (SeqTable's pool): empties everything, keeps a small payload buffer
 };
 
 // What one queue holds.
@@ -69,10 +72,13 @@ struct QueueLoad {
 class TaskBook {
  public:
   TaskRecord* find(const TaskKey& key);
-  bool contains(const TaskKey& key) const { return records_.contains(key); }
+  bool contains(const TaskKey& key) const;
 
   // Adds a new task at the tail of its queue's FIFO. The key must not be in the book.
   TaskRecord& add(const TaskKey& key, TaskRecord record);
+  // The same, for a record the caller then fills in (payload, headers, received, lineage): a
+  // reused one, whose payload buffer the caller can swap with the one it parsed.
+  TaskRecord& add(const TaskKey& key, std::uint32_t queue);
   // Puts a held task back at the head of its queue's FIFO (redelivery goes first).
   void requeue_front(const TaskKey& key, TaskRecord& record);
   // Holds a task out of the FIFO until `until`: a retry waits (see release_due()).
@@ -84,11 +90,11 @@ class TaskBook {
   // Removes a task in any state.
   void erase(const TaskKey& key);
 
-  std::size_t size() const { return records_.size(); }
+  std::size_t size() const { return size_; }
   std::size_t queued() const { return queued_; }  // in every queue
   std::size_t delayed() const { return delayed_count_; }
   const QueueLoad& load(std::uint32_t queue) const;
-  bool empty() const { return records_.empty(); }
+  bool empty() const { return size_ == 0; }
 
  private:
   struct Entry {
@@ -99,7 +105,9 @@ class TaskBook {
   QueueLoad& load_of(std::uint32_t queue);
   std::deque<Entry>& fifo_of(std::uint32_t queue);
 
-  std::unordered_map<TaskKey, TaskRecord, TaskKeyHash> records_;
+  // By producer slot, then seq: no heap node per task (see seq_table.hpp).
+  std::vector<std::unique_ptr<SeqTable<TaskRecord>>> records_;
+  std::size_t size_ = 0;
   // Entries go stale when their record is erased or requeued; pop_queued() skips them by ticket.
   std::vector<std::deque<Entry>> fifos_;     // by queue
   std::multimap<TimePoint, Entry> delayed_;  // by due time; stale entries skipped by ticket

@@ -78,7 +78,8 @@ void check_invariants(Core& core) {
   check(core.queue_depth() <= core.tasks_held(), "more queued than held");
   check(core.in_flight() <= core.tasks_held(), "more in flight than held");
   for (const Outgoing& out : core.outbox()) {
-    check(out.envelope.body_case() != wire::Envelope::BODY_NOT_SET, "an envelope without body");
+    check(out.batch || out.envelope.body_case() != wire::Envelope::BODY_NOT_SET,
+          "an envelope without body");
     check(!out.route.empty(), "a message without a route");
   }
   if (core.drained()) check(core.tasks_held() == 0, "drained while holding tasks");
@@ -149,8 +150,14 @@ void run_ops(const std::uint8_t* data, std::size_t size) {
     check_invariants(core);
     sent = std::move(core.outbox());
     core.outbox().clear();
-    for (auto& out : sent)
-      (void)encode(out.envelope);  // every message must serialize
+    for (auto& out : sent) {
+      if (out.batch) {  // an encoded batch must parse, as its peer will read it
+        check(!decode(out.batch->frame(), std::size_t{1} << 30, out.envelope),
+              "an encoded batch that does not parse");
+      } else {
+        (void)encode(out.envelope);  // every message must serialize
+      }
+    }
   }
 }
 

@@ -1,5 +1,5 @@
-// broker::Core::recycle: sent task and result batches come back to be refilled, within bounds, and
-// whatever they held before never shows in what they carry next.
+// broker::Core::recycle: the buffers of sent task and result batches come back to be refilled,
+// within bounds, and whatever they held before never shows in what they carry next.
 #include <gtest/gtest.h>
 
 #include "unit/broker_driver.hpp"
@@ -7,41 +7,38 @@
 namespace conveyor::broker::testing {
 namespace {
 
-std::vector<std::uint64_t> seqs(std::uint64_t from, std::uint64_t to) {
-  std::vector<std::uint64_t> out;
-  for (auto s = from; s < to; ++s)
-    out.push_back(s);
-  return out;
+// A sent batch of `bytes` bytes of tasks, as the shell hands it back.
+Outgoing sent_batch(std::size_t bytes) {
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::tasks);
+  const std::string payload(bytes, 'x');
+  batch.add([&](auto& task) { task.bytes(4, payload); });
+  batch.finish();
+  return Outgoing{Side::backend, "c1", {}, std::move(batch)};
 }
 
-TEST(BrokerCoreRecycle, KeepsAFewBatchesPerKindAndDropsTheRest) {
+TEST(BrokerCoreRecycle, KeepsAFewBatchesAndDropsTheRest) {
   BrokerDriver b;
   for (int i = 0; i < 10; ++i)
-    b.core().recycle(task_batch({1, 2}));
-  EXPECT_EQ(b.core().spare_batches(), 4u);
-  for (int i = 0; i < 10; ++i)
-    b.core().recycle(result_batch({result("p1", 1)}));
+    b.core().recycle(sent_batch(100));
   EXPECT_EQ(b.core().spare_batches(), 8u);
-  wire::Envelope pill_envelope = pill(3);
-  b.core().recycle(std::move(pill_envelope));
-  EXPECT_EQ(b.core().spare_batches(), 8u) << "only task and result batches are kept";
+  b.core().recycle(Outgoing{Side::frontend, "p1", pill(3)});
+  EXPECT_EQ(b.core().spare_batches(), 8u) << "only batches are kept";
 }
 
-TEST(BrokerCoreRecycle, ABatchOfMoreThan4096TasksIsNotKept) {
+TEST(BrokerCoreRecycle, ABatchBufferOverTwoMebibytesIsNotKept) {
   BrokerDriver b;
-  b.core().recycle(task_batch(seqs(0, 4097)));
+  b.core().recycle(sent_batch(std::size_t{3} << 20));
   EXPECT_EQ(b.core().spare_batches(), 0u);
-  b.core().recycle(task_batch(seqs(0, 4096)));
+  b.core().recycle(sent_batch(std::size_t{1} << 20));
   EXPECT_EQ(b.core().spare_batches(), 1u);
 }
 
 TEST(BrokerCoreRecycle, RefilledBatchesCarryOnlyTheirOwnTasksAndResults) {
   BrokerDriver b;
-  // Spares holding large, stale payloads and outputs (the driver recycles what it collects too).
-  for (int i = 0; i < 4; ++i) {
-    b.core().recycle(task_batch({90, 91, 92}, std::string(5000, 's')));
-    b.core().recycle(result_batch({result("p9", 9, wire::OK, std::string(5000, 'o'))}));
-  }
+  // Spares holding large, stale tasks (the driver recycles what it collects too).
+  for (int i = 0; i < 8; ++i)
+    b.core().recycle(sent_batch(5000));
   b.connect_producer("p1");
   b.connect_consumer("c1", 10);
   b.send_tasks("p1", {0, 1});

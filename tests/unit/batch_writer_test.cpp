@@ -1,0 +1,121 @@
+// BatchWriter: batches written field by field are the bytes libprotobuf writes for the same
+// Envelope, so every peer reads them.
+#include "conveyor/common/batch_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "conveyor/common/codec.hpp"
+#include "conveyor/proto/conveyor.pb.h"
+
+namespace conveyor {
+namespace {
+
+std::string serialized(wire::Envelope envelope) {
+  envelope.set_version(kProtocolVersion);
+  return envelope.SerializeAsString();
+}
+
+// The same task as a wire::Task and through the writer.
+void write_task(BatchWriter& batch, const wire::Task& t) {
+  batch.add([&](auto& task) {
+    task.bytes(1, t.producer());
+    task.varint(2, t.seq());
+    task.varint(3, t.attempt());
+    task.bytes(4, t.payload());
+    for (const auto& header : t.headers()) {
+      task.message(5, [&](auto& h) {
+        h.bytes(1, header.key());
+        h.bytes(2, header.value());
+      });
+    }
+    task.bytes(6, t.id());
+  });
+}
+
+TEST(BatchWriter, TasksAreTheBytesProtobufWrites) {
+  wire::Envelope expected;
+  auto* tasks = expected.mutable_tasks();
+  auto* plain = tasks->add_tasks();
+  plain->set_producer("p1");
+  plain->set_seq(0);  // zero: left out, as protobuf does
+  plain->set_attempt(1);
+  plain->set_payload("x");
+  auto* full = tasks->add_tasks();
+  full->set_producer("a-producer-with-a-long-name");
+  full->set_seq((std::uint64_t{1} << 63) | 300);  // a 10-byte varint
+  full->set_attempt(7);
+  full->set_payload(std::string(200, 'p'));  // a two-byte length
+  auto* header = full->add_headers();
+  header->set_key("k");
+  header->set_value(std::string(130, 'v'));
+  full->add_headers()->set_key("only-a-key");
+  full->set_id("p1:3/2");
+  tasks->add_tasks();  // an empty task: an empty message, still counted
+
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::tasks);
+  for (const auto& task : expected.tasks().tasks())
+    write_task(batch, task);
+  EXPECT_EQ(batch.count(), 3u);
+  EXPECT_EQ(std::string(batch.finish()), serialized(expected));
+}
+
+TEST(BatchWriter, ResultsAreTheBytesProtobufWrites) {
+  wire::Envelope expected;
+  auto* result = expected.mutable_results()->add_results();
+  result->set_seq(5);
+  result->set_status(wire::DEAD);
+  result->set_output(std::string(70000, 'o'));  // a three-byte length
+  result->set_error("failed 3 times");
+  result->set_consumer("c1");
+  result->set_attempts(3);
+  result->set_id("p1:1/0");
+  result->set_parent("p1:1");
+  result->set_queue("pages");
+  result->set_emitted(2);
+
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::results);
+  batch.add([&](auto& r) {
+    r.varint(2, result->seq());
+    r.varint(3, static_cast<std::uint64_t>(result->status()));
+    r.bytes(4, result->output());
+    r.bytes(5, result->error());
+    r.bytes(6, result->consumer());
+    r.varint(7, result->attempts());
+    r.bytes(12, result->id());
+    r.bytes(13, result->parent());
+    r.bytes(14, result->queue());
+    r.varint(15, result->emitted());
+  });
+  EXPECT_EQ(std::string(batch.finish()), serialized(expected));
+}
+
+TEST(BatchWriter, AnEmptyBatchIsAnEnvelopeWithAnEmptyBody) {
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::results);
+  wire::Envelope expected;
+  expected.mutable_results();
+  EXPECT_EQ(std::string(batch.finish()), serialized(expected));
+  wire::Envelope decoded;
+  EXPECT_FALSE(decode(batch.frame(), 1000, decoded));
+  EXPECT_TRUE(decoded.has_results());
+}
+
+TEST(BatchWriter, StartForgetsTheLastBatch) {
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::tasks);
+  batch.add([&](auto& task) { task.bytes(4, std::string(1000, 'a')); });
+  batch.finish();
+  batch.start(BatchWriter::Kind::tasks);
+  batch.add([&](auto& task) { task.varint(2, 9); });
+  wire::Envelope expected;
+  expected.mutable_tasks()->add_tasks()->set_seq(9);
+  EXPECT_EQ(batch.count(), 1u);
+  EXPECT_EQ(std::string(batch.finish()), serialized(expected));
+}
+
+}  // namespace
+}  // namespace conveyor
