@@ -103,18 +103,19 @@ void Core::deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record) {
   const std::string& producer = producers_[key.producer]->id;
   const std::uint32_t attempt = ++record.deliveries;
   const std::string_view id = record.lineage ? std::string_view(record.lineage->id) : "";
-  slot.batch->add([&](auto& task) {  // wire::Task, field by field
-    task.bytes(1, producer);
-    task.varint(2, key.seq);
-    task.varint(3, attempt);
-    task.bytes(4, record.payload);
+  using T = wire::Task;
+  slot.batch->add([&](auto& task) {  // wire::Task, field by field, in field-number order
+    task.bytes(T::kProducerFieldNumber, producer);
+    task.varint(T::kSeqFieldNumber, key.seq);
+    task.varint(T::kAttemptFieldNumber, attempt);
+    task.bytes(T::kPayloadFieldNumber, record.payload);
     for (const wire::Header& header : record.headers) {
-      task.message(5, [&](auto& h) {
-        h.bytes(1, header.key());
-        h.bytes(2, header.value());
+      task.message(T::kHeadersFieldNumber, [&](auto& h) {
+        h.bytes(wire::Header::kKeyFieldNumber, header.key());
+        h.bytes(wire::Header::kValueFieldNumber, header.value());
       });
     }
-    task.bytes(6, id);
+    task.bytes(T::kIdFieldNumber, id);
   });
   record.state = TaskState::in_flight;
   record.holder = slot.consumer->serial;

@@ -4,18 +4,6 @@
 namespace conveyor::broker {
 namespace {
 
-// Buffers up to this size are kept for the next result; bigger outputs are allocated afresh (their
-// copy costs more than the allocation anyway) so that a pool of results never hoards memory.
-constexpr std::size_t kKeptBytes = 256;
-
-void empty_keeping_small(std::string& text) {
-  if (text.capacity() > kKeptBytes) {
-    std::string().swap(text);
-  } else {
-    text.clear();
-  }
-}
-
 // Swaps `ours` with the message's string. An empty field is only read: mutable_*() on a field that
 // was never set would allocate a string for it.
 template <class Get, class Mutable>
@@ -43,17 +31,18 @@ void FinalResult::take(wire::Result& result) {
 
 // A final result, as the producer gets it (wire::Result B->P, field by field).
 void FinalResult::write_to(std::uint64_t seq, BatchWriter& batch) const {
-  batch.add([&](auto& result) {
-    result.varint(2, seq);
-    result.varint(3, static_cast<std::uint64_t>(status));
-    result.bytes(4, output);
-    result.bytes(5, error);
-    result.bytes(6, consumer);
-    result.varint(7, attempts);
-    result.bytes(12, id);
-    result.bytes(13, parent);
-    result.bytes(14, queue);
-    result.varint(15, emitted);
+  using R = wire::Result;
+  batch.add([&](auto& result) {  // in field-number order
+    result.varint(R::kSeqFieldNumber, seq);
+    result.varint(R::kStatusFieldNumber, static_cast<std::uint64_t>(status));
+    result.bytes(R::kOutputFieldNumber, output);
+    result.bytes(R::kErrorFieldNumber, error);
+    result.bytes(R::kConsumerFieldNumber, consumer);
+    result.varint(R::kAttemptsFieldNumber, attempts);
+    result.bytes(R::kIdFieldNumber, id);
+    result.bytes(R::kParentFieldNumber, parent);
+    result.bytes(R::kQueueFieldNumber, queue);
+    result.varint(R::kEmittedFieldNumber, emitted);
   });
 }
 
@@ -62,8 +51,8 @@ void FinalResult::reset() {
   attempts = 0;
   emitted = 0;
   sent = false;
-  empty_keeping_small(output);
-  empty_keeping_small(error);
+  empty_keeping_small_buffer(output);
+  empty_keeping_small_buffer(error);
   consumer.clear();
   id.clear();
   parent.clear();

@@ -22,10 +22,23 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace conveyor::broker {
+
+// For T::reset() of pooled values: empties `text`, keeping its buffer for the next value unless it
+// is over 256 bytes (a bigger one costs more to copy into than to allocate, and would let a pool
+// hoard memory).
+inline void empty_keeping_small_buffer(std::string& text) {
+  constexpr std::size_t kKeptBytes = 256;
+  if (text.capacity() > kKeptBytes) {
+    std::string().swap(text);
+  } else {
+    text.clear();
+  }
+}
 
 template <class T>
 class SeqTable {

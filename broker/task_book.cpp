@@ -4,18 +4,8 @@
 
 namespace conveyor::broker {
 
-namespace {
-
-constexpr std::size_t kKeptPayloadBytes = 256;  // a bigger buffer is not kept for reuse
-
-}  // namespace
-
 void TaskRecord::reset() {
-  if (payload.capacity() > kKeptPayloadBytes) {
-    std::string().swap(payload);
-  } else {
-    payload.clear();
-  }
+  empty_keeping_small_buffer(payload);
   headers.Clear();
   queue = 0;
   deliveries = 0;

@@ -112,7 +112,7 @@ TEST(SeqTable, AnEmptiedTableStartsItsRingAnywhere) {
   table.get_or_add(7 + 10 * SeqTable<Value>::kMaxSpan).text = "later";
   table.get_or_add(8 + 10 * SeqTable<Value>::kMaxSpan);
   EXPECT_EQ(table.find(7 + 10 * SeqTable<Value>::kMaxSpan)->text, "later");
-  EXPECT_TRUE(table.empty() == false);
+  EXPECT_FALSE(table.empty());
   EXPECT_EQ(table.size(), 2u);
 }
 
