@@ -26,6 +26,7 @@
 #include "conveyor/broker/retry_delay.hpp"
 #include "conveyor/broker/run.hpp"
 #include "conveyor/broker/task_book.hpp"
+#include "conveyor/common/batch_reader.hpp"
 #include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/codec.hpp"
@@ -137,6 +138,31 @@ struct ProducerView {
 
 struct FinalResult;
 
+// What a final result says, whoever decided it: a consumer (OK or FAILED), or the broker (a task
+// dead after --max-attempts, a payload over the limit). The views are copied into a FinalResult.
+struct Outcome {
+  wire::Status status = wire::STATUS_UNSPECIFIED;
+  std::string_view output;
+  std::string_view error;
+  std::string_view consumer;  // empty when the broker decided
+
+  static Outcome by_broker(wire::Status status, std::string_view error) {
+    Outcome outcome;
+    outcome.status = status;
+    outcome.error = error;
+    return outcome;
+  }
+};
+
+// Hashes std::string keys and string_view lookups alike, so a lookup by a view into a frame does
+// not build a std::string.
+struct TransparentHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
 class Core {
  public:
   Core(Config config, TimePoint now);
@@ -195,7 +221,7 @@ class Core {
   std::optional<std::string> check_queues(Side side, const wire::Hello& hello);
   void declare_emit_edge(ConsumerSession& consumer);
   void emit_children(ConsumerSession& consumer, const TaskKey& key, TaskRecord& record,
-                     const wire::Result& result, TimePoint now);
+                     const ResultView& result, TimePoint now);
   std::string id_of(const TaskKey& key, const TaskRecord& record) const;
   void finish_stages();
   bool emit_target_full(const ConsumerSession& consumer) const;
@@ -214,8 +240,12 @@ class Core {
   void welcome_producer(ProducerBook& producer, TimePoint now);
   bool check_hello(Side side, std::string_view route, const wire::Hello& hello,
                    std::string_view address, TimePoint now);
-  void on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now);
-  void accept_task(ProducerBook& producer, wire::Task& task, TimePoint now);
+  bool read_batch_in_place(Side side, std::string_view route, std::string_view frame,
+                           std::string_view address, TimePoint now);
+  bool welcomed(Side side, std::string_view route, const char* body, std::string_view address,
+                TimePoint now);
+  void on_tasks(ProducerBook& producer, std::span<TaskView> tasks, TimePoint now);
+  void accept_task(ProducerBook& producer, const TaskView& task, TimePoint now);
   void refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs, bool too_many,
                     TimePoint now);
   void on_pill(ProducerBook& producer, const wire::Pill& pill, TimePoint now);
@@ -229,28 +259,28 @@ class Core {
                            std::string_view address, TimePoint now);
   std::optional<LiveSession> live_session_of(Side side, const std::string& id) const;
   void on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& goodbye, TimePoint now);
-  void on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now);
-  TaskRecord* held_delivery(const ConsumerSession& consumer, const wire::Result& result,
+  void on_results(ConsumerSession& consumer, std::span<ResultView> results, TimePoint now);
+  TaskRecord* held_delivery(const ConsumerSession& consumer, const ResultView& result,
                             TaskKey& key);
-  void on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now);
-  void retry_later(const TaskKey& key, TaskRecord& record, wire::Result& result, TimePoint now);
+  void on_result(ConsumerSession& consumer, const ResultView& result, TimePoint now);
+  void retry_later(const TaskKey& key, TaskRecord& record, Outcome outcome, TimePoint now);
   void on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now);
   void on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& goodbye, TimePoint now);
 
   // core_tasks.cpp: what happens to a task
-  void finalize(const TaskKey& key, TaskRecord& record, wire::Result& result);
-  FinalResult& deliver_final(ProducerBook& producer, std::uint64_t seq, wire::Result& result,
+  void finalize(const TaskKey& key, TaskRecord& record, const Outcome& outcome);
+  FinalResult& deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,
                              Duration task_time);
   void release_all(ConsumerSession& consumer,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending,
                    TimePoint now);
   void release(ConsumerSession& consumer, const TaskKey& key, bool count_attempt);
-  void lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why);
+  void lose_delivery(const TaskKey& key, TaskRecord& record, std::string_view why);
   void end_consumer(std::uint64_t serial, const std::string& why);
   // `gone`: the session ended (not replaced by a new one of the same process).
   void detach_producer(ProducerBook& producer, TimePoint now, bool gone = true);
-  std::optional<TaskKey> key_of(const std::string& producer, std::uint64_t seq) const;
+  std::optional<TaskKey> key_of(std::string_view producer, std::uint64_t seq) const;
   std::uint32_t producer_slot(const std::string& id);
 
   // core_flush.cpp: turning state into messages
@@ -297,12 +327,15 @@ class Core {
   RetryDelay retry_delay_;
   std::vector<Outgoing> outbox_;
   std::vector<BatchWriter> spare_batches_;  // recycle(): sent, to refill
-  EnvelopeDecoder decoder_;                 // reuses the Task and Result objects of earlier batches
+  BatchReader batch_reader_;                // task and result batches, in place (the fast path)
+  EnvelopeDecoder decoder_;  // everything else; reuses the messages of earlier batches
   Stats stats_;
   TaskTimeHistogram task_times_;
 
   std::vector<std::unique_ptr<ProducerBook>> producers_;  // by slot; slots live for the process
-  std::unordered_map<std::string, std::uint32_t> producer_slots_;        // id -> slot
+  std::unordered_map<std::string, std::uint32_t, TransparentHash, std::equal_to<>>
+      producer_slots_;  // id -> slot; looked up by a result's string_view
+  mutable std::optional<std::uint32_t> last_key_slot_;                   // key_of()'s last answer
   std::unordered_map<std::string, std::uint32_t> producer_routes_;       // route -> slot
   std::map<std::uint64_t, std::unique_ptr<ConsumerSession>> consumers_;  // serial -> session
   std::unordered_map<std::string, std::uint64_t> consumer_routes_;       // route -> serial

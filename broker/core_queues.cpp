@@ -63,8 +63,8 @@ std::string Core::id_of(const TaskKey& key, const TaskRecord& record) const {
 // §7.4: the tasks a result emits are registered before the result is final. They belong to the
 // root task's producer; a later delivery of the same task emits the same tasks, kept once (by K).
 void Core::emit_children(ConsumerSession& consumer, const TaskKey& key, TaskRecord& record,
-                         const wire::Result& result, TimePoint now) {
-  const auto count = static_cast<std::uint32_t>(result.emit_size());
+                         const ResultView& result, TimePoint now) {
+  const auto count = result.emit == nullptr ? 0 : static_cast<std::uint32_t>(result.emit->size());
   if (count == 0) return;
   if (!consumer.emit_to) {
     count_bad(BadInput::bad_emit, Side::backend, consumer.route, consumer.address,
@@ -75,7 +75,7 @@ void Core::emit_children(ConsumerSession& consumer, const TaskKey& key, TaskReco
   const std::string parent = id_of(key, record);
   for (std::uint32_t k = record.emitted; k < count; ++k) {
     TaskRecord child;
-    child.payload = result.emit(static_cast<int>(k));
+    child.payload = result.emit->Get(static_cast<int>(k));
     child.queue = *consumer.emit_to;
     child.received = now;
     child.lineage = std::make_unique<Lineage>(Lineage{parent + "/" + std::to_string(k), parent});

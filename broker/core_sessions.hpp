@@ -58,9 +58,8 @@ struct FinalResult {
   std::string parent;
   std::string queue;
 
-  // Takes status, output, error and consumer from a consumer's result, leaving it this record's
-  // old (cleared) buffers, which the next batch is parsed into.
-  void take(wire::Result& result);
+  // Copies the outcome into this record's strings (their capacity is reused).
+  void take(const Outcome& outcome);
   void write_to(std::uint64_t seq, BatchWriter& batch) const;  // as the producer gets it
   void reset();  // for reuse: empties everything, keeps small buffers
 };

@@ -9,13 +9,12 @@
 
 namespace conveyor::broker {
 
-void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint now) {
-  auto& tasks = *batch.mutable_tasks();
-  const bool too_many = static_cast<std::size_t>(tasks.size()) > config_.max_batch_tasks;
+void Core::on_tasks(ProducerBook& producer, std::span<TaskView> tasks, TimePoint now) {
+  const bool too_many = tasks.size() > config_.max_batch_tasks;
   std::vector<std::uint64_t> rejected;
-  for (auto& task : tasks) {
+  for (const TaskView& task : tasks) {
     if (stopping_ || too_many || producer.outstanding == 0) {
-      rejected.push_back(task.seq());
+      rejected.push_back(task.seq);
     } else {
       accept_task(producer, task, now);
     }
@@ -23,10 +22,10 @@ void Core::on_tasks(ProducerBook& producer, wire::TaskBatch& batch, TimePoint no
   if (!rejected.empty()) refuse_tasks(producer, std::move(rejected), too_many, now);
 }
 
-void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) {
+void Core::accept_task(ProducerBook& producer, const TaskView& task, TimePoint now) {
   --producer.outstanding;
   --queues_[producer.queue]->outstanding;
-  const TaskKey key{producer.slot, task.seq()};
+  const TaskKey key{producer.slot, task.seq};
   if (book_.contains(key) || producer.unacked.contains(key.seq)) {
     ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
     return;
@@ -34,21 +33,18 @@ void Core::accept_task(ProducerBook& producer, wire::Task& task, TimePoint now) 
   ++stats_.tasks_received;
   ++producer.tasks_accepted;
   run_.on_work(producer.slot);
-  if (task.payload().size() > config_.max_payload_bytes) {
-    wire::Result result;
-    result.set_status(wire::FAILED);
-    result.set_error("payload of " + std::to_string(task.payload().size()) +
-                     " bytes is over the broker's --max-payload-bytes " +
-                     std::to_string(config_.max_payload_bytes));
-    deliver_final(producer, key.seq, result, Duration::zero());
+  if (task.payload.size() > config_.max_payload_bytes) {
+    const std::string error = "payload of " + std::to_string(task.payload.size()) +
+                              " bytes is over the broker's --max-payload-bytes " +
+                              std::to_string(config_.max_payload_bytes);
+    deliver_final(producer, key.seq, Outcome::by_broker(wire::FAILED, error), Duration::zero());
     return;
   }
   TaskRecord& record = book_.add(key, producer.queue);
-  // Swapped, not moved: the parsed task gets the reused record's old buffer, and the next batch
-  // is parsed into it instead of allocating one per task. (An empty payload is only read:
-  // mutable_payload() on an unset field allocates.)
-  if (!task.payload().empty()) record.payload.swap(*task.mutable_payload());
-  if (!task.headers().empty()) record.headers.Swap(task.mutable_headers());
+  // The one copy at-least-once needs: the frame is gone once this message is handled. It goes
+  // into the reused record's buffer, so steady state does not allocate.
+  record.payload.assign(task.payload);
+  if (task.headers != nullptr) record.headers.Swap(task.headers);
   record.received = now;
 }
 
@@ -101,8 +97,8 @@ void Core::on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& good
   detach_producer(producer, now);
 }
 
-void Core::on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimePoint now) {
-  for (auto& result : *batch.mutable_results())
+void Core::on_results(ConsumerSession& consumer, std::span<ResultView> results, TimePoint now) {
+  for (const ResultView& result : results)
     on_result(consumer, result, now);
 }
 
@@ -110,60 +106,63 @@ void Core::on_results(ConsumerSession& consumer, wire::ResultBatch& batch, TimeP
 // and the attempt it was given as). Anything else (a task never given, given to another
 // consumer, an older delivery) is bad input and changes nothing: it can neither be written to a
 // producer's results nor displace the real result.
-TaskRecord* Core::held_delivery(const ConsumerSession& consumer, const wire::Result& result,
+TaskRecord* Core::held_delivery(const ConsumerSession& consumer, const ResultView& result,
                                 TaskKey& key) {
-  const auto found = key_of(result.producer(), result.seq());
+  const auto found = key_of(result.producer, result.seq);
   if (!found) return nullptr;
   key = *found;
   TaskRecord* record = book_.find(key);
   if (record == nullptr || record->state != TaskState::in_flight ||
-      record->holder != consumer.serial || result.attempts() != record->deliveries) {
+      record->holder != consumer.serial || result.attempts != record->deliveries) {
     return nullptr;
   }
   return record;
 }
 
-void Core::on_result(ConsumerSession& consumer, wire::Result& result, TimePoint now) {
+void Core::on_result(ConsumerSession& consumer, const ResultView& result, TimePoint now) {
   TaskKey key;
   TaskRecord* record = held_delivery(consumer, result, key);
   if (record == nullptr) {
     count_bad(BadInput::not_holder, Side::backend, consumer.route, consumer.address,
               "consumer " + consumer.id + " sent a result for " +
-                  task_id(result.producer(), result.seq()) + " attempt " +
-                  std::to_string(result.attempts()) + ", a delivery it does not hold",
+                  task_id(result.producer, result.seq) + " attempt " +
+                  std::to_string(result.attempts) + ", a delivery it does not hold",
               now);
     return;
   }
   consumer.in_flight.erase(key);
   ++consumer.completed;
-  result.set_consumer(consumer.id);
   emit_children(consumer, key, *record, result, now);  // before the result is final
-  if (result.status() == wire::OK) return finalize(key, *record, result);
-  result.set_status(wire::FAILED);  // only the broker says dead
-  if (result.timed_out() || result.lost()) {
+  // Only the broker says dead: anything but OK from a consumer is FAILED.
+  Outcome outcome{.status = result.status == wire::OK ? wire::OK : wire::FAILED,
+                  .output = result.output,
+                  .error = result.error,
+                  .consumer = consumer.id};
+  if (outcome.status == wire::OK) return finalize(key, *record, outcome);
+  if (result.timed_out || result.lost) {
     // Cut short (--task-timeout, a worker process that died): like a consumer lost while
     // holding it, it goes again at once, the attempt counted.
-    stats_.timed_out += result.timed_out() ? 1 : 0;
-    return lose_delivery(key, *record, result.error());
+    stats_.timed_out += result.timed_out ? 1 : 0;
+    return lose_delivery(key, *record, result.error);
   }
-  if (result.retry() || config_.retry_failed) return retry_later(key, *record, result, now);
-  finalize(key, *record, result);
+  if (result.retry || config_.retry_failed) return retry_later(key, *record, outcome, now);
+  finalize(key, *record, outcome);
 }
 
 // §7.2: a retried task waits in the delay queue (--retry-delay, doubling per attempt, full
 // jitter) and then joins the queue's tail; after --max-attempts deliveries it is dead.
-void Core::retry_later(const TaskKey& key, TaskRecord& record, wire::Result& result,
-                       TimePoint now) {
+void Core::retry_later(const TaskKey& key, TaskRecord& record, Outcome outcome, TimePoint now) {
   if (record.deliveries < config_.max_attempts) {
     book_.delay(key, record, now + retry_delay_.next(record.deliveries));
     ++stats_.retried;
     return;
   }
-  result.set_status(wire::DEAD);
-  result.set_error("failed " + std::to_string(record.deliveries) +
-                   " times (--max-attempts); last error: " + result.error());
-  log_->warn("task {} is dead: {}", task_id(result.producer(), key.seq), result.error());
-  finalize(key, record, result);
+  const std::string error = "failed " + std::to_string(record.deliveries) +
+                            " times (--max-attempts); last error: " + std::string(outcome.error);
+  log_->warn("task {} is dead: {}", id_of(key, record), error);
+  outcome.status = wire::DEAD;
+  outcome.error = error;
+  finalize(key, record, outcome);
 }
 
 void Core::on_credit(ConsumerSession& consumer, const wire::Credit& credit, TimePoint now) {
@@ -187,9 +186,9 @@ void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& g
   end_consumer(consumer.serial, "left");
 }
 
-void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result& result) {
+void Core::finalize(const TaskKey& key, TaskRecord& record, const Outcome& outcome) {
   const Duration task_time = last_now_ - record.received;
-  FinalResult& final = deliver_final(*producers_[key.producer], key.seq, result, task_time);
+  FinalResult& final = deliver_final(*producers_[key.producer], key.seq, outcome, task_time);
   final.attempts = record.deliveries;
   final.emitted = record.emitted;
   if (record.lineage) {  // an emitted task: its producer learns where it comes from
@@ -200,11 +199,11 @@ void Core::finalize(const TaskKey& key, TaskRecord& record, wire::Result& result
   book_.erase(key);
 }
 
-FinalResult& Core::deliver_final(ProducerBook& producer, std::uint64_t seq, wire::Result& result,
+FinalResult& Core::deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,
                                  Duration task_time) {
   task_times_.observe(task_time);
   ++producer.results_final;
-  switch (result.status()) {
+  switch (outcome.status) {
     case wire::OK:
       ++stats_.ok;
       break;
@@ -219,7 +218,7 @@ FinalResult& Core::deliver_final(ProducerBook& producer, std::uint64_t seq, wire
   bool added = false;
   FinalResult& final = producer.unacked.get_or_add(seq, &added);
   if (!added) final.reset();  // cannot happen (a task in the book has no final result): be safe
-  final.take(result);
+  final.take(outcome);
   return final;
 }
 
@@ -269,18 +268,16 @@ void Core::release(ConsumerSession& consumer, const TaskKey& key, bool count_att
   }
 }
 
-void Core::lose_delivery(const TaskKey& key, TaskRecord& record, const std::string& why) {
+void Core::lose_delivery(const TaskKey& key, TaskRecord& record, std::string_view why) {
   if (record.deliveries < config_.max_attempts) {
     book_.requeue_front(key, record);
     ++stats_.redelivered;
     return;
   }
-  wire::Result result;
-  result.set_status(wire::DEAD);
-  result.set_error("lost " + std::to_string(record.deliveries) +
-                   " times (--max-attempts); last: " + why);
-  log_->warn("task {} is dead: {}", task_id(producers_[key.producer]->id, key.seq), result.error());
-  finalize(key, record, result);
+  const std::string error = "lost " + std::to_string(record.deliveries) +
+                            " times (--max-attempts); last: " + std::string(why);
+  log_->warn("task {} is dead: {}", task_id(producers_[key.producer]->id, key.seq), error);
+  finalize(key, record, Outcome::by_broker(wire::DEAD, error));
 }
 
 void Core::end_consumer(std::uint64_t serial, const std::string& why) {
@@ -319,9 +316,16 @@ void Core::detach_producer(ProducerBook& producer, TimePoint now, bool gone) {
   producer.detached_at = now;
 }
 
-std::optional<TaskKey> Core::key_of(const std::string& producer, std::uint64_t seq) const {
+std::optional<TaskKey> Core::key_of(std::string_view producer, std::uint64_t seq) const {
+  // A batch of results is nearly always for one producer: comparing with the last one found
+  // costs a few instructions where hashing the id costs a hundred. (Slots are never reused, so
+  // the remembered one cannot go stale.)
+  if (last_key_slot_ && producers_[*last_key_slot_]->id == producer) {
+    return TaskKey{*last_key_slot_, seq};
+  }
   auto it = producer_slots_.find(producer);
   if (it == producer_slots_.end()) return std::nullopt;
+  last_key_slot_ = it->second;
   return TaskKey{it->second, seq};
 }
 

@@ -2,31 +2,13 @@
 #include "conveyor/broker/core_sessions.hpp"
 
 namespace conveyor::broker {
-namespace {
 
-// Swaps `ours` with the message's string. An empty field is only read: mutable_*() on a field that
-// was never set would allocate a string for it.
-template <class Get, class Mutable>
-void swap_in(std::string& ours, Get get, Mutable mutable_field) {
-  if (get().empty()) {
-    ours.clear();
-  } else {
-    ours.swap(*mutable_field());
-  }
-}
-
-}  // namespace
-
-void FinalResult::take(wire::Result& result) {
-  status = result.status();
+void FinalResult::take(const Outcome& outcome) {
+  status = outcome.status;
   sent = false;
-  swap_in(
-      output, [&]() -> const std::string& { return result.output(); },
-      [&] { return result.mutable_output(); });
-  swap_in(
-      error, [&]() -> const std::string& { return result.error(); },
-      [&] { return result.mutable_error(); });
-  consumer = result.consumer();
+  output.assign(outcome.output);
+  error.assign(outcome.error);
+  consumer.assign(outcome.consumer);
 }
 
 // A final result, as the producer gets it (wire::Result B->P, field by field).

@@ -58,7 +58,13 @@ void answer_tasks(Core& core, const std::vector<Outgoing>& sent, std::uint8_t ho
       result->set_attempts(task.attempt());  // the delivery it answers, as a consumer does
       result->set_status((how + task.seq()) % 3 == 0 ? wire::FAILED : wire::OK);
     }
-    core.on_envelope(Side::backend, out.route, reply, "fuzz", now);
+    if ((how & 4) != 0) {  // as bytes, the shell's way (the in-place reader), or as a message
+      const std::string frame = reply.SerializeAsString();
+      const std::string_view view = frame;
+      core.on_frames(Side::backend, out.route, {&view, 1}, "fuzz", now);
+    } else {
+      core.on_envelope(Side::backend, out.route, reply, "fuzz", now);
+    }
   }
 }
 

@@ -1,0 +1,295 @@
+// BatchReader: task and result batches read in place (batch_reader.hpp says what it takes).
+#include "conveyor/common/batch_reader.hpp"
+
+#include <cstddef>
+#include <cstring>
+
+namespace conveyor {
+namespace {
+
+constexpr int kVarint = 0;
+constexpr int kDelimited = 2;
+
+// A position in a message's bytes. Each read checks the end and returns false on anything the
+// reader does not take; the caller then gives up on the whole frame.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view bytes)
+      : at_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(at_ + bytes.size()) {}
+
+  bool done() const { return at_ == end_; }
+
+  // A one-byte tag (fields 1..15, all ours are): a longer one may be an overlong encoding, which
+  // is not worth telling apart from libprotobuf's limits. Field 0 is malformed.
+  bool tag(int& field, int& type) {
+    if (at_ == end_ || (*at_ & 0x80) != 0) return false;
+    field = *at_ >> 3;
+    type = *at_ & 7;
+    ++at_;
+    return field != 0;
+  }
+
+  // Up to ten bytes, and no bits beyond 64: what libprotobuf reads without question.
+  bool varint(std::uint64_t& value) {
+    if (at_ != end_ && *at_ < 0x80) {  // most are one byte: seqs under 128, flags, short lengths
+      value = *at_++;
+      return true;
+    }
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at_ == end_) return false;
+      const unsigned byte = *at_++;
+      if (shift == 63 && byte > 1) return false;
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // A length of at most five bytes (a varint32, as libprotobuf reads sizes) within the message.
+  bool delimited(std::string_view& value) {
+    const unsigned char* start = at_;
+    std::uint64_t size = 0;
+    if (!varint(size) || at_ - start > 5 || size > static_cast<std::uint64_t>(end_ - at_)) {
+      return false;
+    }
+    value = std::string_view(reinterpret_cast<const char*>(at_), size);
+    at_ += size;
+    return true;
+  }
+
+ private:
+  const unsigned char* at_;
+  const unsigned char* end_;
+};
+
+// ASCII is valid UTF-8, which proto3 requires of a string field; anything else is left to
+// libprotobuf's own validator.
+bool ascii(std::string_view text) {
+  constexpr std::uint64_t kHighBits = 0x8080808080808080;
+  std::size_t at = 0;
+  for (; at + 8 <= text.size(); at += 8) {  // a word at a time: ids and errors run long
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + at, 8);
+    if ((word & kHighBits) != 0) return false;
+  }
+  for (; at < text.size(); ++at) {
+    if ((static_cast<unsigned char>(text[at]) & 0x80) != 0) return false;
+  }
+  return true;
+}
+
+bool ascii_into(std::string_view value, std::string_view& field) {
+  field = value;
+  return ascii(value);
+}
+
+// The scalar fields of a Task; a repeated scalar is the last one read, as in libprotobuf.
+bool task_varint(int field, std::uint64_t value, TaskView& task) {
+  using T = wire::Task;
+  switch (field) {
+    case T::kSeqFieldNumber:
+      task.seq = value;
+      return true;
+    case T::kAttemptFieldNumber:
+      task.attempt = static_cast<std::uint32_t>(value);  // uint32: truncated, as libprotobuf does
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool task_delimited(int field, std::string_view value, TaskView& task) {
+  using T = wire::Task;
+  switch (field) {
+    case T::kProducerFieldNumber:
+      return ascii_into(value, task.producer);
+    case T::kPayloadFieldNumber:
+      task.payload = value;  // bytes: no validation
+      return true;
+    case T::kIdFieldNumber:
+      return ascii_into(value, task.id);
+    default:
+      return false;  // headers, or a field this version does not know
+  }
+}
+
+bool result_varint(int field, std::uint64_t value, ResultView& result) {
+  using R = wire::Result;
+  switch (field) {
+    case R::kSeqFieldNumber:
+      result.seq = value;
+      return true;
+    case R::kStatusFieldNumber:  // an open enum: any int32, as libprotobuf keeps it
+      result.status = static_cast<wire::Status>(static_cast<std::int32_t>(value));
+      return true;
+    case R::kAttemptsFieldNumber:
+      result.attempts = static_cast<std::uint32_t>(value);
+      return true;
+    case R::kRetryFieldNumber:
+      result.retry = value != 0;
+      return true;
+    case R::kTimedOutFieldNumber:
+      result.timed_out = value != 0;
+      return true;
+    case R::kLostFieldNumber:
+      result.lost = value != 0;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool result_delimited(int field, std::string_view value, ResultView& result) {
+  using R = wire::Result;
+  switch (field) {
+    case R::kProducerFieldNumber:
+      return ascii_into(value, result.producer);
+    case R::kOutputFieldNumber:
+      result.output = value;
+      return true;
+    case R::kErrorFieldNumber:
+      return ascii_into(value, result.error);
+    case R::kConsumerFieldNumber:
+      return ascii_into(value, result.consumer);
+    default:
+      return false;  // emits, the B->P fields, or a field this version does not know
+  }
+}
+
+// The fields of a Task and of a Result, as types (not function pointers) so that the reader
+// below is compiled for each with its fields inlined.
+struct TaskFields {
+  static bool varint(int field, std::uint64_t value, TaskView& task) {
+    return task_varint(field, value, task);
+  }
+  static bool delimited(int field, std::string_view value, TaskView& task) {
+    return task_delimited(field, value, task);
+  }
+};
+struct ResultFields {
+  static bool varint(int field, std::uint64_t value, ResultView& result) {
+    return result_varint(field, value, result);
+  }
+  static bool delimited(int field, std::string_view value, ResultView& result) {
+    return result_delimited(field, value, result);
+  }
+};
+
+// Reads one Task or Result, each field through Fields.
+template <class View, class Fields>
+bool read_fields(std::string_view bytes, View& view, Fields) {
+  Cursor in(bytes);
+  while (!in.done()) {
+    int field = 0;
+    int type = 0;
+    if (!in.tag(field, type)) return false;
+    if (type == kVarint) {
+      std::uint64_t value = 0;
+      if (!in.varint(value) || !Fields::varint(field, value, view)) return false;
+    } else if (type == kDelimited) {
+      std::string_view value;
+      if (!in.delimited(value) || !Fields::delimited(field, value, view)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A TaskBatch or ResultBatch: field 1, repeated, each element read by `read_one` into `views`.
+template <class View, class ReadOne>
+bool read_batch(std::string_view bytes, std::vector<View>& views, ReadOne read_one) {
+  Cursor in(bytes);
+  while (!in.done()) {
+    int field = 0;
+    int type = 0;
+    std::string_view element;
+    if (!in.tag(field, type) || field != 1 || type != kDelimited || !in.delimited(element)) {
+      return false;
+    }
+    if (!read_one(element, views.emplace_back())) return false;
+  }
+  return true;
+}
+
+// The envelope: its version and one batch body, in either order, each once.
+BatchReader::Kind read_envelope(std::string_view frame, std::uint64_t& version,
+                                std::string_view& body) {
+  using E = wire::Envelope;
+  using Kind = BatchReader::Kind;
+  Cursor in(frame);
+  Kind kind = Kind::none;
+  while (!in.done()) {
+    int field = 0;
+    int type = 0;
+    if (!in.tag(field, type)) return Kind::none;
+    if (field == E::kVersionFieldNumber && type == kVarint) {
+      if (!in.varint(version)) return Kind::none;
+    } else if ((field == E::kTasksFieldNumber || field == E::kResultsFieldNumber) &&
+               type == kDelimited && kind == Kind::none) {
+      if (!in.delimited(body)) return Kind::none;
+      kind = field == E::kTasksFieldNumber ? Kind::tasks : Kind::results;
+    } else {
+      return Kind::none;  // another body, a second one (libprotobuf would merge it), unknown
+    }
+  }
+  return kind;
+}
+
+}  // namespace
+
+BatchReader::Kind BatchReader::read(std::string_view frame, std::uint32_t version) {
+  tasks_.clear();
+  results_.clear();
+  std::uint64_t got = 0;
+  std::string_view body;
+  const Kind kind = read_envelope(frame, got, body);
+  if (kind == Kind::none || static_cast<std::uint32_t>(got) != version) return Kind::none;
+  const bool ok = kind == Kind::tasks
+                      ? read_batch(body, tasks_,
+                                   [](std::string_view bytes, TaskView& task) {
+                                     return read_fields(bytes, task, TaskFields{});
+                                   })
+                      : read_batch(body, results_, [](std::string_view bytes, ResultView& result) {
+                          return read_fields(bytes, result, ResultFields{});
+                        });
+  return ok ? kind : Kind::none;
+}
+
+std::span<TaskView> BatchReader::view(wire::TaskBatch& batch) {
+  tasks_.clear();
+  for (auto& task : *batch.mutable_tasks()) {
+    tasks_.push_back(TaskView{
+        .producer = task.producer(),
+        .seq = task.seq(),
+        .attempt = task.attempt(),
+        .payload = task.payload(),
+        .id = task.id(),
+        .headers = task.headers().empty() ? nullptr : task.mutable_headers(),
+    });
+  }
+  return tasks_;
+}
+
+std::span<ResultView> BatchReader::view(const wire::ResultBatch& batch) {
+  results_.clear();
+  for (const auto& result : batch.results()) {
+    results_.push_back(ResultView{
+        .producer = result.producer(),
+        .seq = result.seq(),
+        .status = result.status(),
+        .output = result.output(),
+        .error = result.error(),
+        .consumer = result.consumer(),
+        .attempts = result.attempts(),
+        .retry = result.retry(),
+        .timed_out = result.timed_out(),
+        .lost = result.lost(),
+        .emit = result.emit().empty() ? nullptr : &result.emit(),
+    });
+  }
+  return results_;
+}
+
+}  // namespace conveyor
