@@ -1,42 +1,62 @@
 #include "conveyor/common/text.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 #include <openssl/evp.h>
 
 namespace conveyor {
 
+namespace {
+
+// The length of the multibyte sequence at `p` (a lead byte, 0x80 or above), or 0 when it is not
+// a well-formed one: a bad lead or continuation byte, cut short by `end`, overlong, a surrogate
+// or above U+10FFFF.
+std::ptrdiff_t multibyte_length(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = *p;
+  int extra;
+  std::uint32_t cp;
+  if ((c & 0xE0) == 0xC0) {
+    extra = 1;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    extra = 2;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    extra = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (end - p <= extra) return 0;
+  for (int i = 1; i <= extra; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  static constexpr std::uint32_t kMinimum[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMinimum[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return extra + 1;
+}
+
+}  // namespace
+
 bool is_valid_utf8(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const auto* end = p + bytes.size();
   while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
+    // Eight ASCII bytes at a time: results and ids are mostly ASCII, and this runs for every
+    // result line the producer writes.
+    constexpr std::uint64_t kHighBits = 0x8080808080808080;
+    std::uint64_t word = 0;
+    if (end - p >= 8 && (std::memcpy(&word, p, 8), (word & kHighBits) == 0)) {
+      p += 8;
+    } else if (*p < 0x80) {
       ++p;
-      continue;
-    }
-    int extra;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
+    } else if (const auto length = multibyte_length(p, end); length > 0) {
+      p += length;
     } else {
       return false;
     }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    static constexpr std::uint32_t kMinimum[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMinimum[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    p += extra + 1;
   }
   return true;
 }
@@ -76,17 +96,22 @@ char named_escape(char c) {
 
 void append_json_string(std::string& out, std::string_view bytes) {
   const bool utf8 = is_valid_utf8(bytes);
-  for (const char c : bytes) {
+  // Bytes that need no escape are appended a run at a time, not one push_back each.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const char c = bytes[i];
     const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && c != '"' && c != '\\' && (utf8 || byte < 0x80)) continue;
+    out.append(bytes.data() + run, i - run);
+    run = i + 1;
     if (const char name = named_escape(c)) {
       out.push_back('\\');
       out.push_back(name);
-    } else if (byte < 0x20 || (!utf8 && byte >= 0x80)) {
-      append_escaped(out, byte);
     } else {
-      out.push_back(c);
+      append_escaped(out, byte);
     }
   }
+  out.append(bytes.data() + run, bytes.size() - run);
 }
 
 std::string base64_encode(std::string_view bytes) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -33,27 +34,53 @@ std::uint64_t root_seq(const std::string& id) {
   return colon == std::string::npos ? 0 : std::strtoull(id.c_str() + colon + 1, nullptr, 10);
 }
 
+void append_number(std::string& line, std::uint64_t value) {
+  char digits[20];
+  const auto end = std::to_chars(std::begin(digits), std::end(digits), value).ptr;
+  line.append(digits, end);
+}
+
+void append_id(std::string& line, const std::string& producer_id, const wire::Result& result) {
+  if (!result.id().empty()) {  // an emitted task's
+    append_json_string(line, result.id());
+    return;
+  }
+  // task_id(), written in place: one line per result, no string made for it
+  append_json_string(line, producer_id);
+  line += ':';
+  append_number(line, result.seq());
+}
+
+// The output as JSON text when it is UTF-8, else base64 with "encoding" saying so.
+void append_output(std::string& line, const std::string& output) {
+  if (is_valid_utf8(output)) {
+    append_json_string(line, output);
+    line += '"';
+  } else {
+    line += base64_encode(output);
+    line += "\",\"encoding\":\"base64\"";
+  }
+}
+
 }  // namespace
 
 std::string format_result_line(const std::string& producer_id, const wire::Result& result) {
   std::string line;
-  line.reserve(96 + result.output().size() + result.error().size());
+  append_result_line(line, producer_id, result);
+  return line;
+}
+
+void append_result_line(std::string& line, const std::string& producer_id,
+                        const wire::Result& result) {
   const bool emitted = !result.id().empty();
   line += "{\"id\":\"";
-  append_json_string(line, emitted ? result.id() : task_id(producer_id, result.seq()));
+  append_id(line, producer_id, result);
   line += "\",\"seq\":";
-  line += std::to_string(emitted ? root_seq(result.id()) : result.seq());
+  append_number(line, emitted ? root_seq(result.id()) : result.seq());
   line += ",\"status\":\"";
   line += status_name(result.status());
   line += "\",\"output\":\"";
-  const bool text = is_valid_utf8(result.output());
-  if (text) {
-    append_json_string(line, result.output());
-  } else {
-    line += base64_encode(result.output());
-  }
-  line += '"';
-  if (!text) line += ",\"encoding\":\"base64\"";
+  append_output(line, result.output());
   if (result.status() != wire::OK) {
     line += ",\"error\":\"";
     append_json_string(line, result.error());
@@ -62,7 +89,7 @@ std::string format_result_line(const std::string& producer_id, const wire::Resul
   line += ",\"consumer\":\"";
   append_json_string(line, result.consumer());
   line += "\",\"attempts\":";
-  line += std::to_string(result.attempts());
+  append_number(line, result.attempts());
   if (emitted) {
     line += ",\"queue\":\"";
     append_json_string(line, result.queue());
@@ -71,7 +98,6 @@ std::string format_result_line(const std::string& producer_id, const wire::Resul
     line += '"';
   }
   line += '}';
-  return line;
 }
 
 ResumePoint read_resume_point(const std::string& path, const std::string& producer_id) {
@@ -117,7 +143,8 @@ ResultsFile::~ResultsFile() {
 
 void ResultsFile::write(const std::string& producer_id, const wire::Result& result) {
   if (file_ == nullptr) return;
-  line_ = format_result_line(producer_id, result);
+  line_.clear();  // one buffer for every line: its capacity is kept
+  append_result_line(line_, producer_id, result);
   line_.push_back('\n');
   std::fwrite(line_.data(), 1, line_.size(), file_);
 }

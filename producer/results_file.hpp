@@ -14,6 +14,9 @@ namespace conveyor::producer {
 
 // One results line for `result` of producer `producer_id` (without the newline).
 std::string format_result_line(const std::string& producer_id, const wire::Result& result);
+// The same line appended to `line`: ResultsFile reuses one buffer for all of them.
+void append_result_line(std::string& line, const std::string& producer_id,
+                        const wire::Result& result);
 
 // --resume: what an earlier run left at `path` (nothing when there is no file), its torn last
 // line cut off. Throws std::runtime_error when it cannot be read or is not this producer's.

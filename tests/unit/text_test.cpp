@@ -84,6 +84,33 @@ TEST(Utf8, RejectsLoneContinuationBytes) {
   EXPECT_FALSE(is_valid_utf8(bytes({0xC3, 0xA9, 0xA9})));  // é plus one too many
 }
 
+// The validator reads eight ASCII bytes at a time: a bad or multibyte sequence must be seen
+// wherever it falls in or across those words.
+TEST(Utf8, ASequenceIsCheckedWhereverItFallsInALongText) {
+  for (std::size_t at = 0; at <= 24; ++at) {
+    const std::string before(at, 'a');
+    const std::string after(24 - at, 'z');
+    EXPECT_FALSE(is_valid_utf8(before + bytes({0xFF}) + after)) << at;
+    EXPECT_FALSE(is_valid_utf8(before + bytes({0xED, 0xA0, 0x80}) + after)) << at;  // surrogate
+    EXPECT_FALSE(is_valid_utf8(before + bytes({0xE2, 0x82}))) << at;  // cut by the end
+    EXPECT_TRUE(is_valid_utf8(before + bytes({0xE2, 0x82, 0xAC}) + after)) << at;
+    EXPECT_TRUE(is_valid_utf8(before + after));
+  }
+}
+
+TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
+  for (std::size_t at = 0; at <= 20; ++at) {
+    const std::string before(at, 'a');
+    const std::string after(20 - at, 'z');
+    std::string out = "[";
+    append_json_string(out, before + "\"" + after + "\n");
+    EXPECT_EQ(out, "[" + before + "\\\"" + after + "\\n") << at;
+    std::string latin1;
+    append_json_string(latin1, before + bytes({0xE9}) + after);
+    EXPECT_EQ(latin1, before + "\\u00e9" + after) << at;
+  }
+}
+
 TEST(JsonString, EscapesQuoteBackslashAndTheNamedControls) {
   std::string out = "prefix:";
   append_json_string(out, "a\"b\\c\nd\re\tf");
