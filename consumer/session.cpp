@@ -62,9 +62,13 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
 
 void Session::on_tasks(wire::TaskBatch& batch) {
   counts_.received += static_cast<std::uint64_t>(batch.tasks_size());
+  // The id is only built when the line is written: it costs an allocation per task.
+  const bool logged = log_->should_log(spdlog::level::debug);
   for (auto& task : *batch.mutable_tasks()) {
-    log_->debug("task {} attempt {} received", task_id(task.producer(), task.seq()),
-                task.attempt());
+    if (logged) {
+      log_->debug("task {} attempt {} received", task_id(task.producer(), task.seq()),
+                  task.attempt());
+    }
     pending_.push_back(std::move(task));
   }
   if (stopping_) hand_back_pending();  // sent before the broker saw our capacity drop to 0
@@ -108,16 +112,16 @@ void Session::give_up(Running& running, TimePoint now) {
                           " ms (--task-timeout) in a handler that did not stop";
   for (std::size_t i = 0; i < running.refs.size(); ++i) {
     wire::Result result;
-    result.set_producer(running.refs[i].producer());
-    result.set_seq(running.refs[i].seq());
-    result.set_attempts(running.attempts[i]);
+    result.set_producer(running.refs[i].producer);
+    result.set_seq(running.refs[i].seq);
+    result.set_attempts(running.refs[i].attempt);
     result.set_status(wire::FAILED);
     result.set_timed_out(true);
     result.set_error(why);
     if (running.connection == connection_) keep_result(result);
   }
   if (stuck_.empty()) {
-    stuck_ = "task " + task_id(running.refs[0].producer(), running.refs[0].seq()) + " " + why +
+    stuck_ = "task " + task_id(running.refs[0].producer, running.refs[0].seq) + " " + why +
              " (a C++ handler must watch task.deadline()); exiting so that it can be restarted";
     log_->error("{}", stuck_);
     stop(now);
@@ -153,8 +157,8 @@ Work Session::take_work(std::size_t max) {
   work.id = next_work_id_++;
   Running& running = running_[work.id];
   while (!pending_.empty() && work.tasks.size() < max) {
-    running.refs.push_back(ref_of(pending_.front()));
-    running.attempts.push_back(pending_.front().attempt());
+    const wire::Task& task = pending_.front();
+    running.refs.push_back({task.producer(), task.seq(), task.attempt()});
     running.payload_bytes += pending_.front().payload().size();
     work.tasks.push_back(std::move(pending_.front()));
     pending_.pop_front();
@@ -209,7 +213,9 @@ void Session::keep_result(wire::Result& result) {
   } else {
     ++counts_.failed;
     counts_.timed_out += result.timed_out() ? 1 : 0;
-    log_->debug("task {} failed: {}", task_id(result.producer(), result.seq()), result.error());
+    if (log_->should_log(spdlog::level::debug)) {
+      log_->debug("task {} failed: {}", task_id(result.producer(), result.seq()), result.error());
+    }
   }
   if (auto warning = failures_.on_result(result.status() == wire::OK, result.error(), link_.now()))
     log_->warn("{}", *warning);
@@ -265,8 +271,11 @@ void Session::abort(TimePoint now) {
   for (const auto& [id, running] : running_) {
     // The broker has those back already: from the old connection, or reported timed out.
     if (running.connection != connection_ || running.given_up) continue;
-    for (const auto& ref : running.refs)
-      *goodbye->add_abandoned() = ref;
+    for (const auto& held : running.refs) {
+      auto* ref = goodbye->add_abandoned();
+      ref->set_producer(held.producer);
+      ref->set_seq(held.seq);
+    }
   }
   pending_.clear();
   if (link_.welcomed()) link_.send(std::move(envelope));

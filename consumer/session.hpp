@@ -110,8 +110,14 @@ class Session final : public ClientSession {
  private:
   bool done() const override { return done_; }
   struct Running {
-    std::vector<wire::TaskRef> refs;
-    std::vector<std::uint32_t> attempts;  // each task's delivery
+    // Each task's producer, seq and delivery, in plain fields: a wire::TaskRef per task cost an
+    // allocation or two, and a message is only needed for the rare goodbye that lists them.
+    struct Held {
+      std::string producer;
+      std::uint64_t seq = 0;
+      std::uint32_t attempt = 0;
+    };
+    std::vector<Held> refs;
     std::size_t payload_bytes = 0;
     std::uint64_t connection = 0;  // the connection it was received on
     TimePoint started{};
