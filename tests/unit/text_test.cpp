@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace conveyor {
 namespace {
@@ -99,6 +101,21 @@ TEST(Utf8, ASequenceIsCheckedWhereverItFallsInALongText) {
 }
 
 TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
+  // Text is scanned eight bytes at a time: each escape, at each offset in and across words.
+  const std::vector<std::pair<std::string, std::string>> escapes = {{"\"", "\\\""},
+                                                                    {"\\", "\\\\"},
+                                                                    {"\n", "\\n"},
+                                                                    {bytes({0x01}), "\\u0001"},
+                                                                    {bytes({0x1F}), "\\u001f"},
+                                                                    {bytes({0x7F}), bytes({0x7F})},
+                                                                    {" ", " "}};
+  for (std::size_t at = 0; at <= 20; ++at) {
+    for (const auto& [raw, escaped] : escapes) {
+      std::string out;
+      append_json_string(out, std::string(at, 'a') + raw + std::string(20 - at, 'z'));
+      EXPECT_EQ(out, std::string(at, 'a') + escaped + std::string(20 - at, 'z')) << at;
+    }
+  }
   for (std::size_t at = 0; at <= 20; ++at) {
     const std::string before(at, 'a');
     const std::string after(20 - at, 'z');
