@@ -123,15 +123,24 @@ bool Core::read_batch_in_place(Side side, std::string_view route, std::string_vi
     return true;
   }
   if (side == Side::frontend) {
-    ProducerBook& producer = *producers_[producer_routes_.at(std::string(route))];
-    producer.last_heard = now;
-    on_tasks(producer, batch_reader_.tasks(), now);
+    on_tasks(heard_from_producer(route, now), batch_reader_.tasks(), now);
   } else {
-    ConsumerSession& consumer = *consumers_.at(consumer_routes_.at(std::string(route)));
-    consumer.last_heard = now;
-    on_results(consumer, batch_reader_.results(), now);
+    on_results(heard_from_consumer(route, now), batch_reader_.results(), now);
   }
   return true;
+}
+
+// The session of a welcomed route (welcomed() checked it), marked as heard from now.
+Core::ProducerBook& Core::heard_from_producer(std::string_view route, TimePoint now) {
+  ProducerBook& producer = *producers_[producer_routes_.at(std::string(route))];
+  producer.last_heard = now;
+  return producer;
+}
+
+Core::ConsumerSession& Core::heard_from_consumer(std::string_view route, TimePoint now) {
+  ConsumerSession& consumer = *consumers_.at(consumer_routes_.at(std::string(route)));
+  consumer.last_heard = now;
+  return consumer;
 }
 
 // Anything but a hello needs a session; `body` names the message for the log.
@@ -343,8 +352,7 @@ void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
 }
 
 void Core::on_producer_message(std::string_view route, wire::Envelope& envelope, TimePoint now) {
-  ProducerBook& producer = *producers_[producer_routes_.at(std::string(route))];
-  producer.last_heard = now;
+  ProducerBook& producer = heard_from_producer(route, now);
   switch (envelope.body_case()) {
     case wire::Envelope::kTasks:
       return on_tasks(producer, batch_reader_.view(*envelope.mutable_tasks()), now);
@@ -368,9 +376,7 @@ void Core::on_producer_message(std::string_view route, wire::Envelope& envelope,
 }
 
 void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope, TimePoint now) {
-  const std::uint64_t serial = consumer_routes_.at(std::string(route));
-  ConsumerSession& consumer = *consumers_.at(serial);
-  consumer.last_heard = now;
+  ConsumerSession& consumer = heard_from_consumer(route, now);
   switch (envelope.body_case()) {
     case wire::Envelope::kResults:
       return on_results(consumer, batch_reader_.view(envelope.results()), now);

@@ -244,6 +244,8 @@ class Core {
                            std::string_view address, TimePoint now);
   bool welcomed(Side side, std::string_view route, const char* body, std::string_view address,
                 TimePoint now);
+  ProducerBook& heard_from_producer(std::string_view route, TimePoint now);
+  ConsumerSession& heard_from_consumer(std::string_view route, TimePoint now);
   void on_tasks(ProducerBook& producer, std::span<TaskView> tasks, TimePoint now);
   void accept_task(ProducerBook& producer, const TaskView& task, TimePoint now);
   void refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs, bool too_many,

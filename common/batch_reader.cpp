@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "conveyor/common/text.hpp"
+
 namespace conveyor {
 namespace {
 
@@ -65,120 +67,93 @@ class Cursor {
 
 // ASCII is valid UTF-8, which proto3 requires of a string field; anything else is left to
 // libprotobuf's own validator.
-bool ascii(std::string_view text) {
-  constexpr std::uint64_t kHighBits = 0x8080808080808080;
-  std::size_t at = 0;
-  for (; at + 8 <= text.size(); at += 8) {  // a word at a time: ids and errors run long
-    std::uint64_t word = 0;
-    std::memcpy(&word, text.data() + at, 8);
-    if ((word & kHighBits) != 0) return false;
-  }
-  for (; at < text.size(); ++at) {
-    if ((static_cast<unsigned char>(text[at]) & 0x80) != 0) return false;
-  }
-  return true;
-}
-
 bool ascii_into(std::string_view value, std::string_view& field) {
   field = value;
-  return ascii(value);
-}
-
-// The scalar fields of a Task; a repeated scalar is the last one read, as in libprotobuf.
-bool task_varint(int field, std::uint64_t value, TaskView& task) {
-  using T = wire::Task;
-  switch (field) {
-    case T::kSeqFieldNumber:
-      task.seq = value;
-      return true;
-    case T::kAttemptFieldNumber:
-      task.attempt = static_cast<std::uint32_t>(value);  // uint32: truncated, as libprotobuf does
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool task_delimited(int field, std::string_view value, TaskView& task) {
-  using T = wire::Task;
-  switch (field) {
-    case T::kProducerFieldNumber:
-      return ascii_into(value, task.producer);
-    case T::kPayloadFieldNumber:
-      task.payload = value;  // bytes: no validation
-      return true;
-    case T::kIdFieldNumber:
-      return ascii_into(value, task.id);
-    default:
-      return false;  // headers, or a field this version does not know
-  }
-}
-
-bool result_varint(int field, std::uint64_t value, ResultView& result) {
-  using R = wire::Result;
-  switch (field) {
-    case R::kSeqFieldNumber:
-      result.seq = value;
-      return true;
-    case R::kStatusFieldNumber:  // an open enum: any int32, as libprotobuf keeps it
-      result.status = static_cast<wire::Status>(static_cast<std::int32_t>(value));
-      return true;
-    case R::kAttemptsFieldNumber:
-      result.attempts = static_cast<std::uint32_t>(value);
-      return true;
-    case R::kRetryFieldNumber:
-      result.retry = value != 0;
-      return true;
-    case R::kTimedOutFieldNumber:
-      result.timed_out = value != 0;
-      return true;
-    case R::kLostFieldNumber:
-      result.lost = value != 0;
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool result_delimited(int field, std::string_view value, ResultView& result) {
-  using R = wire::Result;
-  switch (field) {
-    case R::kProducerFieldNumber:
-      return ascii_into(value, result.producer);
-    case R::kOutputFieldNumber:
-      result.output = value;
-      return true;
-    case R::kErrorFieldNumber:
-      return ascii_into(value, result.error);
-    case R::kConsumerFieldNumber:
-      return ascii_into(value, result.consumer);
-    default:
-      return false;  // emits, the B->P fields, or a field this version does not know
-  }
+  return is_ascii(value);
 }
 
 // The fields of a Task and of a Result, as types (not function pointers) so that the reader
-// below is compiled for each with its fields inlined.
+// below is compiled for each with its fields inlined. A repeated scalar is the last one read, as
+// in libprotobuf.
 struct TaskFields {
   static bool varint(int field, std::uint64_t value, TaskView& task) {
-    return task_varint(field, value, task);
+    using T = wire::Task;
+    switch (field) {
+      case T::kSeqFieldNumber:
+        task.seq = value;
+        return true;
+      case T::kAttemptFieldNumber:
+        task.attempt = static_cast<std::uint32_t>(value);  // uint32: truncated, as libprotobuf does
+        return true;
+      default:
+        return false;
+    }
   }
+
   static bool delimited(int field, std::string_view value, TaskView& task) {
-    return task_delimited(field, value, task);
+    using T = wire::Task;
+    switch (field) {
+      case T::kProducerFieldNumber:
+        return ascii_into(value, task.producer);
+      case T::kPayloadFieldNumber:
+        task.payload = value;  // bytes: no validation
+        return true;
+      case T::kIdFieldNumber:
+        return ascii_into(value, task.id);
+      default:
+        return false;  // headers, or a field this version does not know
+    }
   }
 };
+
 struct ResultFields {
   static bool varint(int field, std::uint64_t value, ResultView& result) {
-    return result_varint(field, value, result);
+    using R = wire::Result;
+    switch (field) {
+      case R::kSeqFieldNumber:
+        result.seq = value;
+        return true;
+      case R::kStatusFieldNumber:  // an open enum: any int32, as libprotobuf keeps it
+        result.status = static_cast<wire::Status>(static_cast<std::int32_t>(value));
+        return true;
+      case R::kAttemptsFieldNumber:
+        result.attempts = static_cast<std::uint32_t>(value);
+        return true;
+      case R::kRetryFieldNumber:
+        result.retry = value != 0;
+        return true;
+      case R::kTimedOutFieldNumber:
+        result.timed_out = value != 0;
+        return true;
+      case R::kLostFieldNumber:
+        result.lost = value != 0;
+        return true;
+      default:
+        return false;
+    }
   }
+
   static bool delimited(int field, std::string_view value, ResultView& result) {
-    return result_delimited(field, value, result);
+    using R = wire::Result;
+    switch (field) {
+      case R::kProducerFieldNumber:
+        return ascii_into(value, result.producer);
+      case R::kOutputFieldNumber:
+        result.output = value;
+        return true;
+      case R::kErrorFieldNumber:
+        return ascii_into(value, result.error);
+      case R::kConsumerFieldNumber:
+        return ascii_into(value, result.consumer);
+      default:
+        return false;  // emits, the B->P fields, or a field this version does not know
+    }
   }
 };
 
 // Reads one Task or Result, each field through Fields.
-template <class View, class Fields>
-bool read_fields(std::string_view bytes, View& view, Fields) {
+template <class Fields, class View>
+bool read_fields(std::string_view bytes, View& view) {
   Cursor in(bytes);
   while (!in.done()) {
     int field = 0;
@@ -197,9 +172,9 @@ bool read_fields(std::string_view bytes, View& view, Fields) {
   return true;
 }
 
-// A TaskBatch or ResultBatch: field 1, repeated, each element read by `read_one` into `views`.
-template <class View, class ReadOne>
-bool read_batch(std::string_view bytes, std::vector<View>& views, ReadOne read_one) {
+// A TaskBatch or ResultBatch: field 1, repeated, each element read through Fields into `views`.
+template <class Fields, class View>
+bool read_batch(std::string_view bytes, std::vector<View>& views) {
   Cursor in(bytes);
   while (!in.done()) {
     int field = 0;
@@ -208,7 +183,7 @@ bool read_batch(std::string_view bytes, std::vector<View>& views, ReadOne read_o
     if (!in.tag(field, type) || field != 1 || type != kDelimited || !in.delimited(element)) {
       return false;
     }
-    if (!read_one(element, views.emplace_back())) return false;
+    if (!read_fields<Fields>(element, views.emplace_back())) return false;
   }
   return true;
 }
@@ -246,14 +221,8 @@ BatchReader::Kind BatchReader::read(std::string_view frame, std::uint32_t versio
   std::string_view body;
   const Kind kind = read_envelope(frame, got, body);
   if (kind == Kind::none || static_cast<std::uint32_t>(got) != version) return Kind::none;
-  const bool ok = kind == Kind::tasks
-                      ? read_batch(body, tasks_,
-                                   [](std::string_view bytes, TaskView& task) {
-                                     return read_fields(bytes, task, TaskFields{});
-                                   })
-                      : read_batch(body, results_, [](std::string_view bytes, ResultView& result) {
-                          return read_fields(bytes, result, ResultFields{});
-                        });
+  const bool ok = kind == Kind::tasks ? read_batch<TaskFields>(body, tasks_)
+                                      : read_batch<ResultFields>(body, results_);
   return ok ? kind : Kind::none;
 }
 

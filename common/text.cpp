@@ -40,6 +40,20 @@ std::ptrdiff_t multibyte_length(const unsigned char* p, const unsigned char* end
 
 }  // namespace
 
+bool is_ascii(std::string_view bytes) {
+  constexpr std::uint64_t kHighBits = 0x8080808080808080;
+  std::size_t at = 0;
+  for (; at + 8 <= bytes.size(); at += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + at, 8);
+    if ((word & kHighBits) != 0) return false;
+  }
+  for (; at < bytes.size(); ++at) {
+    if ((static_cast<unsigned char>(bytes[at]) & 0x80) != 0) return false;
+  }
+  return true;
+}
+
 bool is_valid_utf8(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const auto* end = p + bytes.size();

@@ -9,6 +9,8 @@ namespace conveyor {
 
 // True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view bytes);
+// Every byte below 0x80 (so also valid UTF-8); checked eight bytes at a time.
+bool is_ascii(std::string_view bytes);
 
 // `bytes` itself when it is valid UTF-8; otherwise every byte above 0x7f is read as Latin-1, so
 // that the text fits a protobuf `string` field or a JSON string and stays readable.

@@ -100,6 +100,16 @@ TEST(Utf8, ASequenceIsCheckedWhereverItFallsInALongText) {
   }
 }
 
+TEST(Ascii, AHighByteIsFoundWhereverItFalls) {
+  EXPECT_TRUE(is_ascii(""));
+  for (std::size_t at = 0; at <= 20; ++at) {
+    const std::string before(at, 'a');
+    const std::string after(20 - at, 'z');
+    EXPECT_TRUE(is_ascii(before + bytes({0x7F}) + after)) << at;
+    EXPECT_FALSE(is_ascii(before + bytes({0x80}) + after)) << at;
+  }
+}
+
 TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
   // Text is scanned eight bytes at a time: each escape, at each offset in and across words.
   const std::vector<std::pair<std::string, std::string>> escapes = {{"\"", "\\\""},
