@@ -58,6 +58,7 @@ class FieldSizer {
   void bytes(int field, std::string_view value) {
     if (!value.empty()) size_ += delimited(field, value.size());
   }
+  void element(int field, std::string_view value) { size_ += delimited(field, value.size()); }
   template <class Fields>
   void message(int field, Fields&& fields) {
     FieldSizer inner;
@@ -83,10 +84,13 @@ class FieldWriter {
     out_ = put_varint(out_, value);
   }
   void bytes(int field, std::string_view value) {
-    if (value.empty()) return;
+    if (!value.empty()) element(field, value);
+  }
+  // One element of a repeated bytes field: written even when empty, as protobuf does.
+  void element(int field, std::string_view value) {
     out_ = put_varint(out_, field_tag(field, 2));
     out_ = put_varint(out_, value.size());
-    std::memcpy(out_, value.data(), value.size());
+    if (!value.empty()) std::memcpy(out_, value.data(), value.size());  // data() may be null
     out_ += value.size();
   }
   template <class Fields>
@@ -109,8 +113,9 @@ class BatchWriter {
 
   // Empties the batch (keeping the buffer) for a new one of `kind`.
   void start(Kind kind);
-  // Adds one Task or Result: `fields(out)` calls out.varint(number, value), out.bytes(number, text)
-  // and out.message(number, fields) for its fields, in field-number order, and is called twice.
+  // Adds one Task or Result: `fields(out)` calls out.varint(number, value), out.bytes(number,
+  // text), out.element(number, text) (repeated) and out.message(number, fields) for its fields, in
+  // field-number order, and is called twice.
   template <class Fields>
   void add(Fields&& fields) {
     FieldSizer sizer;

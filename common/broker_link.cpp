@@ -52,7 +52,7 @@ wire::Hello& BrokerLink::on_connect(TimePoint now) {
   hello->set_queue(config_.queue);
   hello->set_agent(role_ == wire::PRODUCER ? "conveyor-producer/0.1" : "conveyor-consumer/0.1");
   send(std::move(envelope));
-  return *outbox_.back().mutable_hello();
+  return *outbox_.back().envelope.mutable_hello();
 }
 
 LinkEvent BrokerLink::on_envelope(const wire::Envelope& envelope, TimePoint now) {
@@ -175,7 +175,12 @@ LinkEvent BrokerLink::lose(TimePoint now, const std::string& why) {
 
 void BrokerLink::send(wire::Envelope envelope) {
   last_sent_ = now_;
-  outbox_.push_back(std::move(envelope));
+  outbox_.push_back(ToBroker{std::move(envelope), {}});
+}
+
+void BrokerLink::send_frame(std::string_view frame) {
+  last_sent_ = now_;
+  outbox_.push_back(ToBroker{{}, std::string(frame)});
 }
 
 void BrokerLink::fail(std::string why) {

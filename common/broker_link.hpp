@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -36,6 +37,13 @@ struct LinkConfig {
   Duration reconnect_timeout = milliseconds(60000);
   std::string broker;  // the endpoint, for messages only
   std::string queue;   // --queue: where a producer's tasks go, where a consumer takes from
+};
+
+// One message for the broker, in the order the session sent it: an envelope, or a batch written
+// already as its bytes (BatchWriter: results without a protobuf message per result).
+struct ToBroker {
+  wire::Envelope envelope;  // when frame is empty
+  std::string frame;
 };
 
 // What an input did to the link, for the session to react to.
@@ -67,9 +75,11 @@ class BrokerLink {
 
   // Queues `envelope` for the broker; the heartbeat clock counts it.
   void send(wire::Envelope envelope);
+  // Queues an encoded Envelope (a copy of `frame`), the same way.
+  void send_frame(std::string_view frame);
   // The time for what is sent next, when it is not an input above that brings it (a flush).
   void advance(TimePoint now) { now_ = now; }
-  std::vector<wire::Envelope>& outbox() { return outbox_; }
+  std::vector<ToBroker>& outbox() { return outbox_; }
   // Gives up for good: the session is failed and the process exits non-zero with `why`.
   void fail(std::string why);
 
@@ -122,7 +132,7 @@ class BrokerLink {
   TimePoint last_heard_{};
   TimePoint last_sent_{};
   TimePoint lost_since_{};
-  std::vector<wire::Envelope> outbox_;
+  std::vector<ToBroker> outbox_;
 };
 
 }  // namespace conveyor

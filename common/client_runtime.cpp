@@ -137,8 +137,9 @@ void ClientRuntime::on_signal(ClientSession& session) {
 
 void ClientRuntime::send_outbox(ClientSession& session) {
   auto& outbox = session.link().outbox();
-  for (auto& envelope : outbox) {
-    zmq::message_t frame = encode(envelope);
+  for (auto& out : outbox) {
+    zmq::message_t frame = out.frame.empty() ? encode(out.envelope)
+                                             : zmq::message_t(out.frame.data(), out.frame.size());
     if (!socket_->send(frame, zmq::send_flags::dontwait)) {
       // The pipe to the broker is full: treat it as a broken connection and start over.
       logger(component_)->warn("the connection to the broker is congested; reconnecting");

@@ -10,6 +10,30 @@
 namespace conveyor::consumer {
 namespace {
 
+// Every field of a Result, in number order, for BatchWriter: the consumer sets some of them, and
+// one written here that it never sets costs nothing (zero and empty fields are left out).
+// consumer_session_test checks the bytes against libprotobuf's and that no field is missing.
+template <class Out>
+void write_result(Out& out, const wire::Result& result) {
+  using R = wire::Result;
+  out.bytes(R::kProducerFieldNumber, result.producer());
+  out.varint(R::kSeqFieldNumber, result.seq());
+  out.varint(R::kStatusFieldNumber, static_cast<std::uint32_t>(result.status()));
+  out.bytes(R::kOutputFieldNumber, result.output());
+  out.bytes(R::kErrorFieldNumber, result.error());
+  out.bytes(R::kConsumerFieldNumber, result.consumer());
+  out.varint(R::kAttemptsFieldNumber, result.attempts());
+  out.varint(R::kRetryFieldNumber, result.retry() ? 1 : 0);
+  out.varint(R::kTimedOutFieldNumber, result.timed_out() ? 1 : 0);
+  out.varint(R::kLostFieldNumber, result.lost() ? 1 : 0);
+  for (const auto& emitted : result.emit())
+    out.element(R::kEmitFieldNumber, emitted);
+  out.bytes(R::kIdFieldNumber, result.id());
+  out.bytes(R::kParentFieldNumber, result.parent());
+  out.bytes(R::kQueueFieldNumber, result.queue());
+  out.varint(R::kEmittedFieldNumber, result.emitted());
+}
+
 wire::TaskRef ref_of(const wire::Task& task) {
   wire::TaskRef ref;
   ref.set_producer(task.producer());
@@ -299,18 +323,17 @@ void Session::send_results() {
   if (results_.empty()) return;
   const std::size_t target =
       std::min<std::uint64_t>(1u << 20, link_.limits().max_message_bytes / 4);
-  wire::Envelope envelope;
-  std::size_t bytes = 0;
-  for (auto& result : results_) {
-    bytes += result.output().size() + result.error().size() + result.producer().size() + 16;
-    *envelope.mutable_results()->add_results() = std::move(result);
-    if (bytes >= target) {
-      link_.send(std::move(envelope));
-      envelope = wire::Envelope();
-      bytes = 0;
+  // Written field by field from results_: moving each into an Envelope to serialize it cost a
+  // protobuf message per result (BENCHMARKS.md, "CPU per task").
+  writer_.start(BatchWriter::Kind::results);
+  for (const auto& result : results_) {
+    writer_.add([&](auto& out) { write_result(out, result); });
+    if (writer_.bytes() >= target) {
+      link_.send_frame(writer_.finish());
+      writer_.start(BatchWriter::Kind::results);
     }
   }
-  if (envelope.has_results()) link_.send(std::move(envelope));
+  if (writer_.count() > 0) link_.send_frame(writer_.finish());
   results_.clear();
 }
 

@@ -18,6 +18,7 @@
 
 #include <spdlog/logger.h>
 
+#include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
@@ -151,6 +152,7 @@ class Session final : public ClientSession {
   // and its result means nothing to the next one (the broker requeued it when the old one ended).
   std::uint64_t connection_ = 0;
   std::vector<wire::Result> results_;  // to send
+  BatchWriter writer_;                 // reused: its buffer is as large as a batch has been
   bool pilled_ = false;
   bool stopping_ = false;
   bool done_ = false;

@@ -29,11 +29,7 @@ LinkConfig config_for(wire::Role role) {
 
 class Link : public ::testing::Test {
  protected:
-  std::vector<wire::Envelope> take() {
-    auto out = std::move(link.outbox());
-    link.outbox().clear();
-    return out;
-  }
+  std::vector<wire::Envelope> take() { return take_outbox(link); }
   LinkEvent feed(const wire::Envelope& envelope) { return link.on_envelope(envelope, now); }
   void connect(const wire::Envelope& welcome_envelope = welcome()) {
     link.on_connect(now);
@@ -77,7 +73,8 @@ TEST_F(Link, EveryHelloOfAProcessCarriesTheSameProcessId) {
   EXPECT_EQ(out[0].hello().process(), out[1].hello().process());
   BrokerLink other(config_for(wire::PRODUCER), wire::PRODUCER, logger("test"), now);
   other.on_connect(now);
-  EXPECT_NE(other.outbox()[0].hello().process(), out[0].hello().process()) << "another process";
+  EXPECT_NE(other.outbox()[0].envelope.hello().process(), out[0].hello().process())
+      << "another process";
 }
 
 TEST_F(Link, ADuplicateIdIsAskedAgainEverySecondUntilTheConnectTimeoutNamesIt) {

@@ -8,6 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
@@ -87,12 +90,24 @@ inline wire::Envelope tasks(const std::string& producer, const std::vector<std::
   return envelope;
 }
 
-// Moves the outbox out, so each read sees only what was emitted since the last one.
+// Moves the outbox out, so each read sees only what was emitted since the last one; a frame sent
+// encoded is parsed back, so that tests read every message the same way.
+inline std::vector<wire::Envelope> take_outbox(BrokerLink& link) {
+  std::vector<wire::Envelope> out;
+  for (auto& sent : link.outbox()) {
+    if (sent.frame.empty()) {
+      out.push_back(std::move(sent.envelope));
+    } else if (!out.emplace_back().ParseFromString(sent.frame)) {
+      ADD_FAILURE() << "an encoded frame in the outbox does not parse";
+    }
+  }
+  link.outbox().clear();
+  return out;
+}
+
 template <class Session>
 std::vector<wire::Envelope> take_outbox(Session& session) {
-  std::vector<wire::Envelope> out = std::move(session.link().outbox());
-  session.link().outbox().clear();
-  return out;
+  return take_outbox(session.link());
 }
 
 inline std::vector<wire::Envelope::BodyCase> bodies(const std::vector<wire::Envelope>& out) {
