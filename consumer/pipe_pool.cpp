@@ -262,12 +262,10 @@ void PipePool::on_line(Worker& worker, std::string_view line) {
   worker.in_flight.erase(it);
   worker.restart_backoff.reset();  // it works: a later crash starts from the short delay
   const wire::Task& task = flight.batch->tasks.front();
-  wire::Result& result = answer->result;
-  result.set_producer(task.producer());
-  result.set_seq(task.seq());
-  result.set_attempts(task.attempt());
-  for (auto& payload : answer->emitted)
-    result.add_emit(std::move(payload));
+  Report& result = answer->result;
+  result.producer = task.producer();
+  result.seq = task.seq();
+  result.attempts = task.attempt();
   flight.batch->results.push_back(std::move(result));
   flight.batch->elapsed = Clock::now() - flight.started;
   done_(std::move(flight.batch));
@@ -341,17 +339,17 @@ void PipePool::end_in_flight(Worker& worker, const std::string& why,
   worker.in_flight.clear();
   for (auto& [id, flight] : in_flight) {
     const wire::Task& task = flight.batch->tasks.front();
-    wire::Result result;
-    result.set_producer(task.producer());
-    result.set_seq(task.seq());
-    result.set_attempts(task.attempt());
-    result.set_status(wire::FAILED);
+    Report result;
+    result.producer = task.producer();
+    result.seq = task.seq();
+    result.attempts = task.attempt();
+    result.status = wire::FAILED;
     const bool late = late_ids.contains(id);
-    result.set_timed_out(late);
-    result.set_lost(!late);
-    result.set_error(late ? "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
-                                " ms (--task-timeout): " + why + " was killed"
-                          : why + (worker.stderr_tail.empty() ? "" : ": " + worker.stderr_tail));
+    result.timed_out = late;
+    result.lost = !late;
+    result.error = late ? "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
+                              " ms (--task-timeout): " + why + " was killed"
+                        : why + (worker.stderr_tail.empty() ? "" : ": " + worker.stderr_tail);
     flight.batch->results.push_back(std::move(result));
     flight.batch->elapsed = Clock::now() - flight.started;
     if (done_) done_(std::move(flight.batch));

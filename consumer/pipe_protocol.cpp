@@ -37,13 +37,13 @@ Expected<std::vector<std::string>, std::string> emitted_of(const json& answer) {
 }
 
 // The result an answer object describes; the reason when it describes none.
-Expected<wire::Result, std::string> result_of(const json& answer) {
-  wire::Result result;
+Expected<Report, std::string> result_of(const json& answer) {
+  Report result;
   if (answer.contains("output") && !answer.contains("error")) {
     auto output = bytes_of(answer, "output");
     if (!output) return unexpected(std::string("\"output\" is not text or base64"));
-    result.set_status(wire::OK);
-    result.set_output(std::move(*output));
+    result.status = wire::OK;
+    result.output = std::move(*output);
     return result;
   }
   if (!answer.contains("error") || !answer.at("error").is_string()) {
@@ -53,9 +53,9 @@ Expected<wire::Result, std::string> result_of(const json& answer) {
   if (retry != answer.end() && !retry->is_boolean()) {
     return unexpected(std::string("\"retry\" is not true or false"));
   }
-  result.set_status(wire::FAILED);
-  result.set_error(to_valid_utf8(answer.at("error").get<std::string>()));
-  result.set_retry(retry != answer.end() && retry->get<bool>());
+  result.status = wire::FAILED;
+  result.error = to_valid_utf8(answer.at("error").get<std::string>());
+  result.retry = retry != answer.end() && retry->get<bool>();
   return result;
 }
 
@@ -100,7 +100,8 @@ Expected<PipeAnswer, std::string> parse_answer_line(std::string_view line) {
   if (!result) return unexpected(result.error());
   auto emitted = emitted_of(answer);
   if (!emitted) return unexpected(emitted.error());
-  return PipeAnswer{id->get<std::string>(), std::move(*result), std::move(*emitted)};
+  result->emit = std::move(*emitted);
+  return PipeAnswer{id->get<std::string>(), std::move(*result)};
 }
 
 }  // namespace conveyor::consumer

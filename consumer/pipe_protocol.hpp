@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "conveyor/common/expected.hpp"
+#include "conveyor/consumer/report.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::consumer {
@@ -23,11 +24,11 @@ namespace conveyor::consumer {
 // Appends the line (with its newline) that gives `task` to a worker.
 void append_task_line(std::string& out, const wire::Task& task);
 
-// One answer from a worker: whose, and the result it carries (status, output or error, retry).
+// One answer from a worker: whose, and the result it carries (status, output or error, retry,
+// and in emit the payloads of tasks for the next stage).
 struct PipeAnswer {
   std::string id;
-  wire::Result result;               // producer and seq unset: the caller knows the task
-  std::vector<std::string> emitted;  // payloads of tasks for the next stage
+  Report result;  // producer, seq and attempts unset: the caller knows the task
 };
 
 // Reads one line from a worker; the reason when it is not a valid answer (the worker is then

@@ -10,30 +10,6 @@
 namespace conveyor::consumer {
 namespace {
 
-// Every field of a Result, in number order, for BatchWriter: the consumer sets some of them, and
-// one written here that it never sets costs nothing (zero and empty fields are left out).
-// consumer_session_test checks the bytes against libprotobuf's and that no field is missing.
-template <class Out>
-void write_result(Out& out, const wire::Result& result) {
-  using R = wire::Result;
-  out.bytes(R::kProducerFieldNumber, result.producer());
-  out.varint(R::kSeqFieldNumber, result.seq());
-  out.varint(R::kStatusFieldNumber, static_cast<std::uint32_t>(result.status()));
-  out.bytes(R::kOutputFieldNumber, result.output());
-  out.bytes(R::kErrorFieldNumber, result.error());
-  out.bytes(R::kConsumerFieldNumber, result.consumer());
-  out.varint(R::kAttemptsFieldNumber, result.attempts());
-  out.varint(R::kRetryFieldNumber, result.retry() ? 1 : 0);
-  out.varint(R::kTimedOutFieldNumber, result.timed_out() ? 1 : 0);
-  out.varint(R::kLostFieldNumber, result.lost() ? 1 : 0);
-  for (const auto& emitted : result.emit())
-    out.element(R::kEmitFieldNumber, emitted);
-  out.bytes(R::kIdFieldNumber, result.id());
-  out.bytes(R::kParentFieldNumber, result.parent());
-  out.bytes(R::kQueueFieldNumber, result.queue());
-  out.varint(R::kEmittedFieldNumber, result.emitted());
-}
-
 wire::TaskRef ref_of(const wire::Task& task) {
   wire::TaskRef ref;
   ref.set_producer(task.producer());
@@ -135,13 +111,13 @@ void Session::give_up(Running& running, TimePoint now) {
   const std::string why = "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
                           " ms (--task-timeout) in a handler that did not stop";
   for (std::size_t i = 0; i < running.refs.size(); ++i) {
-    wire::Result result;
-    result.set_producer(running.refs[i].producer);
-    result.set_seq(running.refs[i].seq);
-    result.set_attempts(running.refs[i].attempt);
-    result.set_status(wire::FAILED);
-    result.set_timed_out(true);
-    result.set_error(why);
+    Report result;
+    result.producer = running.refs[i].producer;
+    result.seq = running.refs[i].seq;
+    result.attempts = running.refs[i].attempt;
+    result.status = wire::FAILED;
+    result.timed_out = true;
+    result.error = why;
     if (running.connection == connection_) keep_result(result);
   }
   if (stuck_.empty()) {
@@ -193,7 +169,7 @@ Work Session::take_work(std::size_t max) {
   return work;
 }
 
-void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results, Duration elapsed) {
+void Session::on_done(std::uint64_t id, std::vector<Report>& results, Duration elapsed) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
   if (it->second.given_up) {  // reported timed out already: what it says now is too late
@@ -216,32 +192,32 @@ void Session::on_done(std::uint64_t id, std::vector<wire::Result>& results, Dura
   adapt_capacity();
 }
 
-void Session::keep_result(wire::Result& result) {
+void Session::keep_result(Report& result) {
   // §7.1: a result over the broker's message limit would be refused unread and hold its task in
   // flight: it goes as a failure with the reason instead (the broker may retry it).
   constexpr std::size_t kEnvelopeOverhead = 1024;  // ids, numbers, field tags
   const std::uint64_t limit = link_.limits().max_message_bytes;
-  std::size_t size = result.output().size() + result.error().size();
-  for (const auto& emitted : result.emit())
+  std::size_t size = result.output.size() + result.error.size();
+  for (const auto& emitted : result.emit)
     size += emitted.size() + 8;
   if (size + kEnvelopeOverhead > limit) {
     ++counts_.too_large;
-    result.set_status(wire::FAILED);
-    result.set_error("output of " + std::to_string(size) +
-                     " bytes is over the broker's --max-message-bytes " + std::to_string(limit));
-    result.clear_output();
-    result.clear_emit();
+    result.status = wire::FAILED;
+    result.error = "output of " + std::to_string(size) +
+                   " bytes is over the broker's --max-message-bytes " + std::to_string(limit);
+    result.output.clear();
+    result.emit.clear();
   }
-  if (result.status() == wire::OK) {
+  if (result.ok()) {
     ++counts_.ok;
   } else {
     ++counts_.failed;
-    counts_.timed_out += result.timed_out() ? 1 : 0;
+    counts_.timed_out += result.timed_out ? 1 : 0;
     if (log_->should_log(spdlog::level::debug)) {
-      log_->debug("task {} failed: {}", task_id(result.producer(), result.seq()), result.error());
+      log_->debug("task {} failed: {}", task_id(result.producer, result.seq), result.error);
     }
   }
-  if (auto warning = failures_.on_result(result.status() == wire::OK, result.error(), link_.now()))
+  if (auto warning = failures_.on_result(result.ok(), result.error, link_.now()))
     log_->warn("{}", *warning);
   results_.push_back(std::move(result));
 }
@@ -327,7 +303,7 @@ void Session::send_results() {
   // protobuf message per result (BENCHMARKS.md, "CPU per task").
   writer_.start(BatchWriter::Kind::results);
   for (const auto& result : results_) {
-    writer_.add([&](auto& out) { write_result(out, result); });
+    writer_.add([&](auto& out) { write_report(out, result); });
     if (writer_.bytes() >= target) {
       link_.send_frame(writer_.finish());
       writer_.start(BatchWriter::Kind::results);

@@ -24,6 +24,7 @@
 #include "conveyor/common/clock.hpp"
 #include "conveyor/consumer/failure_watch.hpp"
 #include "conveyor/consumer/prefetch.hpp"
+#include "conveyor/consumer/report.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::consumer {
@@ -83,8 +84,7 @@ class Session final : public ClientSession {
   // Up to `max` tasks, oldest first, now counted as started.
   Work take_work(std::size_t max);
   // The results of work `id` (one per task, same order), which took `elapsed` in the handler.
-  void on_done(std::uint64_t id, std::vector<wire::Result>& results,
-               Duration elapsed = Duration::zero());
+  void on_done(std::uint64_t id, std::vector<Report>& results, Duration elapsed = Duration::zero());
 
   // What a signal means: the first is stop(), the second abort().
   SignalAction on_signal(int signo, TimePoint now) override;
@@ -128,7 +128,7 @@ class Session final : public ClientSession {
   void on_tasks(wire::TaskBatch& batch);
   void on_pill();
   void on_lost();
-  void keep_result(wire::Result& result);
+  void keep_result(Report& result);
   void check_timeouts(TimePoint now);
   void give_up(Running& running, TimePoint now);
   void adapt_capacity();
@@ -151,8 +151,8 @@ class Session final : public ClientSession {
   // Counts connections: a delivery belongs to the broker session of the connection it came on,
   // and its result means nothing to the next one (the broker requeued it when the old one ended).
   std::uint64_t connection_ = 0;
-  std::vector<wire::Result> results_;  // to send
-  BatchWriter writer_;                 // reused: its buffer is as large as a batch has been
+  std::vector<Report> results_;  // to send
+  BatchWriter writer_;           // reused: its buffer is as large as a batch has been
   bool pilled_ = false;
   bool stopping_ = false;
   bool done_ = false;

@@ -10,17 +10,17 @@ namespace conveyor::consumer {
 namespace {
 
 // The handler's verdict on the wire: a failure may ask for a retry later or say it timed out.
-void set_outcome(wire::Result& result, Result outcome) {
+void set_outcome(Report& result, Result outcome) {
   if (outcome.is_ok()) {
-    result.set_status(wire::OK);
-    result.set_output(outcome.take_output());
+    result.status = wire::OK;
+    result.output = outcome.take_output();
     return;
   }
-  result.set_status(wire::FAILED);
-  result.set_retry(outcome.kind() == Result::Kind::retry);
-  result.set_timed_out(outcome.kind() == Result::Kind::timed_out);
+  result.status = wire::FAILED;
+  result.retry = outcome.kind() == Result::Kind::retry;
+  result.timed_out = outcome.kind() == Result::Kind::timed_out;
   // Result.error is a protobuf string: invalid UTF-8 would make the whole batch unparsable.
-  result.set_error(to_valid_utf8(outcome.error()));
+  result.error = to_valid_utf8(outcome.error());
 }
 
 }  // namespace
@@ -39,25 +39,22 @@ void emit_output_lines(const std::string& output, std::vector<std::string>& emit
 
 }  // namespace
 
-wire::Result run_handler(const Handler& handler, const wire::Task& task,
-                         std::optional<TimePoint> deadline, bool emit_lines) {
-  wire::Result result;
-  result.set_producer(task.producer());
-  result.set_seq(task.seq());
-  result.set_attempts(task.attempt());  // the delivery it answers: the broker checks it
-  std::vector<std::string> emitted;
+Report run_handler(const Handler& handler, const wire::Task& task,
+                   std::optional<TimePoint> deadline, bool emit_lines) {
+  Report result;
+  result.producer = task.producer();
+  result.seq = task.seq();
+  result.attempts = task.attempt();  // the delivery it answers: the broker checks it
   try {
-    set_outcome(result, handler(Task(task, deadline, &emitted)));
-    if (emit_lines && result.status() == wire::OK) emit_output_lines(result.output(), emitted);
+    set_outcome(result, handler(Task(task, deadline, &result.emit)));
+    if (emit_lines && result.ok()) emit_output_lines(result.output, result.emit);
   } catch (const std::exception& e) {
-    result.set_status(wire::FAILED);
-    result.set_error(to_valid_utf8(std::string("handler threw: ") + e.what()));
+    result.status = wire::FAILED;
+    result.error = to_valid_utf8(std::string("handler threw: ") + e.what());
   } catch (...) {
-    result.set_status(wire::FAILED);
-    result.set_error("handler threw a non-standard exception");
+    result.status = wire::FAILED;
+    result.error = "handler threw a non-standard exception";
   }
-  for (auto& payload : emitted)
-    result.add_emit(std::move(payload));
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "conveyor/consumer/handlers.hpp"
+#include "conveyor/consumer/report.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::consumer {
@@ -24,15 +25,15 @@ struct WorkBatch {
   std::vector<wire::Task> tasks;
   std::optional<Duration> timeout;  // --task-timeout: each task's deadline from its start
   bool emit_lines = false;          // --emit-to with a built-in or exec: handler
-  std::vector<wire::Result> results;
+  std::vector<Report> results;
   std::chrono::nanoseconds elapsed{0};
 };
 
 // Runs `handler` on `task` (due by `deadline`), turning an exception into a `failed` result. The
 // tasks it emits go with the result; with `emit_lines`, so does every line of its output (the
 // built-in and exec: handlers emit that way).
-wire::Result run_handler(const Handler& handler, const wire::Task& task,
-                         std::optional<TimePoint> deadline = std::nullopt, bool emit_lines = false);
+Report run_handler(const Handler& handler, const wire::Task& task,
+                   std::optional<TimePoint> deadline = std::nullopt, bool emit_lines = false);
 
 class WorkerPool {
  public:

@@ -30,14 +30,14 @@ SessionConfig test_config() {
 }
 
 // What a worker would return for `work`: ok, output "done-<seq>".
-std::vector<wire::Result> results_for(const Work& work) {
-  std::vector<wire::Result> out;
+std::vector<Report> results_for(const Work& work) {
+  std::vector<Report> out;
   for (const auto& task : work.tasks) {
-    wire::Result result;
-    result.set_producer(task.producer());
-    result.set_seq(task.seq());
-    result.set_status(wire::OK);
-    result.set_output("done-" + std::to_string(task.seq()));
+    Report result;
+    result.producer = task.producer();
+    result.seq = task.seq();
+    result.status = wire::OK;
+    result.output = "done-" + std::to_string(task.seq());
     out.push_back(std::move(result));
   }
   return out;
@@ -148,8 +148,8 @@ TEST_F(ConsumerSession, CountsFailedResults) {
   feed(tasks("p1", {0}));
   Work work = session.take_work(1);
   auto results = results_for(work);
-  results[0].set_status(wire::FAILED);
-  results[0].set_error("boom");
+  results[0].status = wire::FAILED;
+  results[0].error = "boom";
   session.on_done(work.id, results);
   EXPECT_EQ(session.counts().failed, 1u);
   EXPECT_EQ(session.counts().ok, 0u);
@@ -161,7 +161,7 @@ TEST_F(ConsumerSession, CountsFailedResults) {
 
 TEST_F(ConsumerSession, IgnoresResultsOfUnknownWork) {
   connect();
-  std::vector<wire::Result> stray(1);
+  std::vector<Report> stray(1);
   session.on_done(99, stray);
   EXPECT_THAT(flush(), IsEmpty());
   EXPECT_EQ(session.counts().ok + session.counts().failed, 0u);
@@ -353,9 +353,9 @@ TEST_F(ConsumerSession, AResultOverTheBrokersMessageLimitGoesAsAFailureWithTheRe
   connect(welcome(100, 3, 4u << 20, 64 * 1024));
   feed(tasks("p1", {0}));
   const Work work = session.take_work(1);
-  std::vector<wire::Result> results = results_for(work);
-  results[0].set_output(std::string(70 * 1024, 'x'));
-  results[0].set_attempts(1);
+  std::vector<Report> results = results_for(work);
+  results[0].output = std::string(70 * 1024, 'x');
+  results[0].attempts = 1;
   session.on_done(work.id, results);
   const auto out = flush();
   ASSERT_THAT(bodies(out), ElementsAre(Body::kResults));

@@ -49,10 +49,10 @@ class ConsumerTimeout : public ::testing::Test {
 TEST_F(ConsumerTimeout, WithATimeoutEveryTaskGoesAloneEvenForAFastHandler) {
   feed(tasks("p1", {0}));
   auto first = *session.next_work(1, now);
-  std::vector<wire::Result> results(1);
-  results[0].set_producer("p1");
-  results[0].set_status(wire::OK);
-  results[0].set_attempts(1);
+  std::vector<Report> results(1);
+  results[0].producer = "p1";
+  results[0].status = wire::OK;
+  results[0].attempts = 1;
   session.on_done(first.id, results, std::chrono::microseconds(1));
   feed(tasks("p1", {1, 2, 3}));
   EXPECT_EQ(session.next_work(1, now)->tasks.size(), 1u);
@@ -80,7 +80,7 @@ TEST_F(ConsumerTimeout, AHandlerStuckPastTheTimeoutIsGivenUpAndTheConsumerStops)
   EXPECT_THAT(sent[0].error(), HasSubstr("timed out after 500 ms"));
   EXPECT_EQ(session.phase(), Session::Phase::done) << "nothing else runs: goodbye";
   EXPECT_EQ(session.exit_status(), 1);
-  std::vector<wire::Result> late(1);
+  std::vector<Report> late(1);
   session.on_done(stuck.id, late);  // the thread comes back at last: too late to count
   EXPECT_EQ(session.counts().timed_out, 1u);
 }
@@ -130,11 +130,11 @@ TEST(ExecTimeout, ACommandPastItsDeadlineIsKilledWithItsProcessGroup) {
   std::remove(pidfile.c_str());
   Handler handler = exec_handler("sleep 600 & echo $! > " + pidfile + "; wait");
   const auto started = Clock::now();
-  const wire::Result result = run_handler(handler, task_with(""), Clock::now() + milliseconds(300));
+  const Report result = run_handler(handler, task_with(""), Clock::now() + milliseconds(300));
   EXPECT_LT(Clock::now() - started, std::chrono::seconds(5));
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_TRUE(result.timed_out());
-  EXPECT_THAT(result.error(), HasSubstr("timed out after"));
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_THAT(result.error, HasSubstr("timed out after"));
   pid_t child = 0;
   std::ifstream(pidfile) >> child;
   ASSERT_GT(child, 0) << "the command started its child";
@@ -148,18 +148,18 @@ TEST(ExecTimeout, ACommandPastItsDeadlineIsKilledWithItsProcessGroup) {
 }
 
 TEST(ExecTimeout, ExitStatus75AsksForARetry) {
-  const wire::Result result = run_handler(exec_handler("echo busy >&2; exit 75"), task_with(""));
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_TRUE(result.retry());
-  EXPECT_FALSE(result.timed_out());
-  EXPECT_THAT(result.error(), HasSubstr("exit status 75"));
-  EXPECT_THAT(result.error(), HasSubstr("busy"));
+  const Report result = run_handler(exec_handler("echo busy >&2; exit 75"), task_with(""));
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_TRUE(result.retry);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_THAT(result.error, HasSubstr("exit status 75"));
+  EXPECT_THAT(result.error, HasSubstr("busy"));
 }
 
 TEST(ExecTimeout, OtherFailuresAreNotRetried) {
-  const wire::Result result = run_handler(exec_handler("exit 3"), task_with(""));
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_FALSE(result.retry());
+  const Report result = run_handler(exec_handler("exit 3"), task_with(""));
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_FALSE(result.retry);
 }
 
 TEST(RunHandler, ACppHandlerSeesItsDeadlineAndCanAskForARetry) {
@@ -169,11 +169,11 @@ TEST(RunHandler, ACppHandlerSeesItsDeadlineAndCanAskForARetry) {
     seen = task.deadline();
     return task.cancelled() ? Result::failed("late") : Result::retry("not yet");
   };
-  const wire::Result result = run_handler(handler, task_with("x"), deadline);
+  const Report result = run_handler(handler, task_with("x"), deadline);
   EXPECT_EQ(seen, std::optional<TimePoint>(deadline));
-  EXPECT_TRUE(result.retry());
-  EXPECT_EQ(result.error(), "not yet");
-  EXPECT_EQ(result.attempts(), 2u) << "the delivery it answers";
+  EXPECT_TRUE(result.retry);
+  EXPECT_EQ(result.error, "not yet");
+  EXPECT_EQ(result.attempts, 2u) << "the delivery it answers";
 }
 
 TEST(RunHandler, APassedDeadlineReadsAsCancelled) {
@@ -182,9 +182,9 @@ TEST(RunHandler, APassedDeadlineReadsAsCancelled) {
     cancelled = task.cancelled();
     return Result::timed_out("gave up at the deadline");
   };
-  const wire::Result result = run_handler(handler, task_with("x"), Clock::now());
+  const Report result = run_handler(handler, task_with("x"), Clock::now());
   EXPECT_TRUE(cancelled);
-  EXPECT_TRUE(result.timed_out());
+  EXPECT_TRUE(result.timed_out);
 }
 
 }  // namespace

@@ -64,35 +64,34 @@ Handler throws_on(const std::string& bad) {
 
 TEST(RunHandler, TurnsAnOkResultIntoAWireResult) {
   const wire::Task task = make_task(4, "x");
-  const wire::Result result = run_handler(throws_on("bad"), task);
-  EXPECT_EQ(result.producer(), "p1");
-  EXPECT_EQ(result.seq(), 4u);
-  EXPECT_EQ(result.status(), wire::OK);
-  EXPECT_EQ(result.output(), "ok:x");
-  EXPECT_EQ(result.error(), "");
+  const Report result = run_handler(throws_on("bad"), task);
+  EXPECT_EQ(result.producer, "p1");
+  EXPECT_EQ(result.seq, 4u);
+  EXPECT_EQ(result.status, wire::OK);
+  EXPECT_EQ(result.output, "ok:x");
+  EXPECT_EQ(result.error, "");
 }
 
 TEST(RunHandler, TurnsAFailedResultIntoAFailedWireResult) {
   const wire::Task task = make_task(5, "x");
-  const wire::Result result =
-      run_handler([](const Task&) { return Result::failed("not today"); }, task);
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_EQ(result.error(), "not today");
+  const Report result = run_handler([](const Task&) { return Result::failed("not today"); }, task);
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_EQ(result.error, "not today");
 }
 
 TEST(RunHandler, TurnsAnExceptionIntoAFailedResultWithItsText) {
   const wire::Task task = make_task(6, "bad");
-  const wire::Result result = run_handler(throws_on("bad"), task);
-  EXPECT_EQ(result.seq(), 6u);
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_EQ(result.error(), "handler threw: cannot digest bad");
+  const Report result = run_handler(throws_on("bad"), task);
+  EXPECT_EQ(result.seq, 6u);
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_EQ(result.error, "handler threw: cannot digest bad");
 }
 
 TEST(RunHandler, TurnsANonStandardExceptionIntoAFailedResult) {
   const wire::Task task = make_task(7, "x");
-  const wire::Result result = run_handler([](const Task&) -> Result { throw 42; }, task);
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_EQ(result.error(), "handler threw a non-standard exception");
+  const Report result = run_handler([](const Task&) -> Result { throw 42; }, task);
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_EQ(result.error, "handler threw a non-standard exception");
 }
 
 TEST(WorkerPool, RunsABatchAndReturnsResultsInTaskOrder) {
@@ -105,9 +104,9 @@ TEST(WorkerPool, RunsABatchAndReturnsResultsInTaskOrder) {
   ASSERT_NE(done, nullptr);
   EXPECT_EQ(done->id, 1u);
   ASSERT_EQ(done->results.size(), 3u);
-  EXPECT_EQ(done->results[0].output(), "ok:a");
-  EXPECT_EQ(done->results[1].output(), "ok:b");
-  EXPECT_EQ(done->results[2].output(), "ok:c");
+  EXPECT_EQ(done->results[0].output, "ok:a");
+  EXPECT_EQ(done->results[1].output, "ok:b");
+  EXPECT_EQ(done->results[2].output, "ok:c");
   EXPECT_EQ(pool.idle(), 2u);
 }
 
@@ -117,15 +116,15 @@ TEST(WorkerPool, AThrowingHandlerFailsItsTaskAndThePoolKeepsWorking) {
   auto first = await_batch(pool);
   ASSERT_NE(first, nullptr);
   ASSERT_EQ(first->results.size(), 3u);
-  EXPECT_EQ(first->results[0].status(), wire::OK);
-  EXPECT_EQ(first->results[1].status(), wire::FAILED);
-  EXPECT_EQ(first->results[1].error(), "handler threw: cannot digest bad");
-  EXPECT_EQ(first->results[2].status(), wire::OK) << "the rest of the batch still runs";
+  EXPECT_EQ(first->results[0].status, wire::OK);
+  EXPECT_EQ(first->results[1].status, wire::FAILED);
+  EXPECT_EQ(first->results[1].error, "handler threw: cannot digest bad");
+  EXPECT_EQ(first->results[2].status, wire::OK) << "the rest of the batch still runs";
   pool.submit(batch_of(2, {"again"}));
   auto second = await_batch(pool);
   ASSERT_NE(second, nullptr) << "the same worker serves the next batch";
   ASSERT_EQ(second->results.size(), 1u);
-  EXPECT_EQ(second->results[0].output(), "ok:again");
+  EXPECT_EQ(second->results[0].output, "ok:again");
 }
 
 TEST(WorkerPool, EveryWorkerServesAtOnce) {
@@ -150,7 +149,7 @@ TEST(WorkerPool, EveryWorkerServesAtOnce) {
     auto done = await_batch(pool);
     ASSERT_NE(done, nullptr);
     ASSERT_EQ(done->results.size(), 1u);
-    EXPECT_EQ(done->results[0].status(), wire::OK) << done->results[0].error();
+    EXPECT_EQ(done->results[0].status, wire::OK) << done->results[0].error;
     ids.push_back(done->id);
   }
   std::sort(ids.begin(), ids.end());

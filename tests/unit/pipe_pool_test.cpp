@@ -77,8 +77,8 @@ class PoolRun {
   std::map<std::uint64_t, std::unique_ptr<WorkBatch>> done_;
 };
 
-const wire::Result& result_of(std::map<std::uint64_t, std::unique_ptr<WorkBatch>>& done,
-                              std::uint64_t seq) {
+const Report& result_of(std::map<std::uint64_t, std::unique_ptr<WorkBatch>>& done,
+                        std::uint64_t seq) {
   return done.at(seq)->results.at(0);
 }
 
@@ -92,9 +92,9 @@ TEST(PipePool, EachProcessHoldsItsShareAndEveryTaskIsAnswered) {
   auto& done = run.run(6);
   ASSERT_EQ(done.size(), 6u);
   for (std::uint64_t seq = 0; seq < 6; ++seq) {
-    EXPECT_EQ(result_of(done, seq).status(), wire::OK);
-    EXPECT_EQ(result_of(done, seq).output(), std::to_string(seq) + "cba");
-    EXPECT_EQ(result_of(done, seq).attempts(), 1u);
+    EXPECT_EQ(result_of(done, seq).status, wire::OK);
+    EXPECT_EQ(result_of(done, seq).output, std::to_string(seq) + "cba");
+    EXPECT_EQ(result_of(done, seq).attempts, 1u);
   }
   EXPECT_EQ(pool.idle(), 6u);
   pool.stop();
@@ -114,8 +114,8 @@ TEST(PipePool, AnswersInAnyOrderAreMatchedById) {
   pool.submit(batch_for(0, "zero"));
   pool.submit(batch_for(1, "one"));
   auto& done = run.run(2);
-  EXPECT_EQ(result_of(done, 0).output(), "zero");
-  EXPECT_EQ(result_of(done, 1).output(), "one");
+  EXPECT_EQ(result_of(done, 0).output, "zero");
+  EXPECT_EQ(result_of(done, 1).output, "one");
   pool.stop();
 }
 
@@ -127,12 +127,12 @@ TEST(PipePool, AWorkerThatDiesLosesNothingItsTasksEndAsLostAndItIsRestarted) {
   auto& done = run.run(1);
   ASSERT_EQ(done.size(), 1u);
   const auto& lost = result_of(done, 0);
-  EXPECT_EQ(lost.status(), wire::FAILED);
-  EXPECT_TRUE(lost.lost()) << "the broker gives it out again";
-  EXPECT_THAT(lost.error(), HasSubstr("pipe worker 1"));
+  EXPECT_EQ(lost.status, wire::FAILED);
+  EXPECT_TRUE(lost.lost) << "the broker gives it out again";
+  EXPECT_THAT(lost.error, HasSubstr("pipe worker 1"));
   ASSERT_TRUE(run.wait_idle());
   pool.submit(batch_for(1, "live"));
-  EXPECT_EQ(result_of(run.run(2), 1).output(), "evil") << "the restarted worker serves";
+  EXPECT_EQ(result_of(run.run(2), 1).output, "evil") << "the restarted worker serves";
   EXPECT_EQ(pool.restarts(), 1u);
   pool.stop();
 }
@@ -143,8 +143,8 @@ TEST(PipePool, ALineThatIsNotAnAnswerRestartsTheWorker) {
   PoolRun run(pool);
   pool.submit(batch_for(0, "junk"));
   auto& done = run.run(1);
-  EXPECT_TRUE(result_of(done, 0).lost());
-  EXPECT_THAT(result_of(done, 0).error(), HasSubstr("not an answer"));
+  EXPECT_TRUE(result_of(done, 0).lost);
+  EXPECT_THAT(result_of(done, 0).error, HasSubstr("not an answer"));
   EXPECT_EQ(pool.restarts(), 1u);
   pool.stop();
 }
@@ -159,9 +159,9 @@ TEST(PipePool, ATaskPastItsTimeoutIsTimedOutAndItsWorkerKilled) {
   run.loop().after(milliseconds(150), [&] { pool.submit(batch_for(1, "mate")); });
   auto& done = run.run(2);
   EXPECT_LT(Clock::now() - started, std::chrono::seconds(5));
-  EXPECT_TRUE(result_of(done, 0).timed_out());
-  EXPECT_THAT(result_of(done, 0).error(), HasSubstr("timed out after 300 ms"));
-  EXPECT_TRUE(result_of(done, 1).lost()) << "its batch-mate goes back, not lost for good";
+  EXPECT_TRUE(result_of(done, 0).timed_out);
+  EXPECT_THAT(result_of(done, 0).error, HasSubstr("timed out after 300 ms"));
+  EXPECT_TRUE(result_of(done, 1).lost) << "its batch-mate goes back, not lost for good";
   pool.stop();
 }
 

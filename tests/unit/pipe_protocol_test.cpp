@@ -57,32 +57,32 @@ TEST(PipeProtocol, AnOutputIsAnOkResult) {
   const auto answer = parse_answer_line(R"({"id":"p1:41","output":"done"})");
   ASSERT_TRUE(answer) << answer.error();
   EXPECT_EQ(answer->id, "p1:41");
-  EXPECT_EQ(answer->result.status(), wire::OK);
-  EXPECT_EQ(answer->result.output(), "done");
+  EXPECT_EQ(answer->result.status, wire::OK);
+  EXPECT_EQ(answer->result.output, "done");
 }
 
 TEST(PipeProtocol, ABase64OutputIsDecoded) {
   const auto answer = parse_answer_line(R"({"id":"a","output":"AP+A","encoding":"base64"})");
   ASSERT_TRUE(answer) << answer.error();
-  EXPECT_EQ(answer->result.output(), std::string("\x00\xff\x80", 3));
+  EXPECT_EQ(answer->result.output, std::string("\x00\xff\x80", 3));
 }
 
 TEST(PipeProtocol, AnErrorIsAFailureThatMayAskForARetry) {
   auto answer = parse_answer_line(R"({"id":"a","error":"busy","retry":true})");
   ASSERT_TRUE(answer) << answer.error();
-  EXPECT_EQ(answer->result.status(), wire::FAILED);
-  EXPECT_EQ(answer->result.error(), "busy");
-  EXPECT_TRUE(answer->result.retry());
+  EXPECT_EQ(answer->result.status, wire::FAILED);
+  EXPECT_EQ(answer->result.error, "busy");
+  EXPECT_TRUE(answer->result.retry);
   answer = parse_answer_line(R"({"id":"a","error":"no"})");
   ASSERT_TRUE(answer);
-  EXPECT_FALSE(answer->result.retry());
+  EXPECT_FALSE(answer->result.retry);
 }
 
 TEST(PipeProtocol, EmittedTasksComeWithTheAnswer) {
   const auto answer = parse_answer_line(
       R"({"id":"a","output":"","emit":[{"payload":"x"},{"payload":"AA==","encoding":"base64"}]})");
   ASSERT_TRUE(answer) << answer.error();
-  EXPECT_EQ(answer->emitted, (std::vector<std::string>{"x", std::string(1, '\0')}));
+  EXPECT_EQ(answer->result.emit, (std::vector<std::string>{"x", std::string(1, '\0')}));
 }
 
 TEST(PipeProtocol, LinesThatAreNotAnswersAreRefusedWithTheReason) {

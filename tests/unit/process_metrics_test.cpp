@@ -52,11 +52,11 @@ consumer::Session busy_consumer() {
   auto batch = tasks("p1", {0, 1, 2, 3, 4});
   session.on_envelope(batch, kStart);
   consumer::Work done = session.take_work(2);
-  std::vector<wire::Result> results(2);
+  std::vector<consumer::Report> results(2);
   for (std::size_t i = 0; i < 2; ++i) {
-    results[i].set_producer("p1");
-    results[i].set_seq(done.tasks[i].seq());
-    results[i].set_status(i == 0 ? wire::OK : wire::FAILED);
+    results[i].producer = "p1";
+    results[i].seq = done.tasks[i].seq();
+    results[i].status = i == 0 ? wire::OK : wire::FAILED;
   }
   session.on_done(done.id, results);
   session.take_work(1);  // running, not finished
