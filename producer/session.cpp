@@ -277,24 +277,25 @@ bool Session::all_sent() {
 void Session::send_tasks() {
   const std::size_t target =
       std::min<std::uint64_t>(kBatchTargetBytes, link_.limits().max_message_bytes / 4);
+  // Written field by field (BatchWriter): a protobuf Task per task, its payload copied in, then
+  // serialized and destroyed, cost about a fifth of the producer's instructions.
   while (credit_ > 0 && !unsent_.empty()) {
-    wire::Envelope envelope;
-    auto* batch = envelope.mutable_tasks();
-    std::size_t bytes = 0;
-    while (credit_ > 0 && !unsent_.empty() &&
-           static_cast<std::size_t>(batch->tasks_size()) < kMaxBatchTasks && bytes < target) {
+    writer_.start(BatchWriter::Kind::tasks);
+    while (credit_ > 0 && !unsent_.empty() && writer_.count() < kMaxBatchTasks &&
+           writer_.bytes() < target) {
       const std::uint64_t seq = unsent_.front();
       unsent_.pop_front();
       auto it = unfinished_.find(seq);
       if (it == unfinished_.end()) continue;  // final already (its result came meanwhile)
-      wire::Task* task = batch->add_tasks();
-      task->set_seq(seq);
-      task->set_payload(it->second);
-      bytes += it->second.size() + 12;
+      const std::string& payload = it->second;
+      writer_.add([&](auto& task) {  // P->B: no producer (the session names it), no attempt
+        task.varint(wire::Task::kSeqFieldNumber, seq);
+        task.bytes(wire::Task::kPayloadFieldNumber, payload);
+      });
       --credit_;
     }
-    if (batch->tasks_size() == 0) break;
-    link_.send(std::move(envelope));
+    if (writer_.count() == 0) break;
+    link_.send_frame(writer_.finish());
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include <spdlog/logger.h>
 
+#include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
@@ -134,6 +135,7 @@ class Session final : public ClientSession {
   std::uint64_t expected_emitted_ = 0;  // tasks emitted under ours, as their parents' results say
   std::unordered_set<std::uint64_t> emitted_done_;  // their seqs (kEmittedSeqBit), final
   std::deque<std::uint64_t> unsent_;                // seqs to send in this session, in order
+  BatchWriter writer_;  // reused: its buffer is as large as a batch has been
   std::vector<std::uint64_t> acks_;
   std::uint64_t credit_ = 0;
   bool source_ended_ = false;

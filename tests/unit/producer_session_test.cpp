@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "conveyor/common/codec.hpp"
 #include "unit/producer_session_fixture.hpp"
 
 namespace conveyor::producer {
@@ -42,16 +43,32 @@ TEST_F(ProducerSession, BatchesManyTasksInOneTaskBatch) {
 }
 
 TEST_F(ProducerSession, CutsBatchesNearAQuarterOfTheMaxMessageSize) {
-  // 400-byte messages: batches aim at 100 bytes; each 40-byte payload counts 52.
+  // 400-byte messages: batches aim at 100 bytes; a 46-byte payload is 50-52 bytes in the batch.
   connect(welcome(100, 3, 300, 400));
   for (int i = 0; i < 6; ++i)
-    session.add_task(std::string(40, 'x'));
+    session.add_task(std::string(46, 'x'));
   feed(credit(6));
   auto out = flush();
   ASSERT_THAT(bodies(out), ElementsAre(Body::kTasks, Body::kTasks, Body::kTasks));
   for (const auto& envelope : out)
     EXPECT_EQ(envelope.tasks().tasks_size(), 2);
   EXPECT_THAT(task_seqs(out), ElementsAre(0u, 1u, 2u, 3u, 4u, 5u));
+}
+
+TEST_F(ProducerSession, ATaskBatchIsLibprotobufsEncoding) {
+  connect();
+  session.add_task("");  // seq 0 and an empty payload: both left out, as protobuf does
+  session.add_task(std::string(200, 'x'));  // a two-byte length
+  feed(credit(2));
+  session.flush(now);
+  ASSERT_EQ(session.link().outbox().size(), 1u);
+  wire::Envelope expected;
+  expected.set_version(kProtocolVersion);
+  expected.mutable_tasks()->add_tasks();
+  auto* second = expected.mutable_tasks()->add_tasks();
+  second->set_seq(1);
+  second->set_payload(std::string(200, 'x'));
+  EXPECT_EQ(session.link().outbox()[0].frame, expected.SerializeAsString());
 }
 
 TEST_F(ProducerSession, AssignsSeqsInSourceOrderFromZero) {
