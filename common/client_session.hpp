@@ -27,7 +27,8 @@ class ClientSession {
   virtual void on_tick(TimePoint now) = 0;
   // SIGTERM/SIGINT; on stop_now the session has queued its last words (a consumer's goodbye).
   virtual SignalAction on_signal(int signo, TimePoint now) = 0;
-  // Turns this round's state changes into envelopes in link().outbox().
+  // Turns this round's state changes into messages in link().outbox(): envelopes, or batches
+  // written as their bytes already (BatchWriter).
   virtual void flush(TimePoint now) = 0;
   // Done (every task has its result, or the pill was honoured) or failed: the loop may end.
   bool finished() const { return done() || link_.failed(); }
