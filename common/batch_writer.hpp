@@ -115,7 +115,7 @@ class BatchWriter {
   void start(Kind kind);
   // Adds one Task or Result: `fields(out)` calls out.varint(number, value), out.bytes(number,
   // text), out.element(number, text) (repeated) and out.message(number, fields) for its fields, in
-  // field-number order, and is called twice.
+  // field-number order, and is called three times (sized, sized again by the writer, written).
   template <class Fields>
   void add(Fields&& fields) {
     FieldSizer sizer;

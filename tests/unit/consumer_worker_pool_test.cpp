@@ -62,7 +62,7 @@ Handler throws_on(const std::string& bad) {
   };
 }
 
-TEST(RunHandler, TurnsAnOkResultIntoAWireResult) {
+TEST(RunHandler, TurnsAnOkResultIntoAnOkReport) {
   const wire::Task task = make_task(4, "x");
   const Report result = run_handler(throws_on("bad"), task);
   EXPECT_EQ(result.producer, "p1");
@@ -72,7 +72,7 @@ TEST(RunHandler, TurnsAnOkResultIntoAWireResult) {
   EXPECT_EQ(result.error, "");
 }
 
-TEST(RunHandler, TurnsAFailedResultIntoAFailedWireResult) {
+TEST(RunHandler, TurnsAFailedResultIntoAFailedReport) {
   const wire::Task task = make_task(5, "x");
   const Report result = run_handler([](const Task&) { return Result::failed("not today"); }, task);
   EXPECT_EQ(result.status, wire::FAILED);
