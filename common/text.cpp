@@ -186,4 +186,30 @@ std::string to_valid_utf8(std::string_view bytes) {
   return text;
 }
 
+namespace {
+// A byte 10xxxxxx continues a character. At most three are skipped: a longer run is not UTF-8
+// anyway, and to_valid_utf8 copes with it.
+bool continues_a_character(char c) {
+  return (static_cast<unsigned char>(c) & 0xc0) == 0x80;
+}
+constexpr int kMostContinuationBytes = 3;
+}  // namespace
+
+std::string_view utf8_prefix(std::string_view text, std::size_t most) {
+  if (text.size() <= most) return text;
+  std::size_t cut = most;  // text[cut] is the first byte left out
+  for (int i = 0; i < kMostContinuationBytes && cut > 0 && continues_a_character(text[cut]); ++i)
+    --cut;
+  return text.substr(0, cut);
+}
+
+std::string_view utf8_suffix(std::string_view text, std::size_t most) {
+  if (text.size() <= most) return text;
+  std::size_t cut = text.size() - most;  // text[cut] is the first byte kept
+  for (int i = 0;
+       i < kMostContinuationBytes && cut < text.size() && continues_a_character(text[cut]); ++i)
+    ++cut;
+  return text.substr(cut);
+}
+
 }  // namespace conveyor

@@ -1,6 +1,7 @@
 // Text encodings for the results file: JSON string escaping, UTF-8 validation, base64.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,12 @@ bool is_ascii(std::string_view bytes);
 // `bytes` itself when it is valid UTF-8; otherwise every byte above 0x7f is read as Latin-1, so
 // that the text fits a protobuf `string` field or a JSON string and stays readable.
 std::string to_valid_utf8(std::string_view bytes);
+
+// At most `most` bytes from the start (prefix) or the end (suffix) of `text`, cut between
+// characters: a cut inside one would leave invalid UTF-8, and to_valid_utf8 would then turn every
+// character of a shortened error text into Latin-1 pairs, not just the cut one.
+std::string_view utf8_prefix(std::string_view text, std::size_t most);
+std::string_view utf8_suffix(std::string_view text, std::size_t most);
 
 // Appends `bytes` to `out` as the body of a JSON string: quote, backslash and control characters
 // escaped (\n \r \t \b \f by name, others as \u00XX). JSON text is UTF-8, so bytes that are not

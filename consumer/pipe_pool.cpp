@@ -16,6 +16,7 @@
 #include "conveyor/common/errors.hpp"
 #include "conveyor/common/logging.hpp"
 #include "conveyor/common/task.hpp"
+#include "conveyor/common/text.hpp"
 #include "conveyor/consumer/pipe_protocol.hpp"
 #include "conveyor/consumer/subprocess.hpp"
 
@@ -80,7 +81,7 @@ std::optional<int> wait_exit(pid_t pid, TimePoint until) {
 }
 
 std::string shortened(std::string_view text, std::size_t most = 200) {
-  return text.size() <= most ? std::string(text) : std::string(text.substr(0, most)) + "...";
+  return text.size() <= most ? std::string(text) : std::string(utf8_prefix(text, most)) + "...";
 }
 
 }  // namespace
@@ -284,11 +285,11 @@ void PipePool::read_stderr(Worker& worker) {
          start = end + 1) {
       const std::string line = worker.partial_err.substr(start, end - start);
       logger("consumer")->info("pipe worker {}: {}", worker.index, line);
-      worker.stderr_tail = line.size() > kStderrTail ? line.substr(0, kStderrTail) : line;
+      worker.stderr_tail = utf8_prefix(line, kStderrTail);
     }
     worker.partial_err.erase(0, start);
     if (worker.partial_err.size() > kStderrTail) {
-      worker.stderr_tail = worker.partial_err.substr(0, kStderrTail);
+      worker.stderr_tail = utf8_prefix(worker.partial_err, kStderrTail);
       worker.partial_err.clear();
     }
   }
@@ -347,9 +348,12 @@ void PipePool::end_in_flight(Worker& worker, const std::string& why,
     const bool late = late_ids.contains(id);
     result.timed_out = late;
     result.lost = !late;
-    result.error = late ? "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
-                              " ms (--task-timeout): " + why + " was killed"
-                        : why + (worker.stderr_tail.empty() ? "" : ": " + worker.stderr_tail);
+    // A protobuf string must be UTF-8 (libprotobuf refuses the whole batch at the broker
+    // otherwise), and why and the tail hold whatever bytes the worker wrote.
+    result.error =
+        to_valid_utf8(late ? "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
+                                 " ms (--task-timeout): " + why + " was killed"
+                           : why + (worker.stderr_tail.empty() ? "" : ": " + worker.stderr_tail));
     flight.batch->results.push_back(std::move(result));
     flight.batch->elapsed = Clock::now() - flight.started;
     if (done_) done_(std::move(flight.batch));

@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "conveyor/common/text.hpp"
+
 extern char** environ;
 
 namespace conveyor::consumer {
@@ -157,9 +159,7 @@ int wait_for(pid_t pid) {
 std::string CommandResult::describe_failure() const {
   std::string text = exit_status > 128 ? "killed by signal " + std::to_string(exit_status - 128)
                                        : "exit status " + std::to_string(exit_status);
-  std::string tail = stderr_tail.size() > kStderrTail
-                         ? stderr_tail.substr(stderr_tail.size() - kStderrTail)
-                         : stderr_tail;
+  std::string tail(utf8_suffix(stderr_tail, kStderrTail));
   while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r'))
     tail.pop_back();
   if (!tail.empty()) text += ": " + tail;

@@ -9,6 +9,7 @@
 
 #include "conveyor/common/errors.hpp"
 #include "conveyor/common/task.hpp"
+#include "conveyor/common/text.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -146,6 +147,39 @@ TEST(PipePool, ALineThatIsNotAnAnswerRestartsTheWorker) {
   EXPECT_TRUE(result_of(done, 0).lost);
   EXPECT_THAT(result_of(done, 0).error, HasSubstr("not an answer"));
   EXPECT_EQ(pool.restarts(), 1u);
+  pool.stop();
+}
+
+// The error of a task a worker lost carries bytes the worker wrote; it goes to the broker in a
+// protobuf string, so it must be UTF-8 or libprotobuf refuses the consumer's whole result batch.
+TEST(PipePool, AnErrorQuotingBytesThatAreNotUtf8IsStillUtf8) {
+  PipePool pool(PipeConfig{
+      python_worker("    if p == \"junk\": sys.stdout.buffer.write(b\"\\xff\\xfe junk\\n\"); "
+                    "sys.stdout.flush()\n"),
+      1, 1, std::nullopt});
+  PoolRun run(pool);
+  pool.submit(batch_for(0, "junk"));
+  const auto& lost = result_of(run.run(1), 0);
+  EXPECT_THAT(lost.error, HasSubstr("not an answer"));
+  EXPECT_THAT(lost.error, HasSubstr("junk"));
+  EXPECT_TRUE(is_valid_utf8(lost.error)) << lost.error;
+  pool.stop();
+}
+
+TEST(PipePool, AStderrTailCutShortEndsBetweenCharacters) {
+  // 1,000 euro signs are 3,000 bytes: the kept 2,048 would end inside the 683rd.
+  PipePool pool(
+      PipeConfig{python_worker("    if p == \"die\": sys.stderr.buffer.write((\"\\u20ac\" * 1000 "
+                               "+ \"\\n\").encode()); sys.stderr.flush(); os._exit(9)\n"),
+                 1, 1, std::nullopt});
+  PoolRun run(pool);
+  pool.submit(batch_for(0, "die"));
+  const auto& lost = result_of(run.run(1), 0);
+  EXPECT_TRUE(is_valid_utf8(lost.error)) << lost.error;
+  std::string euros;
+  for (int i = 0; i < 682; ++i)
+    euros += "\xE2\x82\xAC";
+  EXPECT_THAT(lost.error, HasSubstr(": " + euros)) << "the tail stays euro signs, not Latin-1";
   pool.stop();
 }
 

@@ -164,6 +164,32 @@ TEST(JsonString, LeavesPrintableAndMultibyteTextAlone) {
   EXPECT_EQ(out, "caf\xc3\xa9 / ~ \x7f");
 }
 
+TEST(Utf8Cut, APrefixEndsBetweenCharacters) {
+  const std::string euros = "\xE2\x82\xAC\xE2\x82\xAC";  // two euro signs, three bytes each
+  EXPECT_EQ(utf8_prefix(euros, 6), euros);
+  EXPECT_EQ(utf8_prefix(euros, 5), "\xE2\x82\xAC");
+  EXPECT_EQ(utf8_prefix(euros, 4), "\xE2\x82\xAC");
+  EXPECT_EQ(utf8_prefix(euros, 3), "\xE2\x82\xAC");
+  EXPECT_EQ(utf8_prefix(euros, 2), "");
+  EXPECT_EQ(utf8_prefix("abc", 2), "ab");
+  EXPECT_EQ(utf8_prefix("abc", 0), "");
+}
+
+TEST(Utf8Cut, ASuffixStartsBetweenCharacters) {
+  const std::string text = "a\xF0\x9F\x9A\x80";  // a, then a four-byte rocket
+  EXPECT_EQ(utf8_suffix(text, 5), text);
+  EXPECT_EQ(utf8_suffix(text, 4), "\xF0\x9F\x9A\x80");
+  EXPECT_EQ(utf8_suffix(text, 3), "");
+  EXPECT_EQ(utf8_suffix(text, 1), "");
+  EXPECT_EQ(utf8_suffix("abc", 2), "bc");
+}
+
+TEST(Utf8Cut, InvalidBytesAreCutNoMoreThanThreeBytesShort) {
+  const std::string continuations(10, '\x80');  // no character starts anywhere in it
+  EXPECT_EQ(utf8_prefix(continuations, 8).size(), 5u);
+  EXPECT_EQ(utf8_suffix(continuations, 8).size(), 5u);
+}
+
 TEST(JsonString, EveryAsciiCharacterRoundTripsThroughAJsonParser) {
   std::string all;
   for (int c = 0; c < 0x80; ++c)
