@@ -116,16 +116,23 @@ class BatchWriter {
   // Adds one Task or Result: `fields(out)` calls out.varint(number, value), out.bytes(number,
   // text), out.element(number, text) (repeated) and out.message(number, fields) for its fields, in
   // field-number order, and is called three times (sized, sized again by the writer, written).
+  // Adds nothing and returns false when the batch holds items already and this one would take
+  // its frame past `max_frame_bytes`: the receiver's libzmq drops a connection whose message is
+  // over its limit, so the caller finishes this batch and adds the item to the next. A lone item
+  // always goes in (senders keep each well under the limit).
   template <class Fields>
-  void add(Fields&& fields) {
+  bool add(Fields&& fields, std::size_t max_frame_bytes = SIZE_MAX) {
     FieldSizer sizer;
     sizer.message(1, fields);  // TaskBatch.tasks and ResultBatch.results are both field 1
+    // kHeaderRoom bounds the envelope's first fields, so the frame is at most this.
+    if (count_ > 0 && bytes() + sizer.size() + kHeaderRoom > max_frame_bytes) return false;
     const std::size_t at = buffer_.size();
     buffer_.resize(at + sizer.size());
     FieldWriter out(buffer_.data() + at);
     out.message(1, fields);
     assert(out.end() == buffer_.data() + buffer_.size());
     ++count_;
+    return true;
   }
   // Writes the envelope's first fields before the batch; returns frame().
   std::string_view finish();

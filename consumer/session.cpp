@@ -297,13 +297,20 @@ void Session::flush(TimePoint now) {
 
 void Session::send_results() {
   if (results_.empty()) return;
-  const std::size_t target =
-      std::min<std::uint64_t>(1u << 20, link_.limits().max_message_bytes / 4);
+  const std::uint64_t limit = link_.limits().max_message_bytes;
+  const std::size_t target = std::min<std::uint64_t>(1u << 20, limit / 4);
   // Written field by field from results_: moving each into an Envelope to serialize it cost a
   // protobuf message per result (BENCHMARKS.md, "CPU per task").
   writer_.start(BatchWriter::Kind::results);
   for (const auto& result : results_) {
-    writer_.add([&](auto& out) { write_report(out, result); });
+    const auto fields = [&](auto& out) { write_report(out, result); };
+    // A batch is cut past its target, yet one result may be nearly the whole limit
+    // (keep_result): a batch it would take over the limit goes first, without it.
+    if (!writer_.add(fields, limit)) {
+      link_.send_frame(writer_.finish());
+      writer_.start(BatchWriter::Kind::results);
+      writer_.add(fields, limit);
+    }
     if (writer_.bytes() >= target) {
       link_.send_frame(writer_.finish());
       writer_.start(BatchWriter::Kind::results);

@@ -275,8 +275,8 @@ bool Session::all_sent() {
 }
 
 void Session::send_tasks() {
-  const std::size_t target =
-      std::min<std::uint64_t>(kBatchTargetBytes, link_.limits().max_message_bytes / 4);
+  const std::uint64_t limit = link_.limits().max_message_bytes;
+  const std::size_t target = std::min<std::uint64_t>(kBatchTargetBytes, limit / 4);
   // Written field by field (BatchWriter): a protobuf Task per task, its payload copied in, then
   // serialized and destroyed, cost about a fifth of the producer's instructions.
   while (credit_ > 0 && !unsent_.empty()) {
@@ -284,14 +284,22 @@ void Session::send_tasks() {
     while (credit_ > 0 && !unsent_.empty() && writer_.count() < kMaxBatchTasks &&
            writer_.bytes() < target) {
       const std::uint64_t seq = unsent_.front();
-      unsent_.pop_front();
       auto it = unfinished_.find(seq);
-      if (it == unfinished_.end()) continue;  // final already (its result came meanwhile)
+      if (it == unfinished_.end()) {  // final already (its result came meanwhile)
+        unsent_.pop_front();
+        continue;
+      }
       const std::string& payload = it->second;
-      writer_.add([&](auto& task) {  // P->B: no producer (the session names it), no attempt
-        task.varint(wire::Task::kSeqFieldNumber, seq);
-        task.bytes(wire::Task::kPayloadFieldNumber, payload);
-      });
+      // A payload may be nearly the whole limit (--max-payload-bytes): one that would take this
+      // batch over it waits, first in line, for the next batch.
+      if (!writer_.add(
+              [&](auto& task) {  // P->B: no producer (the session names it), no attempt
+                task.varint(wire::Task::kSeqFieldNumber, seq);
+                task.bytes(wire::Task::kPayloadFieldNumber, payload);
+              },
+              limit))
+        break;
+      unsent_.pop_front();
       --credit_;
     }
     if (writer_.count() == 0) break;

@@ -104,6 +104,19 @@ TEST(BatchWriter, AnEmptyBatchIsAnEnvelopeWithAnEmptyBody) {
   EXPECT_TRUE(decoded.has_results());
 }
 
+TEST(BatchWriter, AnItemThatWouldTakeTheFramePastALimitIsLeftOutUnlessItIsAlone) {
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::tasks);
+  const std::string payload(100, 'x');
+  const auto task = [&](auto& t) { t.bytes(4, payload); };  // 104 bytes in the batch
+  EXPECT_TRUE(batch.add(task, 50)) << "alone, it goes in whatever the limit";
+  EXPECT_FALSE(batch.add(task, 223)) << "208 bytes and the header's 16 of room";
+  EXPECT_EQ(batch.count(), 1u);
+  EXPECT_TRUE(batch.add(task, 224));
+  EXPECT_EQ(batch.count(), 2u);
+  EXPECT_LE(batch.finish().size(), 224u);
+}
+
 TEST(BatchWriter, StartForgetsTheLastBatch) {
   BatchWriter batch;
   batch.start(BatchWriter::Kind::tasks);

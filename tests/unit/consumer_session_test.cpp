@@ -14,9 +14,11 @@ namespace conveyor::consumer {
 namespace {
 
 using namespace conveyor::testing;
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Le;
 using Body = wire::Envelope::BodyCase;
 
 SessionConfig test_config() {
@@ -365,6 +367,30 @@ TEST_F(ConsumerSession, AResultOverTheBrokersMessageLimitGoesAsAFailureWithTheRe
   EXPECT_THAT(sent.error(), HasSubstr("--max-message-bytes 65536"));
   EXPECT_TRUE(sent.output().empty());
   EXPECT_EQ(session.counts().too_large, 1u);
+}
+
+TEST_F(ConsumerSession, AResultThatWouldTakeABatchOverTheMessageLimitGoesInTheNextOne) {
+  // 4,096-byte messages: batches aim at 1,024 bytes and a result may be 3,072 (4,096 - 1,024).
+  connect(welcome(100, 3, 3072, 4096));
+  feed(tasks("p1", {0, 1, 2}));
+  const Work work = session.take_work(3);
+  std::vector<Report> results = results_for(work);
+  results[0].output = std::string(1010, 'a');  // just under the batch's target
+  results[1].output = std::string(3072, 'b');  // the two would be over 4,096
+  session.on_done(work.id, results);
+  session.flush(now);
+  EXPECT_THAT(frame_sizes(session.link()), Each(Le(4096u)));
+  const auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kResults, Body::kResults, Body::kResults));
+  EXPECT_EQ(out[0].results().results_size(), 1);
+  EXPECT_EQ(out[1].results().results(0).output(), std::string(3072, 'b'));
+  EXPECT_EQ(session.counts().too_large, 0u);
+  std::vector<std::uint64_t> seqs;
+  for (const auto& batch : out) {
+    const auto batch_seqs = ref_seqs(batch.results().results());
+    seqs.insert(seqs.end(), batch_seqs.begin(), batch_seqs.end());
+  }
+  EXPECT_THAT(seqs, ElementsAre(0u, 1u, 2u)) << "none lost, none out of order";
 }
 
 TEST_F(ConsumerSession, NotWelcomedAsksForANewConnection) {

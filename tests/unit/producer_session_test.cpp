@@ -12,9 +12,11 @@ namespace conveyor::producer {
 namespace {
 
 using namespace conveyor::testing;
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Le;
 using Body = wire::Envelope::BodyCase;
 
 TEST_F(ProducerSession, SendsOnlyWithinGrantedCreditInSeqOrder) {
@@ -53,6 +55,22 @@ TEST_F(ProducerSession, CutsBatchesNearAQuarterOfTheMaxMessageSize) {
   for (const auto& envelope : out)
     EXPECT_EQ(envelope.tasks().tasks_size(), 2);
   EXPECT_THAT(task_seqs(out), ElementsAre(0u, 1u, 2u, 3u, 4u, 5u));
+}
+
+TEST_F(ProducerSession, APayloadThatWouldTakeABatchOverTheMessageLimitOpensTheNextOne) {
+  // 4,096-byte messages: batches aim at 1,024 bytes and a payload may be 3,072 (4,096 - 1,024).
+  connect(welcome(100, 3, 3072, 4096));
+  session.add_task(std::string(1015, 'a'));  // 1,021 bytes in its batch: just under the target
+  session.add_task(std::string(3072, 'b'));  // 3,080 more: the two would be over 4,096
+  session.add_task("c");
+  feed(credit(3));
+  session.flush(now);
+  EXPECT_THAT(frame_sizes(session.link()), Each(Le(4096u)));
+  const auto out = take_outbox(session);
+  ASSERT_THAT(bodies(out), ElementsAre(Body::kTasks, Body::kTasks, Body::kTasks));
+  EXPECT_EQ(out[0].tasks().tasks_size(), 1);
+  EXPECT_EQ(out[1].tasks().tasks(0).payload(), std::string(3072, 'b'));
+  EXPECT_THAT(task_seqs(out), ElementsAre(0u, 1u, 2u)) << "none lost, none out of order";
 }
 
 TEST_F(ProducerSession, ATaskBatchIsLibprotobufsEncoding) {

@@ -105,6 +105,15 @@ inline std::vector<wire::Envelope> take_outbox(BrokerLink& link) {
   return out;
 }
 
+// The size of each message in the outbox, as it would go on the wire.
+inline std::vector<std::size_t> frame_sizes(BrokerLink& link) {
+  std::vector<std::size_t> sizes;
+  for (const auto& sent : link.outbox()) {
+    sizes.push_back(sent.frame.empty() ? sent.envelope.ByteSizeLong() : sent.frame.size());
+  }
+  return sizes;
+}
+
 template <class Session>
 std::vector<wire::Envelope> take_outbox(Session& session) {
   return take_outbox(session.link());
