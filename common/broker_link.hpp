@@ -69,6 +69,11 @@ class BrokerLink {
   wire::Hello& on_connect(TimePoint now);
   // Any message from the broker shows it is alive; Welcome and Error bodies are handled here.
   LinkEvent on_envelope(const wire::Envelope& envelope, TimePoint now);
+  // A batch the session read in place (BatchReader): like any message, it shows the broker alive.
+  void on_batch(TimePoint now) {
+    now_ = now;
+    last_heard_ = now;
+  }
   // Deadlines and heartbeats. `held`: tasks the session would give up with the link (for the
   // failure message).
   LinkEvent on_tick(TimePoint now, std::size_t held);

@@ -114,8 +114,11 @@ void ClientRuntime::on_handshake_event(ClientSession& session) {
 
 void ClientRuntime::receive(ClientSession& session) {
   for (std::size_t n = 0; n < kReceiveBudget; ++n) {
-    zmq::message_t frame;
+    // Shared, so that a session reading the frame in place can keep it; reused while it does not.
+    if (frame_.use_count() != 1) frame_ = std::make_shared<zmq::message_t>();
+    zmq::message_t& frame = *frame_;
     if (!socket_->recv(frame, zmq::recv_flags::dontwait)) return;
+    if (session.on_frame(frame.to_string_view(), frame_, Clock::now())) continue;
     if (auto error = decoder_.decode(frame.to_string_view(), kMaxFromBroker)) {
       logger(component_)->warn("ignoring a bad message from the broker: {}", to_string(*error));
       continue;

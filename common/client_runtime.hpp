@@ -76,7 +76,8 @@ class ClientRuntime {
   std::optional<zmq::socket_t> socket_;
   std::optional<HandshakeMonitor> monitor_;  // watches socket_'s handshakes; closed before it
   EventLoop loop_;
-  EnvelopeDecoder decoder_;  // reuses the objects of earlier batches
+  EnvelopeDecoder decoder_;                // reuses the objects of earlier batches
+  std::shared_ptr<zmq::message_t> frame_;  // the next frame received
   std::unique_ptr<metrics::Exporter> exporter_;
   std::optional<int> forced_exit_;
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include <spdlog/logger.h>
 
@@ -23,6 +24,14 @@ class ClientSession {
 
   // A new connection to the broker is up: say hello (a new session for the broker).
   virtual void on_connect(TimePoint now) = 0;
+  // A frame from the broker before it is decoded, for a session that reads some in place: true
+  // when it took the frame (it may keep `owner`, which keeps `frame` alive), false to have it
+  // decoded and given to on_envelope.
+  virtual bool on_frame(std::string_view frame, const std::shared_ptr<const void>& owner,
+                        TimePoint now) {
+    (void)frame, (void)owner, (void)now;
+    return false;
+  }
   virtual void on_envelope(wire::Envelope& envelope, TimePoint now) = 0;
   virtual void on_tick(TimePoint now) = 0;
   // SIGTERM/SIGINT; on stop_now the session has queued its last words (a consumer's goodbye).

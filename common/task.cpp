@@ -24,8 +24,12 @@ std::string task_id(std::string_view producer, std::uint64_t seq) {
   return id;
 }
 
+Task::Task(const wire::Task& task, std::optional<TimePoint> deadline,
+           std::vector<std::string>* emitted)
+    : task_(Delivery::view_of(task)), deadline_(deadline), emitted_(emitted) {}
+
 std::optional<std::string_view> Task::header(std::string_view key) const {
-  for (const auto& h : task_->headers()) {
+  for (const auto& h : task_.headers()) {
     if (h.key() == key) return std::string_view(h.value());
   }
   return std::nullopt;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "conveyor/common/clock.hpp"
+#include "conveyor/common/delivery.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor {
@@ -19,19 +20,22 @@ std::string task_id(std::string_view producer, std::uint64_t seq);
 // A task as a handler sees it: a read-only view, valid for the duration of the handler call.
 class Task {
  public:
-  explicit Task(const wire::Task& task, std::optional<TimePoint> deadline = std::nullopt,
+  explicit Task(const Delivery& task, std::optional<TimePoint> deadline = std::nullopt,
                 std::vector<std::string>* emitted = nullptr)
-      : task_(&task), deadline_(deadline), emitted_(emitted) {}
+      : task_(task.borrowed()), deadline_(deadline), emitted_(emitted) {}
+  // A view of `task`, which must outlive it (tests; handlers called outside a consumer).
+  explicit Task(const wire::Task& task, std::optional<TimePoint> deadline = std::nullopt,
+                std::vector<std::string>* emitted = nullptr);
 
   // "p1:41", or for a task another handler emitted, "p1:41/0" (PARENT_ID/K).
   std::string id() const {
-    return task_->id().empty() ? task_id(producer(), seq()) : std::string(task_->id());
+    return task_.id().empty() ? task_id(producer(), seq()) : std::string(task_.id());
   }
-  std::string_view producer() const { return task_->producer(); }
-  std::uint64_t seq() const { return task_->seq(); }
+  std::string_view producer() const { return task_.producer(); }
+  std::uint64_t seq() const { return task_.seq(); }
   // 1 on the first delivery; more when a consumer was lost while holding it, or it was retried.
-  std::uint32_t attempt() const { return task_->attempt(); }
-  std::string_view payload() const { return task_->payload(); }
+  std::uint32_t attempt() const { return task_.attempt(); }
+  std::string_view payload() const { return task_.payload(); }
   std::optional<std::string_view> header(std::string_view key) const;
   // With --task-timeout: when the task must be done. A handler that can stop early should watch
   // it (cancelled()); one that runs past it makes the consumer give the task up, stop taking
@@ -46,7 +50,7 @@ class Task {
   }
 
  private:
-  const wire::Task* task_;
+  Delivery task_;  // borrowed: views only, no owner
   std::optional<TimePoint> deadline_;
   std::vector<std::string>* emitted_;  // where emit() puts payloads; null: nowhere
 };

@@ -191,7 +191,7 @@ bool PipePool::in_flight_anywhere(const std::string& id) const {
 }
 
 void PipePool::submit(std::unique_ptr<WorkBatch> batch) {
-  const wire::Task& task = batch->tasks.front();
+  const Delivery& task = batch->tasks.front();
   // Answers are matched by id: a second delivery of a task whose first one still runs (after a
   // reconnect) waits until that one is answered.
   Worker* worker = least_loaded();
@@ -203,7 +203,7 @@ void PipePool::submit(std::unique_ptr<WorkBatch> batch) {
 }
 
 void PipePool::give(Worker& worker, std::unique_ptr<WorkBatch> batch) {
-  const wire::Task& task = batch->tasks.front();
+  const Delivery& task = batch->tasks.front();
   const bool was_empty = worker.to_write.empty();
   append_task_line(worker.to_write, task);
   const TimePoint now = Clock::now();
@@ -262,7 +262,7 @@ void PipePool::on_line(Worker& worker, std::string_view line) {
   InFlight flight = std::move(it->second);
   worker.in_flight.erase(it);
   worker.restart_backoff.reset();  // it works: a later crash starts from the short delay
-  const wire::Task& task = flight.batch->tasks.front();
+  const Delivery& task = flight.batch->tasks.front();
   Report& result = answer->result;
   result.producer = task.producer();
   result.seq = task.seq();
@@ -339,7 +339,7 @@ void PipePool::end_in_flight(Worker& worker, const std::string& why,
   auto in_flight = std::move(worker.in_flight);
   worker.in_flight.clear();
   for (auto& [id, flight] : in_flight) {
-    const wire::Task& task = flight.batch->tasks.front();
+    const Delivery& task = flight.batch->tasks.front();
     Report result;
     result.producer = task.producer();
     result.seq = task.seq();

@@ -61,7 +61,7 @@ Expected<Report, std::string> result_of(const json& answer) {
 
 }  // namespace
 
-void append_task_line(std::string& out, const wire::Task& task) {
+void append_task_line(std::string& out, const Delivery& task) {
   out += "{\"id\":\"";
   append_json_string(out, Task(task).id());
   out += "\",\"seq\":" + std::to_string(task.seq());
@@ -77,11 +77,13 @@ void append_task_line(std::string& out, const wire::Task& task) {
   if (!text) out += ",\"encoding\":\"base64\"";
   if (!task.headers().empty()) {
     out += ",\"headers\":{";
-    for (int i = 0; i < task.headers_size(); ++i) {
-      out += i == 0 ? "\"" : ",\"";
-      append_json_string(out, task.headers(i).key());
+    bool first = true;
+    for (const wire::Header& header : task.headers()) {
+      out += first ? "\"" : ",\"";
+      first = false;
+      append_json_string(out, header.key());
       out += "\":\"";
-      append_json_string(out, task.headers(i).value());
+      append_json_string(out, header.value());
       out += '"';
     }
     out += '}';

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conveyor/common/delivery.hpp"
 #include "conveyor/common/expected.hpp"
 #include "conveyor/consumer/report.hpp"
 #include "conveyor/proto/conveyor.pb.h"
@@ -22,7 +23,7 @@
 namespace conveyor::consumer {
 
 // Appends the line (with its newline) that gives `task` to a worker.
-void append_task_line(std::string& out, const wire::Task& task);
+void append_task_line(std::string& out, const Delivery& task);
 
 // One answer from a worker: whose, and the result it carries (status, output or error, retry,
 // and in emit the payloads of tasks for the next stage).

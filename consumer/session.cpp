@@ -10,9 +10,9 @@
 namespace conveyor::consumer {
 namespace {
 
-wire::TaskRef ref_of(const wire::Task& task) {
+wire::TaskRef ref_of(const Delivery& task) {
   wire::TaskRef ref;
-  ref.set_producer(task.producer());
+  ref.set_producer(std::string(task.producer()));
   ref.set_seq(task.seq());
   return ref;
 }
@@ -46,8 +46,12 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
       }
       if (stopping_) hand_back_pending();  // tell the new session we take nothing
       return;
-    case wire::Envelope::kTasks:
-      return on_tasks(*envelope.mutable_tasks());
+    case wire::Envelope::kTasks: {
+      // A batch BatchReader refused (headers, emitted tasks' ids, text that is not ASCII): its
+      // tasks point into the parsed batch, moved out of the decoder, which reuses its objects.
+      auto batch = std::make_shared<wire::TaskBatch>(std::move(*envelope.mutable_tasks()));
+      return on_tasks(reader_.view(*batch), batch);
+    }
     case wire::Envelope::kPill:
       return on_pill();
     case wire::Envelope::kError:
@@ -60,16 +64,23 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
   }
 }
 
-void Session::on_tasks(wire::TaskBatch& batch) {
-  counts_.received += static_cast<std::uint64_t>(batch.tasks_size());
+bool Session::on_frame(std::string_view frame, const std::shared_ptr<const void>& owner,
+                       TimePoint now) {
+  if (reader_.read(frame, kProtocolVersion) != BatchReader::Kind::tasks) return false;
+  link_.on_batch(now);
+  on_tasks(reader_.tasks(), owner);
+  return true;
+}
+
+void Session::on_tasks(std::span<const TaskView> tasks, const std::shared_ptr<const void>& owner) {
+  counts_.received += tasks.size();
   // The id is only built when the line is written: it costs an allocation per task.
   const bool logged = log_->should_log(spdlog::level::debug);
-  for (auto& task : *batch.mutable_tasks()) {
+  for (const TaskView& task : tasks) {
     if (logged) {
-      log_->debug("task {} attempt {} received", task_id(task.producer(), task.seq()),
-                  task.attempt());
+      log_->debug("task {} attempt {} received", task_id(task.producer, task.seq), task.attempt);
     }
-    pending_.push_back(std::move(task));
+    pending_.emplace_back(task, owner);
   }
   if (stopping_) hand_back_pending();  // sent before the broker saw our capacity drop to 0
 }
@@ -157,9 +168,9 @@ Work Session::take_work(std::size_t max) {
   work.id = next_work_id_++;
   Running& running = running_[work.id];
   while (!pending_.empty() && work.tasks.size() < max) {
-    const wire::Task& task = pending_.front();
-    running.refs.push_back({task.producer(), task.seq(), task.attempt()});
-    running.payload_bytes += pending_.front().payload().size();
+    const Delivery& task = pending_.front();
+    running.refs.push_back({std::string(task.producer()), task.seq(), task.attempt()});
+    running.payload_bytes += task.payload().size();
     work.tasks.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }

@@ -12,16 +12,19 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <spdlog/logger.h>
 
+#include "conveyor/common/batch_reader.hpp"
 #include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/common/delivery.hpp"
 #include "conveyor/consumer/failure_watch.hpp"
 #include "conveyor/consumer/prefetch.hpp"
 #include "conveyor/consumer/report.hpp"
@@ -50,7 +53,7 @@ struct Counts {
 // Tasks handed to one worker at once; `id` names the batch when its results come back.
 struct Work {
   std::uint64_t id = 0;
-  std::vector<wire::Task> tasks;
+  std::vector<Delivery> tasks;
 };
 
 class Session final : public ClientSession {
@@ -71,6 +74,9 @@ class Session final : public ClientSession {
   Session(SessionConfig config, TimePoint now);
 
   void on_connect(TimePoint now) override;
+  // Task batches are read in place (BatchReader): the tasks keep `owner`, not a copy.
+  bool on_frame(std::string_view frame, const std::shared_ptr<const void>& owner,
+                TimePoint now) override;
   void on_envelope(wire::Envelope& envelope, TimePoint now) override;
   void on_tick(TimePoint now) override;
   void flush(TimePoint now) override;
@@ -125,7 +131,7 @@ class Session final : public ClientSession {
     bool given_up = false;  // reported timed out while its handler still runs
   };
 
-  void on_tasks(wire::TaskBatch& batch);
+  void on_tasks(std::span<const TaskView> tasks, const std::shared_ptr<const void>& owner);
   void on_pill();
   void on_lost();
   void keep_result(Report& result);
@@ -144,7 +150,8 @@ class Session final : public ClientSession {
   std::string stuck_;  // why the consumer exits 1 after a handler stuck past --task-timeout
   std::optional<AutoPrefetch> auto_prefetch_;  // with --prefetch auto
 
-  std::deque<wire::Task> pending_;                      // received, not started
+  BatchReader reader_;                                  // reused for every task batch
+  std::deque<Delivery> pending_;                        // received, not started
   std::unordered_map<std::uint64_t, Running> running_;  // by work id
   std::size_t running_tasks_ = 0;
   std::uint64_t next_work_id_ = 1;

@@ -39,8 +39,8 @@ void emit_output_lines(const std::string& output, std::vector<std::string>& emit
 
 }  // namespace
 
-Report run_handler(const Handler& handler, const wire::Task& task,
-                   std::optional<TimePoint> deadline, bool emit_lines) {
+Report run_handler(const Handler& handler, const Delivery& task, std::optional<TimePoint> deadline,
+                   bool emit_lines) {
   Report result;
   result.producer = task.producer();
   result.seq = task.seq();

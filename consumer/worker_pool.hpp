@@ -13,6 +13,7 @@
 
 #include <zmq.hpp>
 
+#include "conveyor/common/delivery.hpp"
 #include "conveyor/consumer/handlers.hpp"
 #include "conveyor/consumer/report.hpp"
 #include "conveyor/proto/conveyor.pb.h"
@@ -22,7 +23,7 @@ namespace conveyor::consumer {
 // A batch crossing to a worker and back: tasks out, results (same order) and time spent back.
 struct WorkBatch {
   std::uint64_t id = 0;
-  std::vector<wire::Task> tasks;
+  std::vector<Delivery> tasks;
   std::optional<Duration> timeout;  // --task-timeout: each task's deadline from its start
   bool emit_lines = false;          // --emit-to with a built-in or exec: handler
   std::vector<Report> results;
@@ -32,7 +33,7 @@ struct WorkBatch {
 // Runs `handler` on `task` (due by `deadline`), turning an exception into a `failed` result. The
 // tasks it emits go with the result; with `emit_lines`, so does every line of its output (the
 // built-in and exec: handlers emit that way).
-Report run_handler(const Handler& handler, const wire::Task& task,
+Report run_handler(const Handler& handler, const Delivery& task,
                    std::optional<TimePoint> deadline = std::nullopt, bool emit_lines = false);
 
 class WorkerPool {

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "conveyor/common/codec.hpp"
+#include "conveyor/common/task.hpp"
 #include "unit/session_envelopes.hpp"
 
 namespace conveyor::consumer {
@@ -54,7 +57,13 @@ std::vector<std::uint64_t> seqs_of(const Work& work) {
 
 class ConsumerSession : public ::testing::Test {
  protected:
-  void feed(wire::Envelope envelope) { session.on_envelope(envelope, now); }
+  // As the runtime gives a frame: offered to on_frame (task batches are read in place there),
+  // decoded for on_envelope only when refused.
+  void feed(wire::Envelope envelope) {
+    envelope.set_version(kProtocolVersion);
+    const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+    if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
+  }
   void connect(wire::Envelope welcome_envelope = welcome()) {
     session.on_connect(now);
     feed(std::move(welcome_envelope));
@@ -316,6 +325,51 @@ TEST_F(ConsumerSession, AStoppingConsumerDoesNotRaiseItsCapacity) {
   session.flush(now);
   for (const auto& e : take_outbox(session))
     EXPECT_FALSE(e.has_credit() && e.credit().capacity() > 0) << e.DebugString();
+}
+
+TEST_F(ConsumerSession, ATaskBatchIsReadInPlaceAndItsTasksKeepTheFrame) {
+  connect();
+  wire::Envelope envelope = tasks("p1", {3, 4});
+  envelope.set_version(kProtocolVersion);
+  auto frame = std::make_shared<std::string>(envelope.SerializeAsString());
+  ASSERT_TRUE(session.on_frame(*frame, frame, now)) << "a plain task batch is read in place";
+  const std::weak_ptr<std::string> kept = frame;
+  frame.reset();
+  EXPECT_FALSE(kept.expired()) << "the pending tasks hold it";
+  Work work = session.take_work(2);
+  ASSERT_THAT(seqs_of(work), ElementsAre(3u, 4u));
+  EXPECT_EQ(work.tasks[1].producer(), "p1");
+  EXPECT_EQ(work.tasks[1].payload(), "task-4");
+  EXPECT_EQ(work.tasks[1].attempt(), 1u);
+  EXPECT_EQ(session.counts().received, 2u);
+  work.tasks.clear();
+  EXPECT_TRUE(kept.expired()) << "freed with its last task";
+}
+
+TEST_F(ConsumerSession, ATaskWithHeadersIsDecodedAndKeepsThem) {
+  connect();
+  wire::Envelope envelope = tasks("p1", {0});
+  envelope.set_version(kProtocolVersion);
+  auto* header = envelope.mutable_tasks()->mutable_tasks(0)->add_headers();
+  header->set_key("trace");
+  header->set_value("abc");
+  const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+  EXPECT_FALSE(session.on_frame(*frame, frame, now)) << "BatchReader does not take headers";
+  session.on_envelope(envelope, now);
+  envelope.Clear();  // the decoder reuses its envelope: the tasks must not point into it
+  const Work work = session.take_work(1);
+  ASSERT_EQ(work.tasks.size(), 1u);
+  EXPECT_EQ(Task(work.tasks[0]).header("trace"), "abc");
+  EXPECT_EQ(work.tasks[0].payload(), "task-0");
+}
+
+TEST_F(ConsumerSession, ABatchReadInPlaceShowsTheBrokerAlive) {
+  connect(welcome(100, 3));  // silent for more than 300 ms: lost
+  now += milliseconds(200);
+  feed(tasks("p1", {0}));
+  session.on_tick(now + milliseconds(200));
+  EXPECT_FALSE(session.link().wants_new_connection());
+  EXPECT_EQ(session.pending(), 1u);
 }
 
 TEST_F(ConsumerSession, SilenceMakesItReconnectAndDropUnstartedTasks) {

@@ -116,13 +116,13 @@ TEST(FailureWatch, StaysQuietWhileMostTasksSucceed) {
     EXPECT_FALSE(watch.on_result(i % 3 != 0, "sometimes", kStart)) << i;
 }
 
-wire::Task task_with(const std::string& payload) {
+Delivery task_with(const std::string& payload) {
   wire::Task task;
   task.set_producer("p1");
   task.set_seq(5);
   task.set_attempt(2);
   task.set_payload(payload);
-  return task;
+  return Delivery::copy_of(std::move(task));
 }
 
 TEST(ExecTimeout, ACommandPastItsDeadlineIsKilledWithItsProcessGroup) {

@@ -21,13 +21,13 @@ using ::testing::ElementsAre;
 
 constexpr auto kDeadline = std::chrono::seconds(10);
 
-wire::Task make_task(std::uint64_t seq, std::string payload) {
+Delivery make_task(std::uint64_t seq, std::string payload) {
   wire::Task task;
   task.set_producer("p1");
   task.set_seq(seq);
   task.set_attempt(1);
   task.set_payload(std::move(payload));
-  return task;
+  return Delivery::copy_of(std::move(task));
 }
 
 std::unique_ptr<WorkBatch> batch_of(std::uint64_t id, std::vector<std::string> payloads) {
@@ -63,7 +63,7 @@ Handler throws_on(const std::string& bad) {
 }
 
 TEST(RunHandler, TurnsAnOkResultIntoAnOkReport) {
-  const wire::Task task = make_task(4, "x");
+  const Delivery task = make_task(4, "x");
   const Report result = run_handler(throws_on("bad"), task);
   EXPECT_EQ(result.producer, "p1");
   EXPECT_EQ(result.seq, 4u);
@@ -73,14 +73,14 @@ TEST(RunHandler, TurnsAnOkResultIntoAnOkReport) {
 }
 
 TEST(RunHandler, TurnsAFailedResultIntoAFailedReport) {
-  const wire::Task task = make_task(5, "x");
+  const Delivery task = make_task(5, "x");
   const Report result = run_handler([](const Task&) { return Result::failed("not today"); }, task);
   EXPECT_EQ(result.status, wire::FAILED);
   EXPECT_EQ(result.error, "not today");
 }
 
 TEST(RunHandler, TurnsAnExceptionIntoAFailedResultWithItsText) {
-  const wire::Task task = make_task(6, "bad");
+  const Delivery task = make_task(6, "bad");
   const Report result = run_handler(throws_on("bad"), task);
   EXPECT_EQ(result.seq, 6u);
   EXPECT_EQ(result.status, wire::FAILED);
@@ -88,7 +88,7 @@ TEST(RunHandler, TurnsAnExceptionIntoAFailedResultWithItsText) {
 }
 
 TEST(RunHandler, TurnsANonStandardExceptionIntoAFailedResult) {
-  const wire::Task task = make_task(7, "x");
+  const Delivery task = make_task(7, "x");
   const Report result = run_handler([](const Task&) -> Result { throw 42; }, task);
   EXPECT_EQ(result.status, wire::FAILED);
   EXPECT_EQ(result.error, "handler threw a non-standard exception");

@@ -36,7 +36,7 @@ std::unique_ptr<WorkBatch> batch_for(std::uint64_t seq, const std::string& paylo
   task.set_seq(seq);
   task.set_attempt(1);
   task.set_payload(payload);
-  batch->tasks.push_back(std::move(task));
+  batch->tasks.push_back(Delivery::copy_of(std::move(task)));
   return batch;
 }
 

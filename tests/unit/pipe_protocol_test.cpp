@@ -23,7 +23,7 @@ wire::Task task(const std::string& payload) {
 
 json line_of(const wire::Task& t) {
   std::string line;
-  append_task_line(line, t);
+  append_task_line(line, Delivery::view_of(t));
   EXPECT_EQ(line.back(), '\n');
   EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line, whatever the payload";
   return json::parse(line);
