@@ -128,6 +128,9 @@ struct ResultFields {
       case R::kLostFieldNumber:
         result.lost = value != 0;
         return true;
+      case R::kEmittedFieldNumber:
+        result.emitted = static_cast<std::uint32_t>(value);
+        return true;
       default:
         return false;
     }
@@ -145,8 +148,14 @@ struct ResultFields {
         return ascii_into(value, result.error);
       case R::kConsumerFieldNumber:
         return ascii_into(value, result.consumer);
+      case R::kIdFieldNumber:
+        return ascii_into(value, result.id);
+      case R::kParentFieldNumber:
+        return ascii_into(value, result.parent);
+      case R::kQueueFieldNumber:
+        return ascii_into(value, result.queue);
       default:
-        return false;  // emits, the B->P fields, or a field this version does not know
+        return false;  // emits, or a field this version does not know
     }
   }
 };
@@ -241,23 +250,30 @@ std::span<TaskView> BatchReader::view(wire::TaskBatch& batch) {
   return tasks_;
 }
 
+ResultView view_of(const wire::Result& result) {
+  return ResultView{
+      .producer = result.producer(),
+      .seq = result.seq(),
+      .status = result.status(),
+      .output = result.output(),
+      .error = result.error(),
+      .consumer = result.consumer(),
+      .attempts = result.attempts(),
+      .retry = result.retry(),
+      .timed_out = result.timed_out(),
+      .lost = result.lost(),
+      .emit = result.emit().empty() ? nullptr : &result.emit(),
+      .id = result.id(),
+      .parent = result.parent(),
+      .queue = result.queue(),
+      .emitted = result.emitted(),
+  };
+}
+
 std::span<ResultView> BatchReader::view(const wire::ResultBatch& batch) {
   results_.clear();
-  for (const auto& result : batch.results()) {
-    results_.push_back(ResultView{
-        .producer = result.producer(),
-        .seq = result.seq(),
-        .status = result.status(),
-        .output = result.output(),
-        .error = result.error(),
-        .consumer = result.consumer(),
-        .attempts = result.attempts(),
-        .retry = result.retry(),
-        .timed_out = result.timed_out(),
-        .lost = result.lost(),
-        .emit = result.emit().empty() ? nullptr : &result.emit(),
-    });
-  }
+  for (const auto& result : batch.results())
+    results_.push_back(view_of(result));
   return results_;
 }
 

@@ -50,7 +50,15 @@ struct ResultView {
   bool lost = false;
   // Set only for a result taken from a parsed wire::Result (the reader does not take emits).
   const google::protobuf::RepeatedPtrField<std::string>* emit = nullptr;
+  // B->P, an emitted task's result: its id, its parent's id, its queue. B->P: tasks it emitted.
+  std::string_view id;
+  std::string_view parent;
+  std::string_view queue;
+  std::uint32_t emitted = 0;
 };
+
+// The view of a parsed result: valid while `result` is.
+ResultView view_of(const wire::Result& result);
 
 class BatchReader {
  public:

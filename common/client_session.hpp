@@ -8,8 +8,10 @@
 
 #include <spdlog/logger.h>
 
+#include "conveyor/common/batch_reader.hpp"
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/common/codec.hpp"
 #include "conveyor/common/signal_policy.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
@@ -46,8 +48,16 @@ class ClientSession {
 
  protected:
   virtual bool done() const = 0;
+  // For on_frame: true when `frame` is a batch of `kind` that reader_ took (its views are in
+  // reader_); like any message, it shows the broker alive. False: decode it.
+  bool read_in_place(std::string_view frame, BatchReader::Kind kind, TimePoint now) {
+    if (reader_.read(frame, kProtocolVersion) != kind) return false;
+    link_.on_batch(now);
+    return true;
+  }
 
-  BrokerLink link_;  // the connection logic both clients share
+  BrokerLink link_;     // the connection logic both clients share
+  BatchReader reader_;  // reused for every batch; also makes views of batches decode() parsed
 };
 
 }  // namespace conveyor

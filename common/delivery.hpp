@@ -2,9 +2,10 @@
 // are views into the frame the task came in, and `owner` keeps that frame alive until the last
 // task of the batch is done.
 //
-// Why not a wire::Task: parsing one per task, moving it through take_work and destroying it cost
-// about 3,300 of the consumer's 5,650 instructions per task (BENCHMARKS.md, "CPU per task");
-// a delivery is a few words and a reference count, and the payload is never copied.
+// Why not a wire::Task: parsing one per task, moving it through take_work and destroying it was
+// about 3,300 of the consumer's instructions per task; a delivery is a few words and a reference
+// count, the payload never copied, and the consumer went from 5,753 to 3,260 (callgrind,
+// BENCHMARKS.md, "CPU per task").
 //
 // The price: a frame is kept while any of its tasks is held, so a slow task keeps its batch-mates'
 // bytes too. The broker sends at most the consumer's capacity in a batch, so what is held stays

@@ -66,8 +66,7 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
 
 bool Session::on_frame(std::string_view frame, const std::shared_ptr<const void>& owner,
                        TimePoint now) {
-  if (reader_.read(frame, kProtocolVersion) != BatchReader::Kind::tasks) return false;
-  link_.on_batch(now);
+  if (!read_in_place(frame, BatchReader::Kind::tasks, now)) return false;
   on_tasks(reader_.tasks(), owner);
   return true;
 }

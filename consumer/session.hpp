@@ -150,7 +150,6 @@ class Session final : public ClientSession {
   std::string stuck_;  // why the consumer exits 1 after a handler stuck past --task-timeout
   std::optional<AutoPrefetch> auto_prefetch_;  // with --prefetch auto
 
-  BatchReader reader_;                                  // reused for every task batch
   std::deque<Delivery> pending_;                        // received, not started
   std::unordered_map<std::uint64_t, Running> running_;  // by work id
   std::size_t running_tasks_ = 0;

@@ -35,8 +35,8 @@ ResultsFile open_results(const Config& config, Session& session) {
   }
 }
 
-Status status_of(const wire::Result& result) {
-  switch (result.status()) {
+Status status_of(const ResultView& result) {
+  switch (result.status) {
     case wire::OK:
       return Status::ok;
     case wire::DEAD:
@@ -111,8 +111,8 @@ void Producer::write_results() {
     for (const auto& result : finished) {
       results_.write(config_.id, result);
       if (on_result_) {
-        on_result_(Outcome{result.seq(), status_of(result), result.output(), result.error(),
-                           result.consumer(), result.attempts()});
+        on_result_(Outcome{result.seq, status_of(result), result.output, result.error,
+                           result.consumer, result.attempts});
       }
     }
     results_.flush();

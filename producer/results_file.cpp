@@ -29,9 +29,12 @@ const char* status_name(wire::Status status) {
 
 // The seq an emitted task's line shows: its root task's, the source position it comes from
 // ("p1:41/0/2" -> 41).
-std::uint64_t root_seq(const std::string& id) {
+std::uint64_t root_seq(std::string_view id) {
   const auto colon = id.find(':');
-  return colon == std::string::npos ? 0 : std::strtoull(id.c_str() + colon + 1, nullptr, 10);
+  std::uint64_t seq = 0;
+  // from_chars, not strtoull: the id is a view into a frame, with no NUL after it
+  if (colon != std::string_view::npos) std::from_chars(id.data() + colon + 1, id.end(), seq);
+  return seq;
 }
 
 void append_number(std::string& line, std::uint64_t value) {
@@ -40,19 +43,19 @@ void append_number(std::string& line, std::uint64_t value) {
   line.append(digits, end);
 }
 
-void append_id(std::string& line, const std::string& producer_id, const wire::Result& result) {
-  if (!result.id().empty()) {  // an emitted task's
-    append_json_string(line, result.id());
+void append_id(std::string& line, const std::string& producer_id, const ResultView& result) {
+  if (!result.id.empty()) {  // an emitted task's
+    append_json_string(line, result.id);
     return;
   }
   // task_id(), written in place: one line per result, no string made for it
   append_json_string(line, producer_id);
   line += ':';
-  append_number(line, result.seq());
+  append_number(line, result.seq);
 }
 
 // The output as JSON text when it is UTF-8, else base64 with "encoding" saying so.
-void append_output(std::string& line, const std::string& output) {
+void append_output(std::string& line, std::string_view output) {
   if (is_valid_utf8(output)) {
     append_json_string(line, output);
     line += '"';
@@ -64,37 +67,37 @@ void append_output(std::string& line, const std::string& output) {
 
 }  // namespace
 
-std::string format_result_line(const std::string& producer_id, const wire::Result& result) {
+std::string format_result_line(const std::string& producer_id, const ResultView& result) {
   std::string line;
   append_result_line(line, producer_id, result);
   return line;
 }
 
 void append_result_line(std::string& line, const std::string& producer_id,
-                        const wire::Result& result) {
-  const bool emitted = !result.id().empty();
+                        const ResultView& result) {
+  const bool emitted = !result.id.empty();
   line += "{\"id\":\"";
   append_id(line, producer_id, result);
   line += "\",\"seq\":";
-  append_number(line, emitted ? root_seq(result.id()) : result.seq());
+  append_number(line, emitted ? root_seq(result.id) : result.seq);
   line += ",\"status\":\"";
-  line += status_name(result.status());
+  line += status_name(result.status);
   line += "\",\"output\":\"";
-  append_output(line, result.output());
-  if (result.status() != wire::OK) {
+  append_output(line, result.output);
+  if (result.status != wire::OK) {
     line += ",\"error\":\"";
-    append_json_string(line, result.error());
+    append_json_string(line, result.error);
     line += '"';
   }
   line += ",\"consumer\":\"";
-  append_json_string(line, result.consumer());
+  append_json_string(line, result.consumer);
   line += "\",\"attempts\":";
-  append_number(line, result.attempts());
+  append_number(line, result.attempts);
   if (emitted) {
     line += ",\"queue\":\"";
-    append_json_string(line, result.queue());
+    append_json_string(line, result.queue);
     line += "\",\"parent\":\"";
-    append_json_string(line, result.parent());
+    append_json_string(line, result.parent);
     line += '"';
   }
   line += '}';
@@ -141,7 +144,7 @@ ResultsFile::~ResultsFile() {
   if (owned_) std::fclose(file_);
 }
 
-void ResultsFile::write(const std::string& producer_id, const wire::Result& result) {
+void ResultsFile::write(const std::string& producer_id, const ResultView& result) {
   if (file_ == nullptr) return;
   line_.clear();  // one buffer for every line: its capacity is kept
   append_result_line(line_, producer_id, result);

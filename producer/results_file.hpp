@@ -7,16 +7,17 @@
 #include <cstdio>
 #include <string>
 
+#include "conveyor/common/batch_reader.hpp"
 #include "conveyor/producer/resume.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::producer {
 
 // One results line for `result` of producer `producer_id` (without the newline).
-std::string format_result_line(const std::string& producer_id, const wire::Result& result);
+std::string format_result_line(const std::string& producer_id, const ResultView& result);
 // The same line appended to `line`: ResultsFile reuses one buffer for all of them.
 void append_result_line(std::string& line, const std::string& producer_id,
-                        const wire::Result& result);
+                        const ResultView& result);
 
 // --resume: what an earlier run left at `path` (nothing when there is no file), its torn last
 // line cut off. Throws std::runtime_error when it cannot be read or is not this producer's.
@@ -31,7 +32,7 @@ class ResultsFile {
   ResultsFile(const ResultsFile&) = delete;
   ResultsFile& operator=(const ResultsFile&) = delete;
 
-  void write(const std::string& producer_id, const wire::Result& result);
+  void write(const std::string& producer_id, const ResultView& result);
   // Makes written lines visible to readers of the file; throws when the disk refused them.
   void flush();
 

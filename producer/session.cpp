@@ -36,8 +36,12 @@ void Session::on_envelope(wire::Envelope& envelope, TimePoint now) {
     case wire::Envelope::kCredit:
       if (link_.welcomed()) credit_ += envelope.credit().grant();
       return;
-    case wire::Envelope::kResults:
-      return on_results(*envelope.mutable_results());
+    case wire::Envelope::kResults: {
+      // A batch BatchReader refused (text that is not ASCII, say): its results point into the
+      // parsed batch, moved out of the decoder, which reuses its objects.
+      auto batch = std::make_shared<wire::ResultBatch>(std::move(*envelope.mutable_results()));
+      return on_results(reader_.view(*batch), batch);
+    }
     case wire::Envelope::kError:
       return on_error(envelope.error());
     case wire::Envelope::kDrained:
@@ -62,14 +66,23 @@ void Session::on_welcome(LinkEvent event, TimePoint) {
   }
 }
 
-void Session::on_results(wire::ResultBatch& batch) {
-  for (auto& result : *batch.mutable_results()) {
-    acks_.push_back(result.seq());
-    if (!result.id().empty()) {
+bool Session::on_frame(std::string_view frame, const std::shared_ptr<const void>& owner,
+                       TimePoint now) {
+  if (!read_in_place(frame, BatchReader::Kind::results, now)) return false;
+  on_results(reader_.results(), owner);
+  return true;
+}
+
+void Session::on_results(std::span<const ResultView> results,
+                         const std::shared_ptr<const void>& owner) {
+  finished_.keep(owner);
+  for (const ResultView& result : results) {
+    acks_.push_back(result.seq);
+    if (!result.id.empty()) {
       on_emitted_result(result);
       continue;
     }
-    if (unfinished_.erase(result.seq()) == 0) {
+    if (unfinished_.erase(result.seq) == 0) {
       if (!adopt_earlier_result(result)) {
         // One sent again after a reconnect, or one an earlier run of this id wrote already (the
         // broker still had it unacknowledged when that run died): acknowledged, not written twice.
@@ -77,32 +90,32 @@ void Session::on_results(wire::ResultBatch& batch) {
         continue;
       }
     }
-    count_final(result.status());
-    expected_emitted_ += result.emitted();
-    finished_.push_back(std::move(result));
+    count_final(result.status);
+    expected_emitted_ += result.emitted;
+    finished_.add(result);
   }
 }
 
 // --resume: the final result of a task an earlier run of this id sent but did not live to write
 // (the broker kept it unacknowledged). It is this run's to write, and its task is not sent again
 // when the source reaches it: sending it would run it twice.
-bool Session::adopt_earlier_result(const wire::Result& result) {
-  if (!resuming_ || result.seq() < next_seq_ || resumed_.contains(result.seq())) return false;
-  resumed_.emplace(result.seq(), result.status());
+bool Session::adopt_earlier_result(const ResultView& result) {
+  if (!resuming_ || result.seq < next_seq_ || resumed_.contains(result.seq)) return false;
+  resumed_.emplace(result.seq, result.status);
   return true;
 }
 
 // §7.4: the result of a task one of ours emitted (any depth). The run is over for this producer
 // only when each of those has its result too, like asyncio's join() after put()s.
-void Session::on_emitted_result(wire::Result& result) {
-  if (!emitted_done_.insert(result.seq()).second) {
+void Session::on_emitted_result(const ResultView& result) {
+  if (!emitted_done_.insert(result.seq).second) {
     ++counts_.duplicates;  // sent again after a reconnect: acknowledged, not written twice
     return;
   }
   ++counts_.emitted;
-  count_final(result.status());
-  expected_emitted_ += result.emitted();
-  finished_.push_back(std::move(result));
+  count_final(result.status);
+  expected_emitted_ += result.emitted;
+  finished_.add(result);
 }
 
 std::size_t Session::outstanding() const {
@@ -226,7 +239,7 @@ void Session::add_task(std::string payload) {
     result.set_error("payload of " + std::to_string(payload.size()) +
                      " bytes is over the broker's limit of " + std::to_string(limit));
     count_final(wire::FAILED);
-    finished_.push_back(std::move(result));
+    finished_.add_owned(std::move(result));
     return;
   }
   unfinished_.emplace(seq, std::move(payload));

@@ -13,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,10 +21,12 @@
 
 #include <spdlog/logger.h>
 
+#include "conveyor/common/batch_reader.hpp"
 #include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/producer/final_results.hpp"
 #include "conveyor/producer/resume.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
@@ -65,6 +68,9 @@ class Session final : public ClientSession {
   Session(SessionConfig config, TimePoint now);
 
   void on_connect(TimePoint now) override;
+  // Result batches are read in place (BatchReader): the results keep `owner` until written.
+  bool on_frame(std::string_view frame, const std::shared_ptr<const void>& owner,
+                TimePoint now) override;
   void on_envelope(wire::Envelope& envelope, TimePoint now) override;
   void on_tick(TimePoint now) override;
   // Emits tasks within credit, acks, the pill and the goodbye, as the state allows.
@@ -91,7 +97,7 @@ class Session final : public ClientSession {
   void fail(std::string why) { link_.fail(std::move(why)); }
 
   // Final results since the last call, in completion order; `seq` is set, `producer` is not.
-  std::vector<wire::Result>& finished_results() { return finished_; }
+  FinalResults& finished_results() { return finished_; }
 
   Phase phase() const;
   // The process's exit status once finished: 1 when it failed or its source did; 3 when every
@@ -108,10 +114,10 @@ class Session final : public ClientSession {
  private:
   bool done() const override { return done_; }
   void on_welcome(LinkEvent event, TimePoint now);
-  void on_results(wire::ResultBatch& batch);
+  void on_results(std::span<const ResultView> results, const std::shared_ptr<const void>& owner);
   void count_final(wire::Status status);
-  void on_emitted_result(wire::Result& result);
-  bool adopt_earlier_result(const wire::Result& result);
+  void on_emitted_result(const ResultView& result);
+  bool adopt_earlier_result(const ResultView& result);
   void on_error(const wire::Error& error);
   void on_drained(const wire::Drained& drained);
   void send_tasks();
@@ -140,7 +146,7 @@ class Session final : public ClientSession {
   std::uint64_t credit_ = 0;
   bool source_ended_ = false;
   bool pill_sent_ = false;  // in this session
-  std::vector<wire::Result> finished_;
+  FinalResults finished_;
 };
 
 }  // namespace conveyor::producer

@@ -52,6 +52,12 @@ wire::Envelope result_batch(std::mt19937_64& random, int count) {
     result->set_retry(random() % 2 == 0);
     result->set_timed_out(random() % 5 == 0);
     result->set_lost(random() % 7 == 0);
+    if (random() % 4 == 0) {  // B->P: an emitted task's result
+      result->set_id("p1:" + std::to_string(i) + "/0");
+      result->set_parent("p1:" + std::to_string(i));
+      result->set_queue("stage-2");
+    }
+    result->set_emitted(static_cast<std::uint32_t>(random() % 3));
   }
   return envelope;
 }
@@ -76,6 +82,10 @@ void expect_same(const ResultView& view, const wire::Result& result) {
   EXPECT_EQ(view.retry, result.retry());
   EXPECT_EQ(view.timed_out, result.timed_out());
   EXPECT_EQ(view.lost, result.lost());
+  EXPECT_EQ(view.id, result.id());
+  EXPECT_EQ(view.parent, result.parent());
+  EXPECT_EQ(view.queue, result.queue());
+  EXPECT_EQ(view.emitted, result.emitted());
   EXPECT_TRUE(result.emit().empty());
 }
 

@@ -31,6 +31,11 @@ wire::Result make_result(std::uint64_t seq, wire::Status status, std::string out
   return result;
 }
 
+// The line for a parsed result (the producer writes views of results; view_of makes one).
+std::string format_result_line(const std::string& producer_id, const wire::Result& result) {
+  return producer::format_result_line(producer_id, view_of(result));
+}
+
 TEST(ResultsFile, FormatsAnOkResultExactly) {
   EXPECT_EQ(
       format_result_line("p1", make_result(41, wire::OK, "hello")),
@@ -120,8 +125,8 @@ class ResultsFileOnDisk : public ::testing::Test {
 TEST_F(ResultsFileOnDisk, WritesOneLinePerResultInOrder) {
   const std::string file = path("results.jsonl");
   ResultsFile results(file);
-  results.write("p1", make_result(1, wire::OK, "a"));
-  results.write("p1", make_result(0, wire::FAILED, "", "e"));
+  results.write("p1", view_of(make_result(1, wire::OK, "a")));
+  results.write("p1", view_of(make_result(0, wire::FAILED, "", "e")));
   results.flush();
   EXPECT_EQ(read(file), format_result_line("p1", make_result(1, wire::OK, "a")) + "\n" +
                             format_result_line("p1", make_result(0, wire::FAILED, "", "e")) + "\n");
@@ -129,7 +134,7 @@ TEST_F(ResultsFileOnDisk, WritesOneLinePerResultInOrder) {
 
 TEST_F(ResultsFileOnDisk, AnEmptyPathWritesNothing) {
   ResultsFile results("");
-  results.write("p1", make_result(1, wire::OK, "a"));
+  results.write("p1", view_of(make_result(1, wire::OK, "a")));
   EXPECT_NO_THROW(results.flush());
   EXPECT_TRUE(std::filesystem::is_empty(dir_));
 }

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "conveyor/common/codec.hpp"
 #include "conveyor/producer/session.hpp"
 #include "unit/session_envelopes.hpp"
 
@@ -27,7 +29,13 @@ inline SessionConfig config_with_window(std::size_t window) {
 class ProducerSession : public ::testing::Test {
  protected:
   void use_window(std::size_t window) { session = Session(config_with_window(window), now); }
-  void feed(wire::Envelope envelope) { session.on_envelope(envelope, now); }
+  // As the runtime gives a frame: offered to on_frame (result batches are read in place there),
+  // decoded for on_envelope only when refused.
+  void feed(wire::Envelope envelope) {
+    envelope.set_version(kProtocolVersion);
+    const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+    if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
+  }
   // A new connection, welcomed; what it said on the way is discarded.
   void connect(wire::Envelope welcome_envelope = testing::welcome()) {
     session.on_connect(now);
@@ -51,7 +59,7 @@ class ProducerSession : public ::testing::Test {
   std::vector<std::uint64_t> finished_seqs() {
     std::vector<std::uint64_t> seqs;
     for (const auto& r : session.finished_results())
-      seqs.push_back(r.seq());
+      seqs.push_back(r.seq);
     session.finished_results().clear();
     return seqs;
   }

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,42 @@ TEST_F(ProducerSession, SourceRoomIsZeroOnceTheSourceEnded) {
   EXPECT_EQ(session.source_room(), 0u);
 }
 
+TEST_F(ProducerSession, AResultBatchIsReadInPlaceAndKeptUntilItsResultsAreWritten) {
+  connect();
+  add(2);
+  feed(credit(2));
+  flush();
+  wire::Envelope envelope = results({{0, wire::OK}, {1, wire::FAILED}});
+  envelope.set_version(kProtocolVersion);
+  auto frame = std::make_shared<std::string>(envelope.SerializeAsString());
+  ASSERT_TRUE(session.on_frame(*frame, frame, now)) << "a plain result batch is read in place";
+  const std::weak_ptr<std::string> kept = frame;
+  frame.reset();
+  ASSERT_EQ(session.finished_results().size(), 2u);
+  EXPECT_EQ(session.finished_results()[1].error, "error-1");
+  EXPECT_EQ(session.finished_results()[1].consumer, "c1");
+  EXPECT_FALSE(kept.expired()) << "held until written";
+  session.finished_results().clear();
+  EXPECT_TRUE(kept.expired());
+  EXPECT_EQ(session.counts().failed, 1u);
+}
+
+TEST_F(ProducerSession, AResultBatchTheReaderRefusesIsDecodedAndItsResultsOutliveTheDecoder) {
+  connect();
+  add(1);
+  feed(credit(1));
+  flush();
+  wire::Envelope envelope = results({{0, wire::FAILED}});
+  envelope.set_version(kProtocolVersion);
+  envelope.mutable_results()->mutable_results(0)->set_error("caf\xc3\xa9");  // not ASCII
+  const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+  EXPECT_FALSE(session.on_frame(*frame, frame, now));
+  session.on_envelope(envelope, now);
+  envelope.Clear();  // the decoder reuses its envelope: the results must not point into it
+  ASSERT_EQ(session.finished_results().size(), 1u);
+  EXPECT_EQ(session.finished_results()[0].error, "caf\xc3\xa9");
+}
+
 TEST_F(ProducerSession, AResultFinalizesItsTaskAndIsAcked) {
   connect();
   add(2);
@@ -137,9 +174,9 @@ TEST_F(ProducerSession, AResultFinalizesItsTaskAndIsAcked) {
   flush();
   feed(results({{1, wire::OK}}));
   ASSERT_EQ(session.finished_results().size(), 1u);
-  EXPECT_EQ(session.finished_results()[0].seq(), 1u);
-  EXPECT_EQ(session.finished_results()[0].output(), "out-1");
-  EXPECT_EQ(session.finished_results()[0].consumer(), "c1");
+  EXPECT_EQ(session.finished_results()[0].seq, 1u);
+  EXPECT_EQ(session.finished_results()[0].output, "out-1");
+  EXPECT_EQ(session.finished_results()[0].consumer, "c1");
   EXPECT_EQ(session.counts().ok, 1u);
   EXPECT_EQ(session.unfinished(), 1u);
   auto out = flush();
@@ -321,10 +358,10 @@ TEST_F(ProducerSession, FailsAnOversizedPayloadAtOnceWithoutSendingIt) {
   session.add_task("1234");
   ASSERT_EQ(session.finished_results().size(), 1u);
   const auto& result = session.finished_results()[0];
-  EXPECT_EQ(result.seq(), 0u);
-  EXPECT_EQ(result.status(), wire::FAILED);
-  EXPECT_THAT(result.error(), HasSubstr("5 bytes"));
-  EXPECT_THAT(result.error(), HasSubstr("limit of 4"));
+  EXPECT_EQ(result.seq, 0u);
+  EXPECT_EQ(result.status, wire::FAILED);
+  EXPECT_THAT(std::string(result.error), HasSubstr("5 bytes"));
+  EXPECT_THAT(std::string(result.error), HasSubstr("limit of 4"));
   EXPECT_EQ(session.counts().failed, 1u);
   EXPECT_EQ(session.unfinished(), 1u);
   session.end_of_source();
