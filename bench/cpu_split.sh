@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Where one job's CPU goes, process by process: the conveyor row of bench/run.sh (1 producer,
+# CONSUMERS echo consumers, TASKS tasks of 64 B) with each process under /usr/bin/time, so that
+# user and system seconds and context switches per process sit next to the job's tasks/s.
+#
+#   BENCH_BUILD_DIR=build-bench CONSUMERS=2 TASKS=1000000 bench/cpu_split.sh
+#
+# callgrind (bench/callgrind.sh) counts instructions, repeatably; this shows the wall-clock side
+# of the same job on this machine (cache misses, wake-ups, the kernel), noisily: run it twice.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BENCH_BUILD_DIR:-$root/build-bench}
+consumers=${CONSUMERS:-2}
+tasks=${TASKS:-1000000}
+work=$(mktemp -d /tmp/conveyor-cpu-split-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[[ -x /usr/bin/time ]] || { echo "cpu_split: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+for bin in broker/conveyor-broker producer/conveyor-producer consumer/conveyor-consumer; do
+  [[ -x $build/$bin ]] || { echo "cpu_split: no $build/$bin (run bench/run.sh once)" >&2; exit 1; }
+done
+
+timed() {  # timed NAME CMD...: CMD under /usr/bin/time, its line in $work/NAME.time
+  local name=$1
+  shift
+  /usr/bin/time -o "$work/$name.time" -f "$name user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" "$@"
+}
+
+timed broker "$build/broker/conveyor-broker" --frontend 'tcp://127.0.0.1:*' \
+  --backend 'tcp://127.0.0.1:*' --admin '' --producers 1 --exit-when-drained \
+  --ready-file "$work/ready.json" --log-level warn 2>"$work/broker.log" &
+pids+=($!)
+broker=$!
+for _ in $(seq 200); do [[ -s $work/ready.json ]] && break; sleep 0.1; done
+[[ -s $work/ready.json ]] || { echo "cpu_split: the broker did not start" >&2; exit 1; }
+frontend=$(sed -E 's/.*"frontend":"([^"]+)".*/\1/' "$work/ready.json")
+backend=$(sed -E 's/.*"backend":"([^"]+)".*/\1/' "$work/ready.json")
+for i in $(seq "$consumers"); do
+  timed "consumer$i" "$build/consumer/conveyor-consumer" --broker "$backend" --id "c$i" \
+    --handler echo --concurrency 1 --log-level warn 2>"$work/consumer$i.log" &
+  pids+=($!)
+done
+started=$(date +%s.%N)
+timeout 300 /usr/bin/time -o "$work/producer.time" \
+  -f "producer user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" \
+  "$build/producer/conveyor-producer" --broker "$frontend" --id bench --source "gen:$tasks:64" \
+  --results /dev/null --quiet --log-level warn 2>"$work/producer.log"
+ended=$(date +%s.%N)
+timeout 60 tail --pid="$broker" -f /dev/null
+# Each background pid is the shell running /usr/bin/time, which writes its line before it ends.
+for pid in "${pids[@]}"; do timeout 60 tail --pid="$pid" -f /dev/null || true; done
+python3 -c "print(f'{$tasks} tasks, $consumers consumers: {$tasks / ($ended - $started):.0f} tasks/s')"
+cat "$work/broker.time" "$work/producer.time" "$work"/consumer*.time
