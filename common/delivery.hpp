@@ -8,8 +8,9 @@
 // BENCHMARKS.md, "CPU per task").
 //
 // The price: a frame is kept while any of its tasks is held, so a slow task keeps its batch-mates'
-// bytes too. The broker sends at most the consumer's capacity in a batch, so what is held stays
-// bounded by the capacity times the largest batch.
+// bytes too (and, since libzmq hands over small frames inside its receive buffer without a copy,
+// up to that 8 KiB buffer). The broker sends at most the consumer's capacity in a batch, so what
+// is held stays bounded by the capacity times the largest batch.
 #pragma once
 
 #include <cstdint>

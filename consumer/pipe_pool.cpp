@@ -81,7 +81,8 @@ std::optional<int> wait_exit(pid_t pid, TimePoint until) {
 }
 
 std::string shortened(std::string_view text, std::size_t most = 200) {
-  return text.size() <= most ? std::string(text) : std::string(utf8_prefix(text, most)) + "...";
+  // Valid UTF-8 here, so that one stray byte does not turn the whole error text into Latin-1.
+  return text.size() <= most ? to_valid_utf8(text) : to_valid_utf8(utf8_prefix(text, most)) + "...";
 }
 
 }  // namespace
@@ -285,11 +286,11 @@ void PipePool::read_stderr(Worker& worker) {
          start = end + 1) {
       const std::string line = worker.partial_err.substr(start, end - start);
       logger("consumer")->info("pipe worker {}: {}", worker.index, line);
-      worker.stderr_tail = utf8_prefix(line, kStderrTail);
+      worker.stderr_tail = to_valid_utf8(utf8_prefix(line, kStderrTail));
     }
     worker.partial_err.erase(0, start);
     if (worker.partial_err.size() > kStderrTail) {
-      worker.stderr_tail = utf8_prefix(worker.partial_err, kStderrTail);
+      worker.stderr_tail = to_valid_utf8(utf8_prefix(worker.partial_err, kStderrTail));
       worker.partial_err.clear();
     }
   }
@@ -349,7 +350,8 @@ void PipePool::end_in_flight(Worker& worker, const std::string& why,
     result.timed_out = late;
     result.lost = !late;
     // A protobuf string must be UTF-8 (libprotobuf refuses the whole batch at the broker
-    // otherwise), and why and the tail hold whatever bytes the worker wrote.
+    // otherwise). The worker's bytes in why and the tail were made valid where they were cut;
+    // this is the guard for any other path (valid text passes unchanged).
     result.error =
         to_valid_utf8(late ? "timed out after " + std::to_string(to_ms(*config_.task_timeout)) +
                                  " ms (--task-timeout): " + why + " was killed"

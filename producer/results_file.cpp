@@ -33,7 +33,8 @@ std::uint64_t root_seq(std::string_view id) {
   const auto colon = id.find(':');
   std::uint64_t seq = 0;
   // from_chars, not strtoull: the id is a view into a frame, with no NUL after it
-  if (colon != std::string_view::npos) std::from_chars(id.data() + colon + 1, id.end(), seq);
+  if (colon != std::string_view::npos)
+    std::from_chars(id.data() + colon + 1, id.data() + id.size(), seq);
   return seq;
 }
 

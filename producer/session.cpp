@@ -75,7 +75,7 @@ bool Session::on_frame(std::string_view frame, const std::shared_ptr<const void>
 
 void Session::on_results(std::span<const ResultView> results,
                          const std::shared_ptr<const void>& owner) {
-  finished_.keep(owner);
+  const std::size_t had = finished_.size();
   for (const ResultView& result : results) {
     acks_.push_back(result.seq);
     if (!result.id.empty()) {
@@ -94,6 +94,10 @@ void Session::on_results(std::span<const ResultView> results,
     expected_emitted_ += result.emitted;
     finished_.add(result);
   }
+  // Kept only when a result points into it: a batch of duplicates (after a reconnect or
+  // --resume) adds nothing to write, and keeping it anyway would hold every such frame until a
+  // new result comes, which may be never.
+  if (finished_.size() > had) finished_.keep(owner);
 }
 
 // --resume: the final result of a task an earlier run of this id sent but did not live to write
