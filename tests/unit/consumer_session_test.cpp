@@ -60,8 +60,7 @@ class ConsumerSession : public ::testing::Test {
   // As the runtime gives a frame: offered to on_frame (task batches are read in place there),
   // decoded for on_envelope only when refused.
   void feed(wire::Envelope envelope) {
-    envelope.set_version(kProtocolVersion);
-    const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+    const auto frame = frame_of(envelope);
     if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
   }
   void connect(wire::Envelope welcome_envelope = welcome()) {
@@ -329,9 +328,7 @@ TEST_F(ConsumerSession, AStoppingConsumerDoesNotRaiseItsCapacity) {
 
 TEST_F(ConsumerSession, ATaskBatchIsReadInPlaceAndItsTasksKeepTheFrame) {
   connect();
-  wire::Envelope envelope = tasks("p1", {3, 4});
-  envelope.set_version(kProtocolVersion);
-  auto frame = std::make_shared<std::string>(envelope.SerializeAsString());
+  auto frame = frame_of(tasks("p1", {3, 4}));
   ASSERT_TRUE(session.on_frame(*frame, frame, now)) << "a plain task batch is read in place";
   const std::weak_ptr<std::string> kept = frame;
   frame.reset();
@@ -353,7 +350,7 @@ TEST_F(ConsumerSession, ATaskWithHeadersIsDecodedAndKeepsThem) {
   auto* header = envelope.mutable_tasks()->mutable_tasks(0)->add_headers();
   header->set_key("trace");
   header->set_value("abc");
-  const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+  const auto frame = frame_of(envelope);
   EXPECT_FALSE(session.on_frame(*frame, frame, now)) << "BatchReader does not take headers";
   // The decoder reuses its envelope: the tasks must not point into it (under ASan, a view that
   // did would be a use after free below).
@@ -369,9 +366,7 @@ TEST_F(ConsumerSession, ATaskWithHeadersIsDecodedAndKeepsThem) {
 TEST_F(ConsumerSession, ABatchReadInPlaceShowsTheBrokerAlive) {
   connect(welcome(100, 3));  // silent for more than 300 ms: lost
   now += milliseconds(200);
-  wire::Envelope envelope = tasks("p1", {0});
-  envelope.set_version(kProtocolVersion);
-  const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+  const auto frame = frame_of(tasks("p1", {0}));
   ASSERT_TRUE(session.on_frame(*frame, frame, now));
   session.on_tick(now + milliseconds(200));
   EXPECT_FALSE(session.link().wants_new_connection());

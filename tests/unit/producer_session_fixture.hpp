@@ -32,8 +32,7 @@ class ProducerSession : public ::testing::Test {
   // As the runtime gives a frame: offered to on_frame (result batches are read in place there),
   // decoded for on_envelope only when refused.
   void feed(wire::Envelope envelope) {
-    envelope.set_version(kProtocolVersion);
-    const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+    const auto frame = testing::frame_of(envelope);
     if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
   }
   // A new connection, welcomed; what it said on the way is discarded.

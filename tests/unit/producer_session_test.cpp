@@ -136,9 +136,7 @@ TEST_F(ProducerSession, AResultBatchIsReadInPlaceAndKeptUntilItsResultsAreWritte
   add(2);
   feed(credit(2));
   flush();
-  wire::Envelope envelope = results({{0, wire::OK}, {1, wire::FAILED}});
-  envelope.set_version(kProtocolVersion);
-  auto frame = std::make_shared<std::string>(envelope.SerializeAsString());
+  auto frame = frame_of(results({{0, wire::OK}, {1, wire::FAILED}}));
   ASSERT_TRUE(session.on_frame(*frame, frame, now)) << "a plain result batch is read in place";
   const std::weak_ptr<std::string> kept = frame;
   frame.reset();
@@ -158,9 +156,7 @@ TEST_F(ProducerSession, ABatchOfOnlyDuplicatesIsNotKept) {
   flush();
   feed(results({{0, wire::OK}}));
   session.finished_results().clear();               // written
-  wire::Envelope again = results({{0, wire::OK}});  // sent again after a reconnect
-  again.set_version(kProtocolVersion);
-  auto frame = std::make_shared<std::string>(again.SerializeAsString());
+  auto frame = frame_of(results({{0, wire::OK}}));  // sent again after a reconnect
   ASSERT_TRUE(session.on_frame(*frame, frame, now));
   const std::weak_ptr<std::string> kept = frame;
   frame.reset();
@@ -177,7 +173,7 @@ TEST_F(ProducerSession, AResultBatchTheReaderRefusesIsDecodedAndItsResultsOutliv
   wire::Envelope envelope = results({{0, wire::FAILED}});
   envelope.set_version(kProtocolVersion);
   envelope.mutable_results()->mutable_results(0)->set_error("caf\xc3\xa9");  // not ASCII
-  const auto frame = std::make_shared<const std::string>(envelope.SerializeAsString());
+  const auto frame = frame_of(envelope);
   EXPECT_FALSE(session.on_frame(*frame, frame, now));
   // The decoder reuses its envelope: the results must not point into it (under ASan, a view
   // that did would be a use after free below).

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 
 #include "conveyor/common/broker_link.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/common/codec.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::testing {
@@ -103,6 +105,13 @@ inline std::vector<wire::Envelope> take_outbox(BrokerLink& link) {
   }
   link.outbox().clear();
   return out;
+}
+
+// `envelope` as the broker's frame: with the protocol version, serialized, shared the way
+// ClientRuntime shares a received frame with on_frame.
+inline std::shared_ptr<std::string> frame_of(wire::Envelope envelope) {
+  envelope.set_version(kProtocolVersion);
+  return std::make_shared<std::string>(envelope.SerializeAsString());
 }
 
 // The size of each message in the outbox, as it would go on the wire.
