@@ -15,7 +15,9 @@ tasks=${TASKS:-1000000}
 work=$(mktemp -d /tmp/conveyor-cpu-split-XXXXXX)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  # Each pid is a /usr/bin/time, which does not pass a SIGKILL on: its child goes first, or an
+  # early exit (a failed producer) would leave the broker and consumers running.
+  for pid in "${pids[@]}"; do pkill -9 -P "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
