@@ -17,7 +17,10 @@ pids=()
 cleanup() {
   # Each pid is a /usr/bin/time, which does not pass a SIGKILL on: its child goes first, or an
   # early exit (a failed producer) would leave the broker and consumers running.
-  for pid in "${pids[@]}"; do pkill -9 -P "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    pkill -9 -P "$pid" 2>/dev/null || true
+    kill -9 "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -57,12 +57,7 @@ std::vector<std::uint64_t> seqs_of(const Work& work) {
 
 class ConsumerSession : public ::testing::Test {
  protected:
-  // As the runtime gives a frame: offered to on_frame (task batches are read in place there),
-  // decoded for on_envelope only when refused.
-  void feed(wire::Envelope envelope) {
-    const auto frame = frame_of(envelope);
-    if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
-  }
+  void feed(wire::Envelope envelope) { give_frame(session, std::move(envelope), now); }
   void connect(wire::Envelope welcome_envelope = welcome()) {
     session.on_connect(now);
     feed(std::move(welcome_envelope));

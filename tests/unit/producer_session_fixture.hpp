@@ -29,12 +29,7 @@ inline SessionConfig config_with_window(std::size_t window) {
 class ProducerSession : public ::testing::Test {
  protected:
   void use_window(std::size_t window) { session = Session(config_with_window(window), now); }
-  // As the runtime gives a frame: offered to on_frame (result batches are read in place there),
-  // decoded for on_envelope only when refused.
-  void feed(wire::Envelope envelope) {
-    const auto frame = testing::frame_of(envelope);
-    if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
-  }
+  void feed(wire::Envelope envelope) { testing::give_frame(session, std::move(envelope), now); }
   // A new connection, welcomed; what it said on the way is discarded.
   void connect(wire::Envelope welcome_envelope = testing::welcome()) {
     session.on_connect(now);

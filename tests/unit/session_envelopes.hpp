@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "conveyor/common/broker_link.hpp"
+#include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/codec.hpp"
 #include "conveyor/proto/conveyor.pb.h"
@@ -112,6 +113,14 @@ inline std::vector<wire::Envelope> take_outbox(BrokerLink& link) {
 inline std::shared_ptr<std::string> frame_of(wire::Envelope envelope) {
   envelope.set_version(kProtocolVersion);
   return std::make_shared<std::string>(envelope.SerializeAsString());
+}
+
+// As ClientRuntime gives a frame to either session: offered to on_frame (batches are read in
+// place there), decoded for on_envelope only when refused.
+inline void give_frame(ClientSession& session, wire::Envelope envelope, TimePoint now) {
+  envelope.set_version(kProtocolVersion);
+  const auto frame = frame_of(envelope);
+  if (!session.on_frame(*frame, frame, now)) session.on_envelope(envelope, now);
 }
 
 // The size of each message in the outbox, as it would go on the wire.
