@@ -67,10 +67,12 @@ class FieldSizer {
   }
   std::size_t size() const { return size_; }
 
- private:
+  // Bytes of a length-delimited field of `size` bytes, its tag and length included.
   static std::size_t delimited(int field, std::size_t size) {
     return varint_size(field_tag(field, 2)) + varint_size(size) + size;
   }
+
+ private:
   std::size_t size_ = 0;
 };
 
@@ -97,8 +99,13 @@ class FieldWriter {
   void message(int field, Fields&& fields) {
     FieldSizer sizer;
     fields(sizer);
+    message(field, sizer.size(), fields);
+  }
+  // The same, when the caller has sized `fields` already (FieldSizer): they are visited once.
+  template <class Fields>
+  void message(int field, std::size_t size, Fields&& fields) {
     out_ = put_varint(out_, field_tag(field, 2));
-    out_ = put_varint(out_, sizer.size());
+    out_ = put_varint(out_, size);
     fields(*this);
   }
   char* end() const { return out_; }
@@ -115,7 +122,7 @@ class BatchWriter {
   void start(Kind kind);
   // Adds one Task or Result: `fields(out)` calls out.varint(number, value), out.bytes(number,
   // text), out.element(number, text) (repeated) and out.message(number, fields) for its fields, in
-  // field-number order, and is called three times (sized, sized again by the writer, written).
+  // field-number order, and is called twice (sized, then written).
   // Adds nothing and returns false when the batch holds items already and this one would take
   // its frame past `max_frame_bytes`: the receiver's libzmq drops a connection whose message is
   // over its limit, so the caller finishes this batch and adds the item to the next. A lone item
@@ -123,13 +130,15 @@ class BatchWriter {
   template <class Fields>
   bool add(Fields&& fields, std::size_t max_frame_bytes = SIZE_MAX) {
     FieldSizer sizer;
-    sizer.message(1, fields);  // TaskBatch.tasks and ResultBatch.results are both field 1
+    fields(sizer);
+    // TaskBatch.tasks and ResultBatch.results are both field 1.
+    const std::size_t item = FieldSizer::delimited(1, sizer.size());
     // kHeaderRoom bounds the envelope's first fields, so the frame is at most this.
-    if (count_ > 0 && bytes() + sizer.size() + kHeaderRoom > max_frame_bytes) return false;
+    if (count_ > 0 && bytes() + item + kHeaderRoom > max_frame_bytes) return false;
     const std::size_t at = buffer_.size();
-    buffer_.resize(at + sizer.size());
+    buffer_.resize(at + item);
     FieldWriter out(buffer_.data() + at);
-    out.message(1, fields);
+    out.message(1, sizer.size(), fields);
     assert(out.end() == buffer_.data() + buffer_.size());
     ++count_;
     return true;
