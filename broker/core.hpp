@@ -191,6 +191,8 @@ class Core {
   // The shell has sent `message`: a batch's buffer is kept (a few at most, none very large) and
   // refilled by a later flush() instead of allocated again. Anything else is dropped.
   void recycle(Outgoing&& message);
+  // The same for a batch's buffer given back after a send without a copy (LentBuffers).
+  void recycle(BatchWriter&& batch);
   std::size_t spare_batches() const { return spare_batches_.size(); }  // for tests
   // True once the broker should exit: drained with --exit-when-drained, or stopped.
   bool finished() const { return finished_; }

@@ -22,11 +22,12 @@ constexpr std::size_t kMaxKeptBatchBytes = std::size_t{2} << 20;
 }  // namespace
 
 void Core::recycle(Outgoing&& message) {
-  if (!message.batch || spare_batches_.size() >= kMaxSpareBatches ||
-      message.batch->capacity() > kMaxKeptBatchBytes) {
-    return;
-  }
-  spare_batches_.push_back(std::move(*message.batch));
+  if (message.batch) recycle(std::move(*message.batch));
+}
+
+void Core::recycle(BatchWriter&& batch) {
+  if (spare_batches_.size() >= kMaxSpareBatches || batch.capacity() > kMaxKeptBatchBytes) return;
+  spare_batches_.push_back(std::move(batch));
 }
 
 BatchWriter Core::spare_batch(BatchWriter::Kind kind) {

@@ -245,6 +245,13 @@ void Server::receive(zmq::socket_t& socket, Side side) {
   }
 }
 
+// A batch goes without a copy: its buffer comes back through lent_ once sent.
+zmq::message_t Server::payload_of(Outgoing& out) {
+  if (!out.batch) return encode(out.envelope);
+  const std::size_t offset = out.batch->frame_offset();
+  return lent_->lend(out.batch->release(), offset);
+}
+
 void Server::send_outbox() {
   sending_.clear();
   sending_.swap(core_.outbox());
@@ -252,8 +259,7 @@ void Server::send_outbox() {
     zmq::socket_t& socket = out.side == Side::frontend ? frontend_ : backend_;
     bool delivered = false;
     try {
-      zmq::message_t payload =
-          out.batch ? zmq::message_t(out.batch->frame()) : encode(out.envelope);
+      zmq::message_t payload = payload_of(out);
       delivered =
           socket.send(zmq::buffer(out.route), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
               .has_value() &&
@@ -264,8 +270,9 @@ void Server::send_outbox() {
     if (!delivered && out.envelope.body_case() != wire::Envelope::kError) {
       core_.on_undeliverable(out, Clock::now());
     }
-    core_.recycle(std::move(out));
   }
+  for (std::string& buffer : lent_->take_back())
+    core_.recycle(BatchWriter(std::move(buffer)));
 }
 
 void Server::on_signal() {

@@ -15,6 +15,7 @@
 #include "conveyor/broker/zap_handler.hpp"
 #include "conveyor/common/errors.hpp"
 #include "conveyor/common/event_loop.hpp"
+#include "conveyor/common/lent_buffers.hpp"
 #include "conveyor/common/signals.hpp"
 #include "conveyor/common/sockets.hpp"
 
@@ -34,6 +35,7 @@ class Server {
  private:
   void receive(zmq::socket_t& socket, Side side);
   void send_outbox();
+  zmq::message_t payload_of(Outgoing& out);
   void on_signal();
   void start_admission();
   void reload_keys();
@@ -60,6 +62,7 @@ class Server {
   std::uint64_t key_reloads_ = 0;         // SIGHUPs that replaced the key lists
   std::uint64_t failed_key_reloads_ = 0;  // SIGHUPs whose lists did not load
   std::vector<Outgoing> sending_;
+  std::shared_ptr<LentBuffers> lent_ = LentBuffers::make();  // sent batches, on their way back
 };
 
 }  // namespace conveyor::broker

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace conveyor {
 
@@ -118,6 +119,11 @@ class BatchWriter {
  public:
   enum class Kind : std::uint8_t { tasks, results };
 
+  BatchWriter() = default;
+  // A writer that fills `buffer`, keeping its capacity (one given back after a send); call
+  // start() before adding.
+  explicit BatchWriter(std::string buffer) : buffer_(std::move(buffer)) {}
+
   // Empties the batch (keeping the buffer) for a new one of `kind`.
   void start(Kind kind);
   // Adds one Task or Result: `fields(out)` calls out.varint(number, value), out.bytes(number,
@@ -147,6 +153,10 @@ class BatchWriter {
   std::string_view finish();
   // The envelope's bytes, once finish()ed: valid until the next start() or add().
   std::string_view frame() const { return std::string_view(buffer_).substr(header_at_); }
+  // The finished frame's buffer, for a send without a copy (LentBuffers): the frame is its bytes
+  // from frame_offset() on. The writer is left empty until the next start().
+  std::size_t frame_offset() const { return header_at_; }
+  std::string release() { return std::move(buffer_); }
 
   std::size_t count() const { return count_; }  // tasks or results added
   std::size_t bytes() const { return buffer_.size() - kHeaderRoom; }

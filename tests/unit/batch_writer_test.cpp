@@ -130,5 +130,27 @@ TEST(BatchWriter, StartForgetsTheLastBatch) {
   EXPECT_EQ(std::string(batch.finish()), serialized(expected));
 }
 
+// The send without a copy (LentBuffers): the released buffer holds the frame at frame_offset(),
+// and a writer given that buffer back writes the next batch into its capacity.
+TEST(BatchWriter, AReleasedBufferHoldsTheFrameAndIsFilledAgainWhenGivenBack) {
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::tasks);
+  batch.add([&](auto& task) { task.bytes(4, std::string(1000, 'a')); });
+  const std::string frame(batch.finish());
+  const std::size_t offset = batch.frame_offset();
+  std::string buffer = batch.release();
+  EXPECT_EQ(buffer.substr(offset), frame);
+
+  const std::size_t capacity = buffer.capacity();
+  BatchWriter again(std::move(buffer));
+  EXPECT_EQ(again.capacity(), capacity);
+  again.start(BatchWriter::Kind::tasks);
+  again.add([&](auto& task) { task.varint(2, 9); });
+  wire::Envelope expected;
+  expected.mutable_tasks()->add_tasks()->set_seq(9);
+  EXPECT_EQ(std::string(again.finish()), serialized(expected));
+  EXPECT_EQ(again.capacity(), capacity) << "a small batch fits the buffer it was given";
+}
+
 }  // namespace
 }  // namespace conveyor

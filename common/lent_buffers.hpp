@@ -1,0 +1,47 @@
+// LentBuffers: encoded batches lent to ZeroMQ so that a send does not copy them, and given back
+// once ZeroMQ is done with them, for the loop thread to fill again.
+//
+// Why: a batch is written once, straight into its buffer (BatchWriter); copying it again into a
+// zmq::message_t was the largest memcpy left in the broker (about 190 of its instructions per
+// task, BENCHMARKS.md). ZeroMQ frees a message in its I/O thread, or in the sender's when a send
+// fails, so the way back is locked; it is taken once per batch, never per task.
+//
+// What it keeps is bounded (kKept buffers, none over kMaxKeptBytes): a slow peer's queued
+// messages hold their buffers until sent, and the sender allocates new ones meanwhile, as it did
+// when it copied.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+namespace conveyor {
+
+class LentBuffers : public std::enable_shared_from_this<LentBuffers> {
+ public:
+  static constexpr std::size_t kKept = 8;
+  static constexpr std::size_t kMaxKeptBytes = std::size_t{2} << 20;
+
+  // Shared: every message lent holds this alive until ZeroMQ frees it, whichever goes first.
+  static std::shared_ptr<LentBuffers> make() { return std::make_shared<LentBuffers>(); }
+
+  // A message of `buffer`'s bytes from `offset` on, without a copy; the buffer comes back here
+  // when ZeroMQ frees the message.
+  zmq::message_t lend(std::string buffer, std::size_t offset);
+  // The buffers given back since the last call (each emptied, its capacity kept).
+  std::vector<std::string> take_back();
+  std::size_t given_back() const;  // waiting to be taken back (for tests)
+
+ private:
+  struct Lent;
+  static void give_back(void* data, void* hint) noexcept;  // ZeroMQ's free function
+
+  mutable std::mutex mutex_;
+  std::vector<std::string> back_;  // guarded by mutex_
+};
+
+}  // namespace conveyor
