@@ -137,6 +137,7 @@ struct ProducerView {
 };
 
 struct FinalResult;
+struct TaskFacts;
 
 // What a final result says, whoever decided it: a consumer (OK or FAILED), or the broker (a task
 // dead after --max-attempts, a payload over the limit). The views are copied into a FinalResult.
@@ -273,8 +274,8 @@ class Core {
 
   // core_tasks.cpp: what happens to a task
   void finalize(const TaskKey& key, TaskRecord& record, const Outcome& outcome);
-  FinalResult& deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,
-                             Duration task_time);
+  void deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,
+                     const TaskFacts& facts, Duration task_time);
   void release_all(ConsumerSession& consumer,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& released,
                    const google::protobuf::RepeatedPtrField<wire::TaskRef>& abandoned, bool ending,

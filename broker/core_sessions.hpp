@@ -44,24 +44,25 @@ struct Core::QueueBook {
   bool finished = false;              // §7.4: no more work can reach it; its consumers were pilled
 };
 
-// A final result kept until its producer acknowledges it: what a B->P Result carries, in plain
-// strings that are reused (SeqTable's pool) instead of a protobuf message allocated per result.
-struct FinalResult {
-  wire::Status status = wire::STATUS_UNSPECIFIED;
+// What the producer is told of a task besides its outcome, from the task's record.
+struct TaskFacts {
   std::uint32_t attempts = 0;
   std::uint32_t emitted = 0;
-  bool sent = false;  // to the current session: only then may it be acknowledged
-  std::string output;
-  std::string error;
-  std::string consumer;
-  std::string id;  // an emitted task's: PARENT_ID/K, its parent's id and its queue
-  std::string parent;
-  std::string queue;
+  std::string_view id;  // an emitted task's: PARENT_ID/K, its parent's id and its queue
+  std::string_view parent;
+  std::string_view queue;
+};
 
-  // Copies the outcome into this record's strings (their capacity is reused).
-  void take(const Outcome& outcome);
-  void write_to(std::uint64_t seq, BatchWriter& batch) const;  // as the producer gets it
-  void reset();  // for reuse: empties everything, keeps small buffers
+// A final result kept until its producer acknowledges it, as the bytes of the wire::Result the
+// producer gets (B->P). Written once, when the result is final, and copied as they are into each
+// batch that sends it (again after a reconnect): no field is stored, sized and written twice.
+// The buffer is reused (SeqTable's pool).
+struct FinalResult {
+  bool sent = false;  // to the current session: only then may it be acknowledged
+  std::string encoded;
+
+  void write(std::uint64_t seq, const Outcome& outcome, const TaskFacts& facts);
+  void reset();  // for reuse: keeps a small buffer
 };
 
 // Everything known about a producer id; it outlives the producer's connections.

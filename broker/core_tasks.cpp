@@ -37,7 +37,8 @@ void Core::accept_task(ProducerBook& producer, const TaskView& task, TimePoint n
     const std::string error = "payload of " + std::to_string(task.payload.size()) +
                               " bytes is over the broker's --max-payload-bytes " +
                               std::to_string(config_.max_payload_bytes);
-    deliver_final(producer, key.seq, Outcome::by_broker(wire::FAILED, error), Duration::zero());
+    deliver_final(producer, key.seq, Outcome::by_broker(wire::FAILED, error), TaskFacts{},
+                  Duration::zero());
     return;
   }
   TaskRecord& record = book_.add(key, producer.queue);
@@ -187,20 +188,20 @@ void Core::on_consumer_goodbye(ConsumerSession& consumer, const wire::Goodbye& g
 }
 
 void Core::finalize(const TaskKey& key, TaskRecord& record, const Outcome& outcome) {
-  const Duration task_time = last_now_ - record.received;
-  FinalResult& final = deliver_final(*producers_[key.producer], key.seq, outcome, task_time);
-  final.attempts = record.deliveries;
-  final.emitted = record.emitted;
+  TaskFacts facts;
+  facts.attempts = record.deliveries;
+  facts.emitted = record.emitted;
   if (record.lineage) {  // an emitted task: its producer learns where it comes from
-    final.id = std::move(record.lineage->id);
-    final.parent = std::move(record.lineage->parent);
-    final.queue = queues_[record.queue]->name;
+    facts.id = record.lineage->id;
+    facts.parent = record.lineage->parent;
+    facts.queue = queues_[record.queue]->name;
   }
+  deliver_final(*producers_[key.producer], key.seq, outcome, facts, last_now_ - record.received);
   book_.erase(key);
 }
 
-FinalResult& Core::deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,
-                                 Duration task_time) {
+void Core::deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,
+                         const TaskFacts& facts, Duration task_time) {
   task_times_.observe(task_time);
   ++producer.results_final;
   switch (outcome.status) {
@@ -218,8 +219,7 @@ FinalResult& Core::deliver_final(ProducerBook& producer, std::uint64_t seq, cons
   bool added = false;
   FinalResult& final = producer.unacked.get_or_add(seq, &added);
   if (!added) final.reset();  // cannot happen (a task in the book has no final result): be safe
-  final.take(outcome);
-  return final;
+  final.write(seq, outcome, facts);
 }
 
 void Core::release_all(ConsumerSession& consumer,

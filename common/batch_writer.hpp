@@ -115,6 +115,18 @@ class FieldWriter {
   char* out_;
 };
 
+// Writes a message's fields (given as BatchWriter::add takes them) into `out`, replacing what it
+// held: for a sender that keeps an item encoded and sends it more than once.
+template <class Fields>
+void encode_fields(std::string& out, Fields&& fields) {
+  FieldSizer sizer;
+  fields(sizer);
+  out.resize(sizer.size());
+  FieldWriter writer(out.data());
+  fields(writer);
+  assert(writer.end() == out.data() + out.size());
+}
+
 class BatchWriter {
  public:
   enum class Kind : std::uint8_t { tasks, results };
@@ -148,6 +160,15 @@ class BatchWriter {
     assert(out.end() == buffer_.data() + buffer_.size());
     ++count_;
     return true;
+  }
+  // Adds one Task or Result encoded already (its fields' bytes, as encode_fields() writes them):
+  // copied as they are.
+  void add_encoded(std::string_view fields) {
+    const std::size_t at = buffer_.size();
+    buffer_.resize(at + FieldSizer::delimited(1, fields.size()));
+    FieldWriter out(buffer_.data() + at);
+    out.element(1, fields);
+    ++count_;
   }
   // Writes the envelope's first fields before the batch; returns frame().
   std::string_view finish();

@@ -130,6 +130,29 @@ TEST(BatchWriter, StartForgetsTheLastBatch) {
   EXPECT_EQ(std::string(batch.finish()), serialized(expected));
 }
 
+// A result kept encoded (the broker's FinalResult) goes into a batch as the same bytes that
+// adding its fields writes.
+TEST(BatchWriter, AnItemEncodedAheadIsTheSameBytesAsTheItemAdded) {
+  const auto fields = [](auto& result) {
+    result.varint(2, 41);
+    result.varint(3, 1);
+    result.bytes(4, std::string(300, 'o'));  // a length over one byte
+    result.bytes(6, "c1");
+  };
+  BatchWriter added;
+  added.start(BatchWriter::Kind::results);
+  added.add(fields);
+  added.add(fields);
+  std::string encoded = "left over from an earlier result";
+  encode_fields(encoded, fields);
+  BatchWriter copied;
+  copied.start(BatchWriter::Kind::results);
+  copied.add_encoded(encoded);
+  copied.add_encoded(encoded);
+  EXPECT_EQ(copied.count(), 2u);
+  EXPECT_EQ(std::string(copied.finish()), std::string(added.finish()));
+}
+
 // The send without a copy (LentBuffers): the released buffer holds the frame at frame_offset(),
 // and a writer given that buffer back writes the next batch into its capacity.
 TEST(BatchWriter, AReleasedBufferHoldsTheFrameAndIsFilledAgainWhenGivenBack) {
