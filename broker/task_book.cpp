@@ -25,14 +25,9 @@ bool TaskBook::contains(const TaskKey& key) const {
   return key.producer < records_.size() && records_[key.producer]->contains(key.seq);
 }
 
-QueueLoad& TaskBook::load_of(std::uint32_t queue) {
+void TaskBook::add_queue(std::uint32_t queue) {
   if (queue >= loads_.size()) loads_.resize(queue + 1);
-  return loads_[queue];
-}
-
-std::deque<TaskBook::Entry>& TaskBook::fifo_of(std::uint32_t queue) {
   if (queue >= fifos_.size()) fifos_.resize(queue + 1);
-  return fifos_[queue];
 }
 
 const QueueLoad& TaskBook::load(std::uint32_t queue) const {

@@ -102,8 +102,18 @@ class TaskBook {
     std::uint64_t ticket;
   };
 
-  QueueLoad& load_of(std::uint32_t queue);
-  std::deque<Entry>& fifo_of(std::uint32_t queue);
+  // Per task, so inline; a queue seen for the first time grows both tables (add_queue()).
+  QueueLoad& load_of(std::uint32_t queue) {
+    if (queue >= loads_.size()) [[unlikely]]
+      add_queue(queue);
+    return loads_[queue];
+  }
+  std::deque<Entry>& fifo_of(std::uint32_t queue) {
+    if (queue >= fifos_.size()) [[unlikely]]
+      add_queue(queue);
+    return fifos_[queue];
+  }
+  void add_queue(std::uint32_t queue);
 
   // By producer slot, then seq: no heap node per task (see seq_table.hpp).
   std::vector<std::unique_ptr<SeqTable<TaskRecord>>> records_;
