@@ -91,6 +91,14 @@ struct TaskTimeHistogram {
   // Upper bounds in seconds; counts has one more slot for what is above the last bound.
   static constexpr std::array<double, 13> bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                  1,     2.5,  5,     10,   30,  60};
+  // The same bounds in the clock's ticks: observe() runs once per task and compares integers.
+  static constexpr std::array<Duration::rep, bounds.size()> bound_ticks = [] {
+    std::array<Duration::rep, bounds.size()> ticks{};
+    for (std::size_t i = 0; i < bounds.size(); ++i)
+      ticks[i] =
+          static_cast<Duration::rep>(bounds[i] * Duration::period::den / Duration::period::num);
+    return ticks;
+  }();
   std::array<std::uint64_t, bounds.size() + 1> counts{};  // per bucket, not cumulative
   double sum_seconds = 0;
   std::uint64_t count = 0;

@@ -8,10 +8,13 @@
 namespace conveyor::broker {
 
 void TaskTimeHistogram::observe(Duration elapsed) {
-  const double seconds = std::max(0.0, std::chrono::duration<double>(elapsed).count());
-  const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
-  ++counts[static_cast<std::size_t>(bucket)];
-  sum_seconds += seconds;
+  const Duration::rep ticks = std::max<Duration::rep>(0, elapsed.count());
+  // A scan from the first bucket, not a binary search: nearly every task lands in the first.
+  std::size_t bucket = 0;
+  while (bucket < bound_ticks.size() && ticks > bound_ticks[bucket])
+    ++bucket;
+  ++counts[bucket];
+  sum_seconds += std::chrono::duration<double>(Duration(ticks)).count();
   ++count;
 }
 
