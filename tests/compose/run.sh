@@ -608,7 +608,7 @@ if [[ $build == 0 ]]; then
 else
   log "building $image (Dockerfile: compile, unit tests, runtime image); log in $work/logs/build.log"
   old_image=$($engine image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-  timeout "${BUILD_DEADLINE:-1000}" $engine build -t "$image" "$root" >"$work/logs/build.log" 2>&1 ||
+  timeout "${BUILD_DEADLINE:-1300}" $engine build -t "$image" "$root" >"$work/logs/build.log" 2>&1 ||
     { tail -n 40 "$work/logs/build.log" >&2; die "image build failed"; }
   # The previous test image, if the tag moved on (its build layers stay, as the cache).
   if [[ -n $old_image && $old_image != "$($engine image inspect -f '{{.Id}}' "$image")" ]]; then
