@@ -175,12 +175,27 @@ LinkEvent BrokerLink::lose(TimePoint now, const std::string& why) {
 
 void BrokerLink::send(wire::Envelope envelope) {
   last_sent_ = now_;
-  outbox_.push_back(ToBroker{std::move(envelope), {}});
+  outbox_.push_back(ToBroker{std::move(envelope), {}, 0});
 }
 
-void BrokerLink::send_frame(std::string_view frame) {
+void BrokerLink::send_batch(BatchWriter& batch) {
   last_sent_ = now_;
-  outbox_.push_back(ToBroker{{}, std::string(frame)});
+  batch.finish();
+  const std::size_t offset = batch.frame_offset();
+  outbox_.push_back(ToBroker{{}, batch.release(), offset});
+  std::string spare;
+  if (!spare_buffers_.empty()) {
+    spare = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+  batch = BatchWriter(std::move(spare));
+}
+
+// A session writes a batch or two per round: a few buffers serve it. The rest are freed, so a
+// burst of sends does not leave a pool behind.
+void BrokerLink::give_back(std::string buffer) {
+  constexpr std::size_t kSpare = 4;
+  if (spare_buffers_.size() < kSpare) spare_buffers_.push_back(std::move(buffer));
 }
 
 void BrokerLink::fail(std::string why) {

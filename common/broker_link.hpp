@@ -17,6 +17,7 @@
 #include <spdlog/logger.h>
 
 #include "conveyor/common/backoff.hpp"
+#include "conveyor/common/batch_writer.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
@@ -40,10 +41,15 @@ struct LinkConfig {
 };
 
 // One message for the broker, in the order the session sent it: an envelope, or a batch written
-// already as its bytes (BatchWriter: results without a protobuf message per result).
+// already as its bytes (BatchWriter: results without a protobuf message per result), whose
+// buffer the shell lends to ZeroMQ instead of copying it (LentBuffers).
 struct ToBroker {
-  wire::Envelope envelope;  // when frame is empty
-  std::string frame;
+  wire::Envelope envelope;  // when there is no batch
+  std::string batch;        // a finished BatchWriter's buffer: the frame starts at batch_offset
+  std::size_t batch_offset = 0;
+
+  bool is_batch() const { return !batch.empty(); }
+  std::string_view frame() const { return std::string_view(batch).substr(batch_offset); }
 };
 
 // What an input did to the link, for the session to react to.
@@ -80,8 +86,11 @@ class BrokerLink {
 
   // Queues `envelope` for the broker; the heartbeat clock counts it.
   void send(wire::Envelope envelope);
-  // Queues an encoded Envelope (a copy of `frame`), the same way.
-  void send_frame(std::string_view frame);
+  // Finishes `batch` and queues its frame the same way. Its buffer moves to the outbox, not a
+  // copy of it, and `batch` is left with a buffer given back after an earlier send (or none).
+  void send_batch(BatchWriter& batch);
+  // A sent batch's buffer, back from the shell once ZeroMQ is done with it, for send_batch().
+  void give_back(std::string buffer);
   // The time for what is sent next, when it is not an input above that brings it (a flush).
   void advance(TimePoint now) { now_ = now; }
   std::vector<ToBroker>& outbox() { return outbox_; }
@@ -138,6 +147,7 @@ class BrokerLink {
   TimePoint last_sent_{};
   TimePoint lost_since_{};
   std::vector<ToBroker> outbox_;
+  std::vector<std::string> spare_buffers_;  // give_back(): a few, for the next batches
 };
 
 }  // namespace conveyor

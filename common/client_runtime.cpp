@@ -141,8 +141,9 @@ void ClientRuntime::on_signal(ClientSession& session) {
 void ClientRuntime::send_outbox(ClientSession& session) {
   auto& outbox = session.link().outbox();
   for (auto& out : outbox) {
-    zmq::message_t frame = out.frame.empty() ? encode(out.envelope)
-                                             : zmq::message_t(out.frame.data(), out.frame.size());
+    // A batch goes without a copy: its buffer comes back to the link through lent_ once sent.
+    zmq::message_t frame =
+        out.is_batch() ? lent_->lend(std::move(out.batch), out.batch_offset) : encode(out.envelope);
     if (!socket_->send(frame, zmq::send_flags::dontwait)) {
       // The pipe to the broker is full: treat it as a broken connection and start over.
       logger(component_)->warn("the connection to the broker is congested; reconnecting");
@@ -152,6 +153,8 @@ void ClientRuntime::send_outbox(ClientSession& session) {
     }
   }
   outbox.clear();
+  for (std::string& buffer : lent_->take_back())
+    session.link().give_back(std::move(buffer));
 }
 
 void ClientRuntime::publish(metrics::MetricSet set) {

@@ -21,6 +21,7 @@
 #include "conveyor/common/codec.hpp"
 #include "conveyor/common/event_loop.hpp"
 #include "conveyor/common/handshake_monitor.hpp"
+#include "conveyor/common/lent_buffers.hpp"
 #include "conveyor/common/signals.hpp"
 #include "conveyor/metrics/exporter.hpp"
 
@@ -78,6 +79,7 @@ class ClientRuntime {
   EventLoop loop_;
   EnvelopeDecoder decoder_;                // reuses the objects of earlier batches
   std::shared_ptr<zmq::message_t> frame_;  // the next frame received
+  std::shared_ptr<LentBuffers> lent_ = LentBuffers::make();  // sent batches, on their way back
   std::unique_ptr<metrics::Exporter> exporter_;
   std::optional<int> forced_exit_;
 };

@@ -317,16 +317,16 @@ void Session::send_results() {
     // A batch is cut past its target, yet one result may be nearly the whole limit
     // (keep_result): a batch it would take over the limit goes first, without it.
     if (!writer_.add(fields, limit)) {
-      link_.send_frame(writer_.finish());
+      link_.send_batch(writer_);
       writer_.start(BatchWriter::Kind::results);
       writer_.add(fields, limit);
     }
     if (writer_.bytes() >= target) {
-      link_.send_frame(writer_.finish());
+      link_.send_batch(writer_);
       writer_.start(BatchWriter::Kind::results);
     }
   }
-  if (writer_.count() > 0) link_.send_frame(writer_.finish());
+  if (writer_.count() > 0) link_.send_batch(writer_);
   results_.clear();
 }
 

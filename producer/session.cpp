@@ -320,7 +320,7 @@ void Session::send_tasks() {
       --credit_;
     }
     if (writer_.count() == 0) break;
-    link_.send_frame(writer_.finish());
+    link_.send_batch(writer_);
   }
 }
 

@@ -246,5 +246,41 @@ TEST_F(Link, SendsNoHeartbeatBeforeTheWelcome) {
   EXPECT_THAT(take(), IsEmpty());
 }
 
+// A batch goes to the outbox as its writer's buffer, not a copy; the writer goes on with a buffer
+// the shell gave back after an earlier send.
+TEST_F(Link, ABatchMovesItsBufferToTheOutboxAndTheWriterTakesOneGivenBack) {
+  connect();
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::tasks);
+  batch.add([](auto& task) { task.bytes(wire::Task::kPayloadFieldNumber, std::string(500, 'x')); });
+  const std::string frame(batch.finish());
+  const char* bytes = batch.frame().data();
+
+  std::string given_back;
+  given_back.reserve(4000);
+  const std::size_t capacity = given_back.capacity();
+  link.give_back(std::move(given_back));
+  link.send_batch(batch);
+
+  ASSERT_EQ(link.outbox().size(), 1u);
+  const ToBroker& sent = link.outbox()[0];
+  ASSERT_TRUE(sent.is_batch());
+  EXPECT_EQ(sent.frame(), frame);
+  EXPECT_EQ(sent.frame().data(), bytes) << "moved, not copied";
+  EXPECT_EQ(batch.capacity(), capacity) << "the writer fills the buffer given back";
+  EXPECT_THAT(bodies(take()), ElementsAre(Body::kTasks));
+}
+
+TEST_F(Link, ABatchSentCountsAsTrafficForTheHeartbeat) {
+  connect(welcome(100, 3));
+  link.advance(now + milliseconds(60));
+  BatchWriter batch;
+  batch.start(BatchWriter::Kind::results);
+  link.send_batch(batch);
+  take();
+  link.on_tick(now + milliseconds(120), 0);
+  EXPECT_THAT(take(), IsEmpty()) << "a batch 60 ms ago proves we are alive";
+}
+
 }  // namespace
 }  // namespace conveyor

@@ -100,11 +100,11 @@ TEST_F(ConsumerResultsFrame, IsLibprotobufsEncodingOfEveryResultField) {
 
   ASSERT_EQ(session.link().outbox().size(), 1u);
   const ToBroker& sent = session.link().outbox()[0];
-  ASSERT_FALSE(sent.frame.empty()) << "results go as a written frame";
+  ASSERT_TRUE(sent.is_batch()) << "results go as a written frame";
   wire::Envelope expected;
   expected.set_version(kProtocolVersion);
   *expected.mutable_results()->add_results() = as_result(report);
-  EXPECT_EQ(sent.frame, expected.SerializeAsString());
+  EXPECT_EQ(sent.frame(), expected.SerializeAsString());
 }
 
 TEST_F(ConsumerResultsFrame, SplitsAtAQuarterOfTheBrokersMessageLimitInOrder) {

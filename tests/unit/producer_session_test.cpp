@@ -87,7 +87,7 @@ TEST_F(ProducerSession, ATaskBatchIsLibprotobufsEncoding) {
   auto* second = expected.mutable_tasks()->add_tasks();
   second->set_seq(1);
   second->set_payload(std::string(200, 'x'));
-  EXPECT_EQ(session.link().outbox()[0].frame, expected.SerializeAsString());
+  EXPECT_EQ(session.link().outbox()[0].frame(), expected.SerializeAsString());
 }
 
 TEST_F(ProducerSession, AssignsSeqsInSourceOrderFromZero) {

@@ -98,9 +98,9 @@ inline wire::Envelope tasks(const std::string& producer, const std::vector<std::
 inline std::vector<wire::Envelope> take_outbox(BrokerLink& link) {
   std::vector<wire::Envelope> out;
   for (auto& sent : link.outbox()) {
-    if (sent.frame.empty()) {
+    if (!sent.is_batch()) {
       out.push_back(std::move(sent.envelope));
-    } else if (!out.emplace_back().ParseFromString(sent.frame)) {
+    } else if (!out.emplace_back().ParseFromString(std::string(sent.frame()))) {
       ADD_FAILURE() << "an encoded frame in the outbox does not parse";
     }
   }
@@ -127,7 +127,7 @@ inline void give_frame(ClientSession& session, wire::Envelope envelope, TimePoin
 inline std::vector<std::size_t> frame_sizes(BrokerLink& link) {
   std::vector<std::size_t> sizes;
   for (const auto& sent : link.outbox()) {
-    sizes.push_back(sent.frame.empty() ? sent.envelope.ByteSizeLong() : sent.frame.size());
+    sizes.push_back(sent.is_batch() ? sent.frame().size() : sent.envelope.ByteSizeLong());
   }
   return sizes;
 }
