@@ -139,7 +139,7 @@ void Core::send_results() {
     for (const std::uint64_t seq : producer.to_send) {
       FinalResult* result = producer.unacked.find(seq);
       if (result == nullptr) continue;
-      batch.add_encoded(result->encoded);
+      batch.add_encoded(result->encoded());
       result->sent = true;
       if (batch.bytes() >= target) {
         send(producer, std::move(batch));

@@ -59,10 +59,14 @@ struct TaskFacts {
 // The buffer is reused (SeqTable's pool).
 struct FinalResult {
   bool sent = false;  // to the current session: only then may it be acknowledged
-  std::string encoded;
 
   void write(std::uint64_t seq, const Outcome& outcome, const TaskFacts& facts);
+  std::string_view encoded() const { return std::string_view(buffer_.data(), size_); }
   void reset();  // for reuse: keeps a small buffer
+
+ private:
+  std::string buffer_;  // its first size_ bytes; never shrunk while kept (encode_fields())
+  std::size_t size_ = 0;
 };
 
 // Everything known about a producer id; it outlives the producer's connections.

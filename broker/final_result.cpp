@@ -7,7 +7,7 @@ namespace conveyor::broker {
 void FinalResult::write(std::uint64_t seq, const Outcome& outcome, const TaskFacts& facts) {
   using R = wire::Result;
   sent = false;
-  encode_fields(encoded, [&](auto& result) {  // in field-number order
+  size_ = encode_fields(buffer_, [&](auto& result) {  // in field-number order
     result.varint(R::kSeqFieldNumber, seq);
     result.varint(R::kStatusFieldNumber, static_cast<std::uint64_t>(outcome.status));
     result.bytes(R::kOutputFieldNumber, outcome.output);
@@ -23,7 +23,9 @@ void FinalResult::write(std::uint64_t seq, const Outcome& outcome, const TaskFac
 
 void FinalResult::reset() {
   sent = false;
-  empty_keeping_small_buffer(encoded);
+  size_ = 0;
+  // A small buffer is kept as it is: emptied, the next write would resize it again.
+  drop_large_buffer(buffer_);
 }
 
 }  // namespace conveyor::broker

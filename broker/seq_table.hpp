@@ -28,16 +28,20 @@
 
 namespace conveyor::broker {
 
-// For T::reset() of pooled values: empties `text`, keeping its buffer for the next value unless it
-// is over 256 bytes (a bigger one costs more to copy into than to allocate, and would let a pool
-// hoard memory).
+// The largest string buffer a pooled value keeps for the next one: a bigger one costs more to
+// copy into than to allocate, and would let a pool hoard memory.
+inline constexpr std::size_t kKeptBufferBytes = 256;
+
+// Frees `text`'s buffer when it is over kKeptBufferBytes; true if it did.
+inline bool drop_large_buffer(std::string& text) {
+  if (text.capacity() <= kKeptBufferBytes) return false;
+  std::string().swap(text);
+  return true;
+}
+
+// For T::reset() of pooled values: empties `text`, keeping a small buffer for the next value.
 inline void empty_keeping_small_buffer(std::string& text) {
-  constexpr std::size_t kKeptBytes = 256;
-  if (text.capacity() > kKeptBytes) {
-    std::string().swap(text);
-  } else {
-    text.clear();
-  }
+  if (!drop_large_buffer(text)) text.clear();
 }
 
 template <class T>

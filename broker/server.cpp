@@ -248,8 +248,7 @@ void Server::receive(zmq::socket_t& socket, Side side) {
 // A batch goes without a copy: its buffer comes back through lent_ once sent.
 zmq::message_t Server::payload_of(Outgoing& out) {
   if (!out.batch) return encode(out.envelope);
-  const std::size_t offset = out.batch->frame_offset();
-  return lent_->lend(out.batch->release(), offset);
+  return lent_->lend(out.batch->release());
 }
 
 void Server::send_outbox() {
@@ -271,7 +270,7 @@ void Server::send_outbox() {
       core_.on_undeliverable(out, Clock::now());
     }
   }
-  for (std::string& buffer : lent_->take_back())
+  for (ByteBuffer& buffer : lent_->take_back())
     core_.recycle(BatchWriter(std::move(buffer)));
 }
 

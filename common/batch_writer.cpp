@@ -1,5 +1,6 @@
 #include "conveyor/common/batch_writer.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -8,11 +9,27 @@
 
 namespace conveyor {
 
+void ByteBuffer::grow(std::size_t capacity, std::size_t kept) {
+  if (capacity <= capacity_) return;
+  // Doubling: a buffer reaches the size of the largest batch in a few steps, then is only
+  // written over.
+  ByteBuffer grown(std::max(capacity, 2 * capacity_));
+  if (kept > 0) std::memcpy(grown.data(), data(), kept);
+  *this = std::move(grown);
+}
+
 void BatchWriter::start(Kind kind) {
-  buffer_.resize(kHeaderRoom);
+  buffer_.grow(kHeaderRoom, 0);
+  size_ = kHeaderRoom;
   header_at_ = kHeaderRoom;
   count_ = 0;
   kind_ = kind;
+}
+
+BatchBuffer BatchWriter::release() {
+  BatchBuffer released{std::move(buffer_), header_at_, size_ - header_at_};
+  size_ = kHeaderRoom;
+  return released;
 }
 
 std::string_view BatchWriter::finish() {

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -115,26 +116,77 @@ class FieldWriter {
   char* out_;
 };
 
-// Writes a message's fields (given as BatchWriter::add takes them) into `out`, replacing what it
-// held: for a sender that keeps an item encoded and sends it more than once.
+// Writes a message's fields (given as BatchWriter::add takes them) at the start of `out`, for a
+// sender that keeps an item encoded and sends it more than once; returns how many bytes. `out`
+// grows when it is too small and is never shrunk: a reused buffer is not resized per item (a
+// std::string resize, zero-filling included, cost more than writing a small result).
 template <class Fields>
-void encode_fields(std::string& out, Fields&& fields) {
+std::size_t encode_fields(std::string& out, Fields&& fields) {
   FieldSizer sizer;
   fields(sizer);
-  out.resize(sizer.size());
+  if (out.size() < sizer.size()) out.resize(sizer.size());
   FieldWriter writer(out.data());
   fields(writer);
-  assert(writer.end() == out.data() + out.size());
+  assert(writer.end() == out.data() + sizer.size());
+  return sizer.size();
 }
+
+// Bytes written before they are read: a batch's buffer. Unlike std::string it grows without
+// zero-filling what it adds, and it has no size of its own (the writer tracks where it is). The
+// zero-filling was a cost per item when the batch grew item by item, and, counted per byte by
+// valgrind (`rep stosb`), hundreds of instructions per task when a buffer grew in large steps.
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  explicit ByteBuffer(std::size_t capacity)
+      : bytes_(std::make_unique_for_overwrite<char[]>(capacity)), capacity_(capacity) {}
+  ByteBuffer(ByteBuffer&& other) noexcept
+      : bytes_(std::move(other.bytes_)), capacity_(std::exchange(other.capacity_, 0)) {}
+  ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+    bytes_ = std::move(other.bytes_);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+  // A copy copies every byte (sessions are values, and their outboxes with them); the send path
+  // only ever moves.
+  ByteBuffer(const ByteBuffer& other) : ByteBuffer(other.capacity_) {
+    if (capacity_ > 0) std::memcpy(data(), other.data(), capacity_);
+  }
+  ByteBuffer& operator=(const ByteBuffer& other) {
+    if (this != &other) *this = ByteBuffer(other);
+    return *this;
+  }
+
+  char* data() { return bytes_.get(); }
+  const char* data() const { return bytes_.get(); }
+  std::size_t capacity() const { return capacity_; }
+  // At least `capacity` bytes, the first `kept` of them as they were.
+  void grow(std::size_t capacity, std::size_t kept);
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  std::size_t capacity_ = 0;
+};
+
+// A finished batch's buffer, handed over for a send without a copy (LentBuffers): the frame is
+// `buffer`'s bytes [offset, offset + size). The rest is room: a writer given the buffer back
+// writes its next batches into it.
+struct BatchBuffer {
+  ByteBuffer buffer;
+  std::size_t offset = 0;
+  std::size_t size = 0;
+
+  std::string_view frame() const { return std::string_view(buffer.data() + offset, size); }
+};
 
 class BatchWriter {
  public:
   enum class Kind : std::uint8_t { tasks, results };
 
-  BatchWriter() = default;
-  // A writer that fills `buffer`, keeping its capacity (one given back after a send); call
-  // start() before adding.
-  explicit BatchWriter(std::string buffer) : buffer_(std::move(buffer)) {}
+  BatchWriter() : buffer_(kHeaderRoom) {}
+  // A writer that fills `buffer` (one given back after a send, see BatchBuffer); call start()
+  // before adding.
+  explicit BatchWriter(ByteBuffer buffer) : buffer_(std::move(buffer)) {}
 
   // Empties the batch (keeping the buffer) for a new one of `kind`.
   void start(Kind kind);
@@ -153,34 +205,31 @@ class BatchWriter {
     const std::size_t item = FieldSizer::delimited(1, sizer.size());
     // kHeaderRoom bounds the envelope's first fields, so the frame is at most this.
     if (count_ > 0 && bytes() + item + kHeaderRoom > max_frame_bytes) return false;
-    const std::size_t at = buffer_.size();
-    buffer_.resize(at + item);
-    FieldWriter out(buffer_.data() + at);
+    FieldWriter out(room_for(item));
     out.message(1, sizer.size(), fields);
-    assert(out.end() == buffer_.data() + buffer_.size());
+    assert(out.end() == buffer_.data() + size_);
     ++count_;
     return true;
   }
   // Adds one Task or Result encoded already (its fields' bytes, as encode_fields() writes them):
   // copied as they are.
   void add_encoded(std::string_view fields) {
-    const std::size_t at = buffer_.size();
-    buffer_.resize(at + FieldSizer::delimited(1, fields.size()));
-    FieldWriter out(buffer_.data() + at);
+    FieldWriter out(room_for(FieldSizer::delimited(1, fields.size())));
     out.element(1, fields);
     ++count_;
   }
   // Writes the envelope's first fields before the batch; returns frame().
   std::string_view finish();
   // The envelope's bytes, once finish()ed: valid until the next start() or add().
-  std::string_view frame() const { return std::string_view(buffer_).substr(header_at_); }
-  // The finished frame's buffer, for a send without a copy (LentBuffers): the frame is its bytes
-  // from frame_offset() on. The writer is left empty until the next start().
-  std::size_t frame_offset() const { return header_at_; }
-  std::string release() { return std::move(buffer_); }
+  std::string_view frame() const {
+    return std::string_view(buffer_.data() + header_at_, size_ - header_at_);
+  }
+  // The finished frame's buffer, for a send without a copy. The writer is left without a buffer
+  // until the next start().
+  BatchBuffer release();
 
   std::size_t count() const { return count_; }  // tasks or results added
-  std::size_t bytes() const { return buffer_.size() - kHeaderRoom; }
+  std::size_t bytes() const { return size_ - kHeaderRoom; }
   std::size_t capacity() const { return buffer_.capacity(); }
   Kind kind() const { return kind_; }
 
@@ -189,7 +238,19 @@ class BatchWriter {
   // size): the batch is written first, the header just before it once its size is known.
   static constexpr std::size_t kHeaderRoom = 16;
 
-  std::string buffer_ = std::string(kHeaderRoom, '\0');
+  // `n` more bytes at the end of the batch, to be written. The buffer is kept as long as its
+  // capacity and the batch's end tracked apart (size_), so that adding an item resizes nothing:
+  // std::string::resize, zero-filling the new bytes, cost more per task than writing them.
+  char* room_for(std::size_t n) {
+    if (size_ + n > buffer_.capacity()) [[unlikely]]
+      buffer_.grow(size_ + n, size_);
+    char* at = buffer_.data() + size_;
+    size_ += n;
+    return at;
+  }
+
+  ByteBuffer buffer_;
+  std::size_t size_ = kHeaderRoom;  // the batch's end in buffer_; what follows is spare room
   std::size_t header_at_ = kHeaderRoom;
   std::size_t count_ = 0;
   Kind kind_ = Kind::tasks;

@@ -175,15 +175,14 @@ LinkEvent BrokerLink::lose(TimePoint now, const std::string& why) {
 
 void BrokerLink::send(wire::Envelope envelope) {
   last_sent_ = now_;
-  outbox_.push_back(ToBroker{std::move(envelope), {}, 0});
+  outbox_.push_back(ToBroker{std::move(envelope), {}});
 }
 
 void BrokerLink::send_batch(BatchWriter& batch) {
   last_sent_ = now_;
   batch.finish();
-  const std::size_t offset = batch.frame_offset();
-  outbox_.push_back(ToBroker{{}, batch.release(), offset});
-  std::string spare;
+  outbox_.push_back(ToBroker{{}, batch.release()});
+  ByteBuffer spare;
   if (!spare_buffers_.empty()) {
     spare = std::move(spare_buffers_.back());
     spare_buffers_.pop_back();
@@ -193,7 +192,7 @@ void BrokerLink::send_batch(BatchWriter& batch) {
 
 // A session writes a batch or two per round: a few buffers serve it. The rest are freed, so a
 // burst of sends does not leave a pool behind.
-void BrokerLink::give_back(std::string buffer) {
+void BrokerLink::give_back(ByteBuffer buffer) {
   constexpr std::size_t kSpare = 4;
   if (spare_buffers_.size() < kSpare) spare_buffers_.push_back(std::move(buffer));
 }

@@ -45,11 +45,10 @@ struct LinkConfig {
 // buffer the shell lends to ZeroMQ instead of copying it (LentBuffers).
 struct ToBroker {
   wire::Envelope envelope;  // when there is no batch
-  std::string batch;        // a finished BatchWriter's buffer: the frame starts at batch_offset
-  std::size_t batch_offset = 0;
+  BatchBuffer batch;        // a finished BatchWriter's buffer
 
-  bool is_batch() const { return !batch.empty(); }
-  std::string_view frame() const { return std::string_view(batch).substr(batch_offset); }
+  bool is_batch() const { return batch.size > 0; }
+  std::string_view frame() const { return batch.frame(); }
 };
 
 // What an input did to the link, for the session to react to.
@@ -90,7 +89,7 @@ class BrokerLink {
   // copy of it, and `batch` is left with a buffer given back after an earlier send (or none).
   void send_batch(BatchWriter& batch);
   // A sent batch's buffer, back from the shell once ZeroMQ is done with it, for send_batch().
-  void give_back(std::string buffer);
+  void give_back(ByteBuffer buffer);
   // The time for what is sent next, when it is not an input above that brings it (a flush).
   void advance(TimePoint now) { now_ = now; }
   std::vector<ToBroker>& outbox() { return outbox_; }
@@ -147,7 +146,7 @@ class BrokerLink {
   TimePoint last_sent_{};
   TimePoint lost_since_{};
   std::vector<ToBroker> outbox_;
-  std::vector<std::string> spare_buffers_;  // give_back(): a few, for the next batches
+  std::vector<ByteBuffer> spare_buffers_;  // give_back(): a few, for the next batches
 };
 
 }  // namespace conveyor

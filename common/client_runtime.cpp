@@ -143,7 +143,7 @@ void ClientRuntime::send_outbox(ClientSession& session) {
   for (auto& out : outbox) {
     // A batch goes without a copy: its buffer comes back to the link through lent_ once sent.
     zmq::message_t frame =
-        out.is_batch() ? lent_->lend(std::move(out.batch), out.batch_offset) : encode(out.envelope);
+        out.is_batch() ? lent_->lend(std::move(out.batch)) : encode(out.envelope);
     if (!socket_->send(frame, zmq::send_flags::dontwait)) {
       // The pipe to the broker is full: treat it as a broken connection and start over.
       logger(component_)->warn("the connection to the broker is congested; reconnecting");
@@ -153,7 +153,7 @@ void ClientRuntime::send_outbox(ClientSession& session) {
     }
   }
   outbox.clear();
-  for (std::string& buffer : lent_->take_back())
+  for (ByteBuffer& buffer : lent_->take_back())
     session.link().give_back(std::move(buffer));
 }
 

@@ -8,15 +8,14 @@ namespace conveyor {
 // What a lent message's hint points at: the buffer, and the way back.
 struct LentBuffers::Lent {
   std::shared_ptr<LentBuffers> owner;
-  std::string buffer;
+  ByteBuffer buffer;
 };
 
-zmq::message_t LentBuffers::lend(std::string buffer, std::size_t offset) {
-  assert(offset <= buffer.size());
-  auto lent = std::make_unique<Lent>(Lent{shared_from_this(), std::move(buffer)});
-  char* data = lent->buffer.data() + offset;
-  const std::size_t size = lent->buffer.size() - offset;
-  zmq::message_t message(data, size, &LentBuffers::give_back, lent.get());
+zmq::message_t LentBuffers::lend(BatchBuffer batch) {
+  assert(batch.offset + batch.size <= batch.buffer.capacity());
+  auto lent = std::make_unique<Lent>(Lent{shared_from_this(), std::move(batch.buffer)});
+  char* data = lent->buffer.data() + batch.offset;
+  zmq::message_t message(data, batch.size, &LentBuffers::give_back, lent.get());
   lent.release();  // ZeroMQ owns it now: give_back() ends it
   return message;
 }
@@ -24,14 +23,13 @@ zmq::message_t LentBuffers::lend(std::string buffer, std::size_t offset) {
 void LentBuffers::give_back(void* /*data*/, void* hint) noexcept {
   std::unique_ptr<Lent> lent(static_cast<Lent*>(hint));
   if (lent->buffer.capacity() > kMaxKeptBytes) return;  // a peak is not kept
-  lent->buffer.clear();
   LentBuffers& owner = *lent->owner;
   const std::lock_guard lock(owner.mutex_);
   if (owner.back_.size() < kKept) owner.back_.push_back(std::move(lent->buffer));
 }
 
-std::vector<std::string> LentBuffers::take_back() {
-  std::vector<std::string> taken;
+std::vector<ByteBuffer> LentBuffers::take_back() {
+  std::vector<ByteBuffer> taken;
   const std::lock_guard lock(mutex_);
   taken.swap(back_);
   return taken;

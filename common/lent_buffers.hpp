@@ -14,10 +14,11 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <vector>
 
 #include <zmq.hpp>
+
+#include "conveyor/common/batch_writer.hpp"
 
 namespace conveyor {
 
@@ -29,11 +30,11 @@ class LentBuffers : public std::enable_shared_from_this<LentBuffers> {
   // Shared: every message lent holds this alive until ZeroMQ frees it, whichever goes first.
   static std::shared_ptr<LentBuffers> make() { return std::make_shared<LentBuffers>(); }
 
-  // A message of `buffer`'s bytes from `offset` on, without a copy; the buffer comes back here
-  // when ZeroMQ frees the message.
-  zmq::message_t lend(std::string buffer, std::size_t offset);
-  // The buffers given back since the last call (each emptied, its capacity kept).
-  std::vector<std::string> take_back();
+  // A message of the batch's frame, without a copy; the buffer comes back here when ZeroMQ frees
+  // the message.
+  zmq::message_t lend(BatchBuffer batch);
+  // The buffers given back since the last call, as they were (their bytes are room to reuse).
+  std::vector<ByteBuffer> take_back();
   std::size_t given_back() const;  // waiting to be taken back (for tests)
 
  private:
@@ -41,7 +42,7 @@ class LentBuffers : public std::enable_shared_from_this<LentBuffers> {
   static void give_back(void* data, void* hint) noexcept;  // ZeroMQ's free function
 
   mutable std::mutex mutex_;
-  std::vector<std::string> back_;  // guarded by mutex_
+  std::vector<ByteBuffer> back_;  // guarded by mutex_
 };
 
 }  // namespace conveyor

@@ -143,29 +143,65 @@ TEST(BatchWriter, AnItemEncodedAheadIsTheSameBytesAsTheItemAdded) {
   added.start(BatchWriter::Kind::results);
   added.add(fields);
   added.add(fields);
-  std::string encoded = "left over from an earlier result";
-  encode_fields(encoded, fields);
+  std::string buffer = "left over from an earlier result";
+  const std::size_t size = encode_fields(buffer, fields);
   BatchWriter copied;
   copied.start(BatchWriter::Kind::results);
-  copied.add_encoded(encoded);
-  copied.add_encoded(encoded);
+  copied.add_encoded(std::string_view(buffer).substr(0, size));
+  copied.add_encoded(std::string_view(buffer).substr(0, size));
   EXPECT_EQ(copied.count(), 2u);
   EXPECT_EQ(std::string(copied.finish()), std::string(added.finish()));
 }
 
-// The send without a copy (LentBuffers): the released buffer holds the frame at frame_offset(),
+// A reused buffer is written from its start and not shrunk: the size returned is what counts.
+TEST(BatchWriter, EncodingIntoALargerBufferReturnsTheEncodingsOwnSize) {
+  std::string buffer(1000, '?');
+  const std::size_t size = encode_fields(buffer, [](auto& task) { task.varint(2, 9); });
+  EXPECT_EQ(buffer.size(), 1000u);
+  wire::Task expected;
+  expected.set_seq(9);
+  EXPECT_EQ(std::string_view(buffer).substr(0, size), expected.SerializeAsString());
+}
+
+// A writer given back a used buffer (as after a send) writes the same frames as a new writer:
+// the old bytes are only room, never part of a frame, whether the next batch is longer or shorter.
+TEST(BatchWriter, ABufferGivenBackAfterASendWritesTheSameFramesAsANewOne) {
+  const auto fill = [](BatchWriter& batch) {
+    batch.start(BatchWriter::Kind::tasks);
+    for (std::uint64_t seq = 1; seq <= 200; ++seq)
+      batch.add([&](auto& task) {
+        task.varint(2, seq);
+        task.bytes(4, std::string(seq % 50, 'p'));
+      });
+    return std::string(batch.finish());
+  };
+  BatchWriter first;
+  const std::string expected = fill(first);
+  BatchWriter again(first.release().buffer);
+  EXPECT_EQ(fill(again), expected);
+  EXPECT_EQ(fill(again), expected) << "and once more, without a release";
+
+  again.start(BatchWriter::Kind::tasks);
+  again.add([](auto& task) { task.varint(2, 7); });
+  wire::Envelope shorter;
+  shorter.mutable_tasks()->add_tasks()->set_seq(7);
+  EXPECT_EQ(std::string(again.finish()), serialized(shorter));
+}
+
+// The send without a copy (LentBuffers): the released buffer holds the frame, not a copy of it,
 // and a writer given that buffer back writes the next batch into its capacity.
 TEST(BatchWriter, AReleasedBufferHoldsTheFrameAndIsFilledAgainWhenGivenBack) {
   BatchWriter batch;
   batch.start(BatchWriter::Kind::tasks);
   batch.add([&](auto& task) { task.bytes(4, std::string(1000, 'a')); });
-  const std::string frame(batch.finish());
-  const std::size_t offset = batch.frame_offset();
-  std::string buffer = batch.release();
-  EXPECT_EQ(buffer.substr(offset), frame);
+  const std::string_view frame = batch.finish();
+  const std::string copy(frame);
+  BatchBuffer released = batch.release();
+  EXPECT_EQ(released.frame(), copy);
+  EXPECT_EQ(released.frame().data(), frame.data()) << "the same bytes, not a copy";
 
-  const std::size_t capacity = buffer.capacity();
-  BatchWriter again(std::move(buffer));
+  const std::size_t capacity = released.buffer.capacity();
+  BatchWriter again(std::move(released.buffer));
   EXPECT_EQ(again.capacity(), capacity);
   again.start(BatchWriter::Kind::tasks);
   again.add([&](auto& task) { task.varint(2, 9); });

@@ -256,10 +256,8 @@ TEST_F(Link, ABatchMovesItsBufferToTheOutboxAndTheWriterTakesOneGivenBack) {
   const std::string frame(batch.finish());
   const char* bytes = batch.frame().data();
 
-  std::string given_back;
-  given_back.reserve(4000);
-  const std::size_t capacity = given_back.capacity();
-  link.give_back(std::move(given_back));
+  link.give_back(ByteBuffer(4000));
+  const std::size_t capacity = 4000;
   link.send_batch(batch);
 
   ASSERT_EQ(link.outbox().size(), 1u);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,33 +12,38 @@
 namespace conveyor {
 namespace {
 
-std::string buffer_of(std::size_t size, char fill = 'x') {
-  return std::string(size, fill);
+// A released batch of `size` bytes filled with `fill`, its frame all of them from `offset` on.
+BatchBuffer batch_of(std::size_t size, std::size_t offset = 0, char fill = 'x') {
+  BatchBuffer batch{ByteBuffer(size), offset, size - offset};
+  std::memset(batch.buffer.data(), fill, size);
+  return batch;
 }
 
 TEST(LentBuffers, AMessageIsTheBufferFromItsOffsetNotACopy) {
   auto lent = LentBuffers::make();
-  std::string buffer = buffer_of(1000);
-  buffer.replace(0, 16, std::string(16, 'h'));
-  const char* bytes = buffer.data();
-  zmq::message_t message = lent->lend(std::move(buffer), 16);
+  BatchBuffer batch = batch_of(1000, 0, 'r');
+  batch.offset = 16;  // a header's room before the frame, room after it
+  batch.size = 900;
+  std::memset(batch.buffer.data() + 16, 'x', 900);
+  const char* bytes = batch.buffer.data();
+  zmq::message_t message = lent->lend(std::move(batch));
   EXPECT_EQ(message.data<char>(), bytes + 16);
-  EXPECT_EQ(message.size(), 984u);
-  EXPECT_EQ(message.to_string_view(), std::string(984, 'x'));
+  EXPECT_EQ(message.size(), 900u);
+  EXPECT_EQ(message.to_string_view(), std::string(900, 'x'));
 }
 
-TEST(LentBuffers, AFreedMessageGivesItsBufferBackEmptyWithItsCapacity) {
+TEST(LentBuffers, AFreedMessageGivesItsBufferBackWhole) {
   auto lent = LentBuffers::make();
-  std::string buffer = buffer_of(5000);
-  const std::size_t capacity = buffer.capacity();
+  BatchBuffer batch = batch_of(5000);
+  const char* bytes = batch.buffer.data();
   {
-    zmq::message_t message = lent->lend(std::move(buffer), 0);
+    zmq::message_t message = lent->lend(std::move(batch));
     EXPECT_EQ(lent->given_back(), 0u) << "not before ZeroMQ is done with it";
   }
-  std::vector<std::string> back = lent->take_back();
+  std::vector<ByteBuffer> back = lent->take_back();
   ASSERT_EQ(back.size(), 1u);
-  EXPECT_TRUE(back[0].empty());
-  EXPECT_EQ(back[0].capacity(), capacity);
+  EXPECT_EQ(back[0].data(), bytes) << "the same buffer";
+  EXPECT_EQ(back[0].capacity(), 5000u) << "all of it room for the next batch";
   EXPECT_TRUE(lent->take_back().empty()) << "taken once";
 }
 
@@ -46,18 +52,18 @@ TEST(LentBuffers, WhatComesBackIsBoundedInCountAndSize) {
   {
     std::vector<zmq::message_t> messages;
     for (std::size_t i = 0; i < LentBuffers::kKept + 3; ++i)
-      messages.push_back(lent->lend(buffer_of(100), 0));
-    messages.push_back(lent->lend(buffer_of(LentBuffers::kMaxKeptBytes + 1), 0));
+      messages.push_back(lent->lend(batch_of(100)));
+    messages.push_back(lent->lend(batch_of(LentBuffers::kMaxKeptBytes + 1)));
   }
-  std::vector<std::string> back = lent->take_back();
+  std::vector<ByteBuffer> back = lent->take_back();
   EXPECT_EQ(back.size(), LentBuffers::kKept);
-  for (const std::string& buffer : back)
+  for (const ByteBuffer& buffer : back)
     EXPECT_LE(buffer.capacity(), LentBuffers::kMaxKeptBytes);
 }
 
 TEST(LentBuffers, AMessageMayOutliveItsLender) {
   auto lent = LentBuffers::make();
-  zmq::message_t message = lent->lend(buffer_of(300), 0);
+  zmq::message_t message = lent->lend(batch_of(300));
   lent.reset();  // the shell is gone; ZeroMQ frees the message later (ASan checks the way back)
   EXPECT_EQ(message.size(), 300u);
   message = zmq::message_t();
@@ -67,7 +73,7 @@ TEST(LentBuffers, MessagesFreedOnAnotherThreadComeBack) {
   auto lent = LentBuffers::make();
   std::vector<zmq::message_t> messages;
   for (int i = 0; i < 4; ++i)
-    messages.push_back(lent->lend(buffer_of(100), 0));
+    messages.push_back(lent->lend(batch_of(100)));
   std::thread io([moved = std::move(messages)]() mutable { moved.clear(); });
   io.join();
   EXPECT_EQ(lent->take_back().size(), 4u);
