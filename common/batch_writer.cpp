@@ -14,7 +14,7 @@ void ByteBuffer::grow(std::size_t capacity, std::size_t kept) {
   // Doubling: a buffer reaches the size of the largest batch in a few steps, then is only
   // written over.
   ByteBuffer grown(std::max(capacity, 2 * capacity_));
-  if (kept > 0) std::memcpy(grown.data(), data(), kept);
+  if (kept > 0 && data() != nullptr) std::memcpy(grown.data(), data(), kept);
   *this = std::move(grown);
 }
 
@@ -28,7 +28,9 @@ void BatchWriter::start(Kind kind) {
 
 BatchBuffer BatchWriter::release() {
   BatchBuffer released{std::move(buffer_), header_at_, size_ - header_at_};
-  size_ = kHeaderRoom;
+  size_ = kHeaderRoom;  // an empty batch, as after start(); add() grows a buffer again
+  header_at_ = kHeaderRoom;
+  count_ = 0;
   return released;
 }
 

@@ -224,8 +224,8 @@ class BatchWriter {
   std::string_view frame() const {
     return std::string_view(buffer_.data() + header_at_, size_ - header_at_);
   }
-  // The finished frame's buffer, for a send without a copy. The writer is left without a buffer
-  // until the next start().
+  // The finished frame's buffer, for a send without a copy. The writer is left with an empty
+  // batch and no buffer (adding grows a new one; start() as usual).
   BatchBuffer release();
 
   std::size_t count() const { return count_; }  // tasks or results added
