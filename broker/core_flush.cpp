@@ -14,10 +14,9 @@ std::size_t batch_target_bytes(const Config& config) {
 }
 
 // What recycling may hold on to, so that reuse never becomes a leak: a few batch buffers, none
-// over twice the batch size (a batch is cut at batch_target_bytes(), at most 1 MiB, plus one
-// task or result). Worst case 8 x 2 MiB; in practice a few batches' worth.
+// over kMaxKeptBatchBytes (batch_writer.hpp). Worst case 8 x 2 MiB; in practice a few batches'
+// worth.
 constexpr std::size_t kMaxSpareBatches = 8;
-constexpr std::size_t kMaxKeptBatchBytes = std::size_t{2} << 20;
 
 }  // namespace
 

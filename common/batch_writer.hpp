@@ -168,6 +168,10 @@ class ByteBuffer {
   std::size_t capacity_ = 0;
 };
 
+// The largest batch buffer a pool keeps for reuse (the broker's spare batches, LentBuffers):
+// twice a batch, which senders cut at 1 MiB at most, plus one item. A bigger one was a peak.
+inline constexpr std::size_t kMaxKeptBatchBytes = std::size_t{2} << 20;
+
 // A finished batch's buffer, handed over for a send without a copy (LentBuffers): the frame is
 // `buffer`'s bytes [offset, offset + size). The rest is room: a writer given the buffer back
 // writes its next batches into it.

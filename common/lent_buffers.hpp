@@ -26,7 +26,7 @@ namespace conveyor {
 class LentBuffers : public std::enable_shared_from_this<LentBuffers> {
  public:
   static constexpr std::size_t kKept = 8;
-  static constexpr std::size_t kMaxKeptBytes = std::size_t{2} << 20;
+  static constexpr std::size_t kMaxKeptBytes = kMaxKeptBatchBytes;
   // A frame under 1/kLentShare of its buffer's capacity is copied, not lent (see lend()).
   static constexpr std::size_t kLentShare = 4;
 
