@@ -18,6 +18,7 @@
 
 #include "conveyor/common/cli.hpp"
 #include "conveyor/producer/producer.hpp"
+#include "latency_report.hpp"
 
 namespace {
 
@@ -56,12 +57,6 @@ class PacedSource : public conveyor::producer::Source {
   Clock::time_point start_ = Clock::now();
 };
 
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
-  return sorted[i];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,11 +88,6 @@ int main(int argc, char** argv) {
     latencies_us.push_back(static_cast<double>(now - due) / 1000.0);
   });
   const int status = producer.run();
-  std::sort(latencies_us.begin(), latencies_us.end());
-  std::printf(
-      "{\"rate\":%.0f,\"tasks\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-      "\"max_us\":%.1f}\n",
-      rate, latencies_us.size(), percentile(latencies_us, 0.5), percentile(latencies_us, 0.99),
-      percentile(latencies_us, 0.999), latencies_us.empty() ? 0.0 : latencies_us.back());
+  conveyor::bench::print_latency(rate, latencies_us);
   return status;
 }

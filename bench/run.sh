@@ -170,6 +170,18 @@ latency_run() {  # latency_run RATE -> JSON line
   stop_all
 }
 
+# The same round trip through raw ZeroMQ (ROUTER -> DEALER relay, 2 REP echoes), at the same rate.
+latency_baseline() {  # latency_baseline RATE -> JSON line
+  local in_port out_port
+  in_port=$(free_port)
+  out_port=$(free_port)
+  start relay "$hop_bin" relay --in "tcp://127.0.0.1:$in_port" --out "tcp://127.0.0.1:$out_port"
+  for i in 1 2; do start "echo$i" "$hop_bin" echo --connect "tcp://127.0.0.1:$out_port"; done
+  local n=$(($1 * latency_seconds))
+  timeout 300 "$hop_bin" ping --connect "tcp://127.0.0.1:$in_port" --rate "$1" --tasks "$n"
+  stop_all
+}
+
 # ---- 5. memory: a flood at one slow consumer ----------------------------------------------------
 flood_run() {  # flood_run TASKS -> "broker_mib producer_mib results"
   start_broker --producers 1 --exit-when-drained
@@ -203,9 +215,10 @@ log "conveyor: $tasks tasks, 64 B, 8 consumers"
 c8=$(conveyor_run "$tasks" 64 8)
 handlers_section
 
-declare -A latency
+declare -A latency raw_latency
 for rate in 1000 10000 100000; do
-  log "latency: $rate tasks/s offered for ${latency_seconds} s"
+  log "latency: $rate tasks/s offered for ${latency_seconds} s, raw ZeroMQ round trip then conveyor"
+  raw_latency[$rate]=$(latency_baseline "$rate")
   latency[$rate]=$(latency_run "$rate")
 done
 
@@ -233,7 +246,8 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   echo "| conveyor, 64 B, 8 consumers | $c8 tasks/s | $(ratio "$c8" "$b1_rate") |"
   for rate in 1000 10000 100000; do
     l=${latency[$rate]}
-    echo "| latency at $rate tasks/s: p50 / p99 / p99.9 | $(json_field "$l" p50_us) / $(json_field "$l" p99_us) / $(json_field "$l" p999_us) µs | |"
+    r=${raw_latency[$rate]}
+    echo "| latency at $rate tasks/s: p50 / p99 / p99.9 (raw ZeroMQ round trip in the last column) | $(json_field "$l" p50_us) / $(json_field "$l" p99_us) / $(json_field "$l" p999_us) µs | raw $(json_field "$r" p50_us) / $(json_field "$r" p99_us) / $(json_field "$r" p999_us) µs; p99 $(ratio "$(json_field "$l" p99_us)" "$(json_field "$r" p99_us)") × raw |"
   done
   echo "| broker peak RSS, 5M-task flood at 1 slow consumer (${flood_seconds} s, $flood_done done) | $flood_broker MiB (producer $flood_producer MiB) | |"
   while read -r n rate; do
@@ -245,7 +259,7 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 {
   echo "$b1"
   echo "$b100"
-  for rate in 1000 10000 100000; do echo "${latency[$rate]}"; done
+  for rate in 1000 10000 100000; do echo "${raw_latency[$rate]}"; echo "${latency[$rate]}"; done
 } >"$out/latest.jsonl"
 
 if command -v gnuplot >/dev/null; then

@@ -9,13 +9,31 @@
 // forwards each message unchanged (PULL -> PUSH, what zmq_proxy does); the sink counts tasks and
 // prints one JSON line: {"tasks":N,"messages":M,"seconds":T,"tasks_per_s":R} measured from its
 // first message to its last. Nothing is decoded: this is the cost of the hop alone.
+//
+// The round trip that conveyor-bench-latency is compared with, the same three processes with
+// replies coming back (ROUTER -> DEALER relay, REP echoes):
+//
+//   conveyor-bench-zmq echo  --connect tcp://127.0.0.1:B          (one per consumer)
+//   conveyor-bench-zmq relay --in tcp://127.0.0.1:A --out tcp://127.0.0.1:B
+//   conveyor-bench-zmq ping  --connect tcp://127.0.0.1:A --rate R --tasks N --size S
+//
+// ping offers N messages at R per second, sleeping in poll (a timerfd), never spinning: a sender
+// that spins on one of two cores would hide the wake-ups every real process pays. It prints the
+// same JSON line as conveyor-bench-latency, each message timed from its due time to its echo.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
+
+#include "latency_report.hpp"
 
 namespace {
 
@@ -27,6 +45,7 @@ struct Options {
   std::uint64_t tasks = 1'000'000;
   std::size_t size = 64;
   std::size_t per_message = 1;
+  double rate = 10000;
 };
 
 zmq::socket_t make(zmq::context_t& context, zmq::socket_type type) {
@@ -89,6 +108,113 @@ int run_source(const Options& o) {
   return 0;
 }
 
+int run_relay(const Options& o) {
+  zmq::context_t context(1);
+  auto router = make(context, zmq::socket_type::router);
+  auto dealer = make(context, zmq::socket_type::dealer);
+  router.bind(o.in);
+  dealer.bind(o.out);
+  zmq::proxy(router, dealer);  // ends with a kill from the harness
+  return 0;
+}
+
+int run_echo(const Options& o) {
+  zmq::context_t context(1);
+  auto rep = make(context, zmq::socket_type::rep);
+  rep.connect(o.connect);
+  for (;;) {
+    zmq::message_t message;
+    if (rep.recv(message)) rep.send(message, zmq::send_flags::none);
+  }
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Wakes a poll at an absolute steady_clock time (CLOCK_MONOTONIC, as libstdc++'s steady_clock).
+class DueTimer {
+ public:
+  DueTimer() : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK)) {}
+  ~DueTimer() { ::close(fd_); }
+  DueTimer(const DueTimer&) = delete;
+  DueTimer& operator=(const DueTimer&) = delete;
+  int fd() const { return fd_; }
+  void arm(Clock::time_point due) {
+    const auto ns = due.time_since_epoch().count();
+    itimerspec spec{};
+    spec.it_value.tv_sec = ns / 1'000'000'000;
+    spec.it_value.tv_nsec = ns % 1'000'000'000;
+    std::uint64_t expirations = 0;
+    (void)!::read(fd_, &expirations, sizeof expirations);  // clear a past expiry
+    timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  }
+
+ private:
+  int fd_;
+};
+
+// Each message: an empty delimiter (what REP expects), then the due time in ns and padding.
+void send_ping(zmq::socket_t& dealer, std::string& payload, Clock::time_point due) {
+  const std::int64_t ns = due.time_since_epoch().count();
+  std::memcpy(payload.data(), &ns, sizeof ns);
+  dealer.send(zmq::message_t(), zmq::send_flags::sndmore);
+  dealer.send(zmq::buffer(payload), zmq::send_flags::none);
+}
+
+void take_echoes(zmq::socket_t& dealer, std::vector<double>& latencies_us) {
+  zmq::message_t delimiter;
+  zmq::message_t echo;
+  while (dealer.recv(delimiter, zmq::recv_flags::dontwait)) {
+    if (!dealer.recv(echo) || echo.size() < sizeof(std::int64_t)) continue;
+    std::int64_t due = 0;
+    std::memcpy(&due, echo.data(), sizeof due);
+    const auto now = Clock::now().time_since_epoch().count();
+    latencies_us.push_back(static_cast<double>(now - due) / 1000.0);
+  }
+}
+
+// One message there and back before the clock starts: the connection is up, as a producer's is
+// by the time its first result comes back.
+bool warm_up(zmq::socket_t& dealer, std::string& payload) {
+  send_ping(dealer, payload, Clock::now());
+  zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}};
+  if (zmq::poll(items, 1, std::chrono::seconds(10)) == 0) {
+    std::fprintf(stderr, "ping: no echo within 10 s\n");
+    return false;
+  }
+  std::vector<double> ignored;
+  take_echoes(dealer, ignored);
+  return true;
+}
+
+int run_ping(const Options& o) {
+  zmq::context_t context(1);
+  auto dealer = make(context, zmq::socket_type::dealer);
+  dealer.connect(o.connect);
+  std::string payload(std::max<std::size_t>(o.size, sizeof(std::int64_t)), 'x');
+  std::vector<double> latencies_us;
+  latencies_us.reserve(o.tasks);
+  if (!warm_up(dealer, payload)) return 1;
+  DueTimer timer;
+  const auto start = Clock::now();
+  const auto due = [&](std::uint64_t i) {
+    return start + std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(i) / o.rate));
+  };
+  const auto deadline = due(o.tasks) + std::chrono::seconds(10);  // replies lost: stop anyway
+  std::uint64_t sent = 0;
+  while (latencies_us.size() < o.tasks && Clock::now() < deadline) {
+    for (const auto now = Clock::now(); sent < o.tasks && due(sent) <= now; ++sent)
+      send_ping(dealer, payload, due(sent));
+    timer.arm(sent < o.tasks ? due(sent) : deadline);
+    zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, timer.fd(), ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(-1));
+    take_echoes(dealer, latencies_us);
+  }
+  conveyor::bench::print_latency(o.rate, latencies_us);
+  return latencies_us.size() == o.tasks ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,8 +232,21 @@ int main(int argc, char** argv) {
   source->add_option("--tasks", o.tasks);
   source->add_option("--size", o.size);
   source->add_option("--per-message", o.per_message)->check(CLI::Range(1, 100000));
+  auto* relay = app.add_subcommand("relay", "relay requests from --in (ROUTER) to --out (DEALER)");
+  relay->add_option("--in", o.in)->required();
+  relay->add_option("--out", o.out)->required();
+  auto* echo = app.add_subcommand("echo", "send every message back (REP)");
+  echo->add_option("--connect", o.connect)->required();
+  auto* ping = app.add_subcommand("ping", "offer --rate messages/s, print round-trip latency");
+  ping->add_option("--connect", o.connect)->required();
+  ping->add_option("--rate", o.rate)->check(CLI::Range(1.0, 1e8));
+  ping->add_option("--tasks", o.tasks);
+  ping->add_option("--size", o.size, "bytes (at least 8)");
   CLI11_PARSE(app, argc, argv);
   if (sink->parsed()) return run_sink(o);
   if (proxy->parsed()) return run_proxy(o);
+  if (relay->parsed()) return run_relay(o);
+  if (echo->parsed()) return run_echo(o);
+  if (ping->parsed()) return run_ping(o);
   return run_source(o);
 }
