@@ -204,7 +204,10 @@ log "baseline: raw ZeroMQ hop, $tasks tasks of 64 B, 1 per message"
 b1=$(baseline "$tasks" 64 1)
 log "baseline: raw ZeroMQ hop, 100 tasks per message"
 b100=$(baseline "$tasks" 64 100)
+log "baseline: raw ZeroMQ hop, $tasks tasks of 1 KiB, 1 per message"
+b1k=$(baseline "$tasks" 1024 1)
 b1_rate=$(json_field "$b1" tasks_per_s)
+b1k_rate=$(json_field "$b1k" tasks_per_s)
 b100_rate=$(json_field "$b100" tasks_per_s)
 
 log "conveyor: $tasks tasks, 64 B, 1 producer, 2 consumers (echo)"
@@ -241,8 +244,9 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   echo "|---|---|---|"
   echo "| baseline 1: raw ZeroMQ hop, 1 task per message | $b1_rate tasks/s | 1.00 |"
   echo "| baseline 100: raw ZeroMQ hop, 100 tasks per message | $b100_rate tasks/s | $(ratio "$b100_rate" "$b1_rate") |"
+  echo "| baseline 1 KiB: raw ZeroMQ hop, 1 task of 1 KiB per message | $b1k_rate tasks/s | $(ratio "$b1k_rate" "$b1_rate") |"
   echo "| conveyor, 64 B, 1 producer, 2 consumers, $tasks tasks | $c64 tasks/s | $(ratio "$c64" "$b1_rate") |"
-  echo "| conveyor, 1 KiB, 2 consumers | $c1k tasks/s | $(ratio "$c1k" "$b1_rate") |"
+  echo "| conveyor, 1 KiB, 2 consumers | $c1k tasks/s | $(ratio "$c1k" "$b1_rate"); $(ratio "$c1k" "$b1k_rate") × baseline 1 KiB |"
   echo "| conveyor, 64 B, 8 consumers | $c8 tasks/s | $(ratio "$c8" "$b1_rate") |"
   for rate in 1000 10000 100000; do
     l=${latency[$rate]}
@@ -259,6 +263,7 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 {
   echo "$b1"
   echo "$b100"
+  echo "$b1k"
   for rate in 1000 10000 100000; do echo "${raw_latency[$rate]}"; echo "${latency[$rate]}"; done
 } >"$out/latest.jsonl"
 
