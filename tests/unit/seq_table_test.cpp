@@ -166,3 +166,29 @@ TEST(SeqTable, BehavesAsAMapUnderRandomUse) {
 
 }  // namespace
 }  // namespace conveyor::broker
+
+namespace conveyor::broker {
+namespace {
+
+// A pooled value's string keeps its buffer up to kKeptBufferBytes, so that 1 KiB tasks do not
+// allocate a payload each; a bigger one is freed, so that a pool cannot hoard.
+TEST(SeqTableBuffers, AOneKibBufferIsKeptForTheNextValue) {
+  std::string text(1024, 'x');
+  const char* buffer = text.data();
+  empty_keeping_small_buffer(text);
+  EXPECT_TRUE(text.empty());
+  text.assign(1024, 'y');
+  EXPECT_EQ(text.data(), buffer) << "refilled in place, no allocation";
+}
+
+TEST(SeqTableBuffers, ABufferOverTheCapIsFreed) {
+  std::string text(kKeptBufferBytes + 1, 'x');
+  EXPECT_TRUE(drop_large_buffer(text));
+  EXPECT_LE(text.capacity(), kKeptBufferBytes);
+  std::string kept(kKeptBufferBytes, 'x');
+  EXPECT_FALSE(drop_large_buffer(kept));
+  EXPECT_EQ(kept.size(), kKeptBufferBytes) << "a kept buffer is left as it is";
+}
+
+}  // namespace
+}  // namespace conveyor::broker
