@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where one job's CPU goes, process by process: the conveyor row of bench/run.sh (1 producer,
-# CONSUMERS echo consumers, TASKS tasks of 64 B) with each process under /usr/bin/time, so that
-# user and system seconds and context switches per process sit next to the job's tasks/s.
+# CONSUMERS echo consumers, TASKS tasks of SIZE bytes, 64 by default) with each process under
+# /usr/bin/time, so that user and system seconds and context switches per process sit next to
+# the job's tasks/s.
 #
 #   BENCH_BUILD_DIR=build-bench CONSUMERS=2 TASKS=1000000 bench/cpu_split.sh
 #
@@ -12,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$root/build-bench}
 consumers=${CONSUMERS:-2}
 tasks=${TASKS:-1000000}
+size=${SIZE:-64}
 work=$(mktemp -d /tmp/conveyor-cpu-split-XXXXXX)
 pids=()
 cleanup() {
@@ -52,11 +54,11 @@ done
 started=$(date +%s.%N)
 timeout 300 /usr/bin/time -o "$work/producer.time" \
   -f "producer user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" \
-  "$build/producer/conveyor-producer" --broker "$frontend" --id bench --source "gen:$tasks:64" \
+  "$build/producer/conveyor-producer" --broker "$frontend" --id bench --source "gen:$tasks:$size" \
   --results /dev/null --quiet --log-level warn 2>"$work/producer.log"
 ended=$(date +%s.%N)
 timeout 60 tail --pid="$broker" -f /dev/null
 # Each background pid is the shell running /usr/bin/time, which writes its line before it ends.
 for pid in "${pids[@]}"; do timeout 60 tail --pid="$pid" -f /dev/null || true; done
-python3 -c "print(f'{$tasks} tasks, $consumers consumers: {$tasks / ($ended - $started):.0f} tasks/s')"
+python3 -c "print(f'{$tasks} tasks of $size B, $consumers consumers: {$tasks / ($ended - $started):.0f} tasks/s')"
 cat "$work/broker.time" "$work/producer.time" "$work"/consumer*.time

@@ -58,11 +58,13 @@ bool is_valid_utf8(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const auto* end = p + bytes.size();
   while (p < end) {
-    // Eight ASCII bytes at a time: results and ids are mostly ASCII, and this runs for every
-    // result line the producer writes.
+    // Sixteen, then eight ASCII bytes at a time: results and ids are mostly ASCII, and this runs
+    // for every result line the producer writes.
     constexpr std::uint64_t kHighBits = 0x8080808080808080;
-    std::uint64_t word = 0;
-    if (end - p >= 8 && (std::memcpy(&word, p, 8), (word & kHighBits) == 0)) {
+    std::uint64_t words[2] = {0, 0};
+    if (end - p >= 16 && (std::memcpy(words, p, 16), ((words[0] | words[1]) & kHighBits) == 0)) {
+      p += 16;
+    } else if (end - p >= 8 && (std::memcpy(words, p, 8), (words[0] & kHighBits) == 0)) {
       p += 8;
     } else if (*p < 0x80) {
       ++p;
@@ -98,6 +100,19 @@ bool plain_word(const char* p, bool utf8) {
   return utf8 || (word & kHigh) == 0;
 }
 
+// The same test for sixteen bytes, in GCC's portable vector extension (SSE2 on x86-64, NEON on
+// arm64): at 1 KiB results the eight-byte test above was a third of the producer's instructions.
+bool plain_block(const char* p, bool utf8) {
+  using Block = unsigned char __attribute__((vector_size(16)));
+  Block block;
+  std::memcpy(&block, p, sizeof block);
+  auto needs_escape = (block < 0x20) | (block == '"') | (block == '\\');
+  if (!utf8) needs_escape |= (block >= 0x80);
+  std::uint64_t halves[2];
+  std::memcpy(halves, &needs_escape, sizeof halves);
+  return (halves[0] | halves[1]) == 0;
+}
+
 // The two-character escape JSON names for `c`, or 0.
 char named_escape(char c) {
   switch (c) {
@@ -123,11 +138,16 @@ char named_escape(char c) {
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view bytes) {
-  const bool utf8 = is_valid_utf8(bytes);
+  append_json_string(out, bytes, is_valid_utf8(bytes));
+}
+
+void append_json_string(std::string& out, std::string_view bytes, bool utf8) {
   // Bytes that need no escape are appended a run at a time, not one push_back each, and looked
-  // at eight at a time while there are eight left.
+  // at sixteen, then eight at a time while there are that many left.
   std::size_t run = 0;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
+    while (i + 16 <= bytes.size() && plain_block(bytes.data() + i, utf8))
+      i += 16;
     while (i + 8 <= bytes.size() && plain_word(bytes.data() + i, utf8))
       i += 8;
     if (i == bytes.size()) break;

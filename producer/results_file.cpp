@@ -58,7 +58,7 @@ void append_id(std::string& line, const std::string& producer_id, const ResultVi
 // The output as JSON text when it is UTF-8, else base64 with "encoding" saying so.
 void append_output(std::string& line, std::string_view output) {
   if (is_valid_utf8(output)) {
-    append_json_string(line, output);
+    append_json_string(line, output, true);
     line += '"';
   } else {
     line += base64_encode(output);

@@ -86,12 +86,12 @@ TEST(Utf8, RejectsLoneContinuationBytes) {
   EXPECT_FALSE(is_valid_utf8(bytes({0xC3, 0xA9, 0xA9})));  // é plus one too many
 }
 
-// The validator reads eight ASCII bytes at a time: a bad or multibyte sequence must be seen
-// wherever it falls in or across those words.
+// The validator reads sixteen, then eight ASCII bytes at a time: a bad or multibyte sequence
+// must be seen wherever it falls in or across those blocks.
 TEST(Utf8, ASequenceIsCheckedWhereverItFallsInALongText) {
-  for (std::size_t at = 0; at <= 24; ++at) {
+  for (std::size_t at = 0; at <= 40; ++at) {
     const std::string before(at, 'a');
-    const std::string after(24 - at, 'z');
+    const std::string after(40 - at, 'z');
     EXPECT_FALSE(is_valid_utf8(before + bytes({0xFF}) + after)) << at;
     EXPECT_FALSE(is_valid_utf8(before + bytes({0xED, 0xA0, 0x80}) + after)) << at;  // surrogate
     EXPECT_FALSE(is_valid_utf8(before + bytes({0xE2, 0x82}))) << at;  // cut by the end
@@ -111,7 +111,8 @@ TEST(Ascii, AHighByteIsFoundWhereverItFalls) {
 }
 
 TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
-  // Text is scanned eight bytes at a time: each escape, at each offset in and across words.
+  // Text is scanned sixteen, then eight bytes at a time: each escape, at each offset in and
+  // across blocks and words.
   const std::vector<std::pair<std::string, std::string>> escapes = {{"\"", "\\\""},
                                                                     {"\\", "\\\\"},
                                                                     {"\n", "\\n"},
@@ -119,16 +120,16 @@ TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
                                                                     {bytes({0x1F}), "\\u001f"},
                                                                     {bytes({0x7F}), bytes({0x7F})},
                                                                     {" ", " "}};
-  for (std::size_t at = 0; at <= 20; ++at) {
+  for (std::size_t at = 0; at <= 40; ++at) {
     for (const auto& [raw, escaped] : escapes) {
       std::string out;
-      append_json_string(out, std::string(at, 'a') + raw + std::string(20 - at, 'z'));
-      EXPECT_EQ(out, std::string(at, 'a') + escaped + std::string(20 - at, 'z')) << at;
+      append_json_string(out, std::string(at, 'a') + raw + std::string(40 - at, 'z'));
+      EXPECT_EQ(out, std::string(at, 'a') + escaped + std::string(40 - at, 'z')) << at;
     }
   }
-  for (std::size_t at = 0; at <= 20; ++at) {
+  for (std::size_t at = 0; at <= 40; ++at) {
     const std::string before(at, 'a');
-    const std::string after(20 - at, 'z');
+    const std::string after(40 - at, 'z');
     std::string out = "[";
     append_json_string(out, before + "\"" + after + "\n");
     EXPECT_EQ(out, "[" + before + "\\\"" + after + "\\n") << at;
@@ -136,6 +137,21 @@ TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
     append_json_string(latin1, before + bytes({0xE9}) + after);
     EXPECT_EQ(latin1, before + "\\u00e9" + after) << at;
   }
+}
+
+// The caller that checked UTF-8 already gets the same text as one that lets it be checked.
+TEST(JsonString, TextKnownToBeUtf8IsWrittenAsWhenItIsChecked) {
+  const std::string text = std::string(37, 'a') + "caf" + bytes({0xC3, 0xA9}) + "\"\n" +
+                           std::string(19, 'z') + bytes({0xE2, 0x82, 0xAC});
+  ASSERT_TRUE(is_valid_utf8(text));
+  std::string checked;
+  append_json_string(checked, text);
+  std::string known;
+  append_json_string(known, text, true);
+  EXPECT_EQ(known, checked);
+  std::string latin1;
+  append_json_string(latin1, text, false);
+  EXPECT_NE(latin1.find("\\u00c3\\u00a9"), std::string::npos) << latin1;
 }
 
 TEST(JsonString, EscapesQuoteBackslashAndTheNamedControls) {
