@@ -305,6 +305,7 @@ class Core {
   std::vector<DispatchSlot> consumers_with_credit(QueueBook& queue);
   void dispatch();
   void dispatch_queue(QueueBook& queue);
+  bool deal(QueueBook& queue, DispatchSlot& slot);
   void deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record);
   void send_results();
   void grant_credit();

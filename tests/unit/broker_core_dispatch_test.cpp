@@ -1,5 +1,5 @@
-// broker::Core: dispatch. FIFO order, round-robin across consumers with credit, and one TaskBatch
-// per consumer per flush.
+// broker::Core: dispatch. FIFO order, round-robin across consumers with credit (a quarter of a
+// consumer's capacity at a time), and one TaskBatch per consumer per flush.
 #include <gtest/gtest.h>
 
 #include "unit/broker_driver.hpp"
@@ -89,15 +89,46 @@ TEST(BrokerCoreDispatch, NothingIsDispatchedWithoutAConsumer) {
     EXPECT_FALSE(out.envelope.has_tasks());
 }
 
-TEST(BrokerCoreDispatch, TwoConsumersShareTenTasksFiveAndFiveInterleaved) {
+// Under four tasks of capacity (slow tasks under --prefetch auto) a share is one task.
+TEST(BrokerCoreDispatch, TwoSmallConsumersShareTenTasksFiveAndFiveInterleaved) {
   BrokerDriver b;
   b.connect_producer("p1");
-  b.connect_consumer("c1", 10);
-  b.connect_consumer("c2", 10);
+  b.connect_consumer("c1", 5);
+  b.connect_consumer("c2", 5);
   b.send_tasks("p1", seq_range(0, 10));
   b.flush();
   EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{0, 2, 4, 6, 8}));
   EXPECT_EQ(seqs_of(b.take_tasks("c2")), (std::vector<std::uint64_t>{1, 3, 5, 7, 9}));
+}
+
+TEST(BrokerCoreDispatch, EachConsumerIsDealtAQuarterOfItsCapacityAtATime) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 8);
+  b.connect_consumer("c2", 12);
+  b.send_tasks("p1", seq_range(0, 15));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{0, 1, 5, 6, 10, 11}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")),
+            (std::vector<std::uint64_t>{2, 3, 4, 7, 8, 9, 12, 13, 14}));
+}
+
+// A few tasks wake one consumer, not every one; the next ones go to the next consumer.
+TEST(BrokerCoreDispatch, AShortQueueGoesToOneConsumerAndTheNextToTheNext) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  for (const char* c : {"c1", "c2", "c3", "c4"})
+    b.connect_consumer(c, 400);
+  b.send_tasks("p1", seq_range(0, 50));
+  b.flush();
+  EXPECT_EQ(b.take_tasks("c1").size(), 50u);
+  for (const char* c : {"c2", "c3", "c4"})
+    EXPECT_TRUE(b.take_consumer(c).empty()) << c << " was woken for nothing";
+  b.send_tasks("p1", seq_range(50, 100));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")), seq_range(50, 100));
+  for (const char* c : {"c1", "c3", "c4"})
+    EXPECT_TRUE(b.take_consumer(c).empty()) << c;
 }
 
 TEST(BrokerCoreDispatch, RoundRobinResumesAfterTheLastConsumerServed) {
