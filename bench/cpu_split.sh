@@ -5,6 +5,7 @@
 # the job's tasks/s.
 #
 #   BENCH_BUILD_DIR=build-bench CONSUMERS=2 TASKS=1000000 bench/cpu_split.sh
+#   PRODUCER_ARGS="--window 40000" CONSUMERS=16 bench/cpu_split.sh   # more producer flags
 #
 # callgrind (bench/callgrind.sh) counts instructions, repeatably; this shows the wall-clock side
 # of the same job on this machine (cache misses, wake-ups, the kernel), noisily: run it twice.
@@ -55,7 +56,7 @@ started=$(date +%s.%N)
 timeout 300 /usr/bin/time -o "$work/producer.time" \
   -f "producer user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" \
   "$build/producer/conveyor-producer" --broker "$frontend" --id bench --source "gen:$tasks:$size" \
-  --results /dev/null --quiet --log-level warn 2>"$work/producer.log"
+  --results /dev/null --quiet --log-level warn ${PRODUCER_ARGS:-} 2>"$work/producer.log"
 ended=$(date +%s.%N)
 timeout 60 tail --pid="$broker" -f /dev/null
 # Each background pid is the shell running /usr/bin/time, which writes its line before it ends.
