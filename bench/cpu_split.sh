@@ -57,6 +57,7 @@ timeout 300 /usr/bin/time -o "$work/producer.time" \
   -f "producer user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" \
   "$build/producer/conveyor-producer" --broker "$frontend" --id bench --source "gen:$tasks:$size" \
   --results /dev/null --quiet --log-level warn ${PRODUCER_ARGS:-} 2>"$work/producer.log"
+# (PRODUCER_ARGS unquoted on purpose: split into flags at spaces.)
 ended=$(date +%s.%N)
 timeout 60 tail --pid="$broker" -f /dev/null
 # Each background pid is the shell running /usr/bin/time, which writes its line before it ends.

@@ -9,14 +9,15 @@
 
 namespace conveyor::bench {
 
-// The p-th quantile by nearest rank below, of latencies sorted in place.
+// The p-th quantile by nearest rank below, of latencies already sorted.
 inline double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   const auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
   return sorted[i];
 }
 
-// One JSON line: {"rate":R,"tasks":N,"p50_us":..,"p99_us":..,"p999_us":..,"max_us":..}.
+// One JSON line (the latencies sorted in place first):
+// {"rate":R,"tasks":N,"p50_us":..,"p99_us":..,"p999_us":..,"max_us":..}.
 inline void print_latency(double rate, std::vector<double>& latencies_us) {
   std::sort(latencies_us.begin(), latencies_us.end());
   std::printf(

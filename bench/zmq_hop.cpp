@@ -20,11 +20,13 @@
 // ping offers N messages at R per second, sleeping in poll (a timerfd), never spinning: a sender
 // that spins on one of two cores would hide the wake-ups every real process pays. It prints the
 // same JSON line as conveyor-bench-latency, each message timed from its due time to its echo.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <thread>
+#include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include <sys/timerfd.h>
@@ -129,11 +131,14 @@ int run_echo(const Options& o) {
 }
 
 using Clock = std::chrono::steady_clock;
+static_assert(std::is_same_v<Clock::period, std::nano>, "DueTimer::arm() reads nanoseconds");
 
 // Wakes a poll at an absolute steady_clock time (CLOCK_MONOTONIC, as libstdc++'s steady_clock).
 class DueTimer {
  public:
-  DueTimer() : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK)) {}
+  DueTimer() : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK)) {
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "timerfd_create");
+  }
   ~DueTimer() { ::close(fd_); }
   DueTimer(const DueTimer&) = delete;
   DueTimer& operator=(const DueTimer&) = delete;
@@ -145,7 +150,8 @@ class DueTimer {
     spec.it_value.tv_nsec = ns % 1'000'000'000;
     std::uint64_t expirations = 0;
     (void)!::read(fd_, &expirations, sizeof expirations);  // clear a past expiry
-    timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+    if (timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+      throw std::system_error(errno, std::generic_category(), "timerfd_settime");
   }
 
  private:

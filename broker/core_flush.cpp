@@ -23,7 +23,10 @@ constexpr std::size_t kMaxSpareBatches = 8;
 // echo consumers did 426-528 k tasks/s dealt one by one and 644-800 k dealt 512 at a time (1 M
 // tasks, cpu_split.sh, three runs each). With --prefetch auto a consumer's capacity is about 5 ms
 // of its work, so a quarter of it is about a millisecond: no task waits much longer than it
-// would have spread thin, and slow tasks (capacity near --concurrency) are still dealt one by one.
+// would have spread thin, and slow tasks (capacity near --concurrency, under 8) are still dealt
+// one by one. An explicit --prefetch N deals up to N / 4 at once: a burst of slow tasks may then
+// go unevenly (--concurrency 1 --prefetch 20: five to one consumer before the next gets one);
+// the broker does not know a consumer's concurrency to cap the share by it.
 constexpr std::size_t kDealShare = 4;
 
 }  // namespace

@@ -30,9 +30,11 @@ namespace conveyor::broker {
 
 // The largest string buffer a pooled value keeps for the next one. Reuse saves an allocation and
 // a free per task (at 1 KiB tasks, with 256 here, a payload and a final result allocated each
-// time cost the broker about 1,000 instructions per task). The cap keeps a pool from hoarding:
-// a freed value holds at most this much, and a live one at most this much over its own bytes.
-inline constexpr std::size_t kKeptBufferBytes = 4096;
+// time cost the broker about 1,000 instructions per task); 2 KiB holds a 1 KiB task's payload
+// and its result with the result's other fields. The cap keeps a pool from hoarding: a freed
+// value holds at most this much (per string), and a live one at most this much beyond its own
+// bytes, so after a burst a producer's pools hold at most 2 x 2 KiB per task of the burst.
+inline constexpr std::size_t kKeptBufferBytes = 2048;
 
 // Frees `text`'s buffer when it is over kKeptBufferBytes; true if it did.
 inline bool drop_large_buffer(std::string& text) {

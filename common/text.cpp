@@ -1,5 +1,6 @@
 #include "conveyor/common/text.hpp"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -100,17 +101,39 @@ bool plain_word(const char* p, bool utf8) {
   return utf8 || (word & kHigh) == 0;
 }
 
-// The same test for sixteen bytes, in GCC's portable vector extension (SSE2 on x86-64, NEON on
-// arm64): at 1 KiB results the eight-byte test above was a third of the producer's instructions.
-bool plain_block(const char* p, bool utf8) {
+// How many of the sixteen bytes at `p` need no escape before the first that does (16: none
+// does), in GCC's portable vector extension (SSE2 on x86-64, NEON on arm64): at 1 KiB results
+// the eight-byte test above was a third of the producer's instructions. The count, not a yes or
+// no, so that text full of escapes (JSON output) is not tested again at every byte.
+std::size_t plain_prefix(const char* p, bool utf8) {
   using Block = unsigned char __attribute__((vector_size(16)));
   Block block;
   std::memcpy(&block, p, sizeof block);
   auto needs_escape = (block < 0x20) | (block == '"') | (block == '\\');
   if (!utf8) needs_escape |= (block >= 0x80);
-  std::uint64_t halves[2];
+  std::uint64_t halves[2];  // lane 0 is the byte at the lowest address of halves[0]
   std::memcpy(halves, &needs_escape, sizeof halves);
-  return (halves[0] | halves[1]) == 0;
+  const auto first_set = [](std::uint64_t half) {
+    if constexpr (std::endian::native == std::endian::little) return std::countr_zero(half) / 8;
+    return std::countl_zero(half) / 8;
+  };
+  if ((halves[0] | halves[1]) == 0) return 16;  // the usual case: one test
+  if (halves[0] != 0) return static_cast<std::size_t>(first_set(halves[0]));
+  return 8 + static_cast<std::size_t>(first_set(halves[1]));
+}
+
+// How many bytes from `at` need no escape, found sixteen, then eight at a time; it may stop
+// short of the first byte that does (the caller looks at the rest one by one).
+std::size_t plain_run(std::string_view bytes, std::size_t at, bool utf8) {
+  const std::size_t from = at;
+  while (at + 16 <= bytes.size()) {
+    const std::size_t plain = plain_prefix(bytes.data() + at, utf8);
+    at += plain;
+    if (plain < 16) return at - from;
+  }
+  while (at + 8 <= bytes.size() && plain_word(bytes.data() + at, utf8))
+    at += 8;
+  return at - from;
 }
 
 // The two-character escape JSON names for `c`, or 0.
@@ -146,10 +169,7 @@ void append_json_string(std::string& out, std::string_view bytes, bool utf8) {
   // at sixteen, then eight at a time while there are that many left.
   std::size_t run = 0;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
-    while (i + 16 <= bytes.size() && plain_block(bytes.data() + i, utf8))
-      i += 16;
-    while (i + 8 <= bytes.size() && plain_word(bytes.data() + i, utf8))
-      i += 8;
+    i += plain_run(bytes, i, utf8);
     if (i == bytes.size()) break;
     const char c = bytes[i];
     const auto byte = static_cast<unsigned char>(c);

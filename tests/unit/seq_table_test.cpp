@@ -177,6 +177,7 @@ TEST(SeqTableBuffers, AOneKibBufferIsKeptForTheNextValue) {
   const char* buffer = text.data();
   empty_keeping_small_buffer(text);
   EXPECT_TRUE(text.empty());
+  EXPECT_GE(text.capacity(), 1024u) << "kept, not freed";
   text.assign(1024, 'y');
   EXPECT_EQ(text.data(), buffer) << "refilled in place, no allocation";
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -136,6 +137,22 @@ TEST(JsonString, EscapesAreFoundWhereverTheyFallInALongText) {
     std::string latin1;
     append_json_string(latin1, before + bytes({0xE9}) + after);
     EXPECT_EQ(latin1, before + "\\u00e9" + after) << at;
+  }
+}
+
+// Output that is itself JSON has an escape every few bytes: each is found, whatever falls between
+// (checked against JSON's own reading of the text: nlohmann's parser).
+TEST(JsonString, TextDenseWithEscapesReadsBackAsItWas) {
+  std::mt19937 random(17);
+  const std::string alphabet = std::string("\"\\\n\t") + bytes({0x01, 0x1F}) + "ab{}:, ";
+  for (std::size_t size = 0; size < 200; ++size) {
+    std::string text;
+    for (std::size_t i = 0; i < size; ++i)
+      text.push_back(alphabet[random() % alphabet.size()]);
+    std::string json = "\"";
+    append_json_string(json, text);
+    json += '"';
+    EXPECT_EQ(nlohmann::json::parse(json).get<std::string>(), text) << json;
   }
 }
 
