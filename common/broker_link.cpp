@@ -112,6 +112,14 @@ LinkEvent BrokerLink::on_tick(TimePoint now, std::size_t held) {
   return LinkEvent::none;
 }
 
+Duration BrokerLink::tick_period() const {
+  constexpr Duration kUnwelcomedTick = milliseconds(50);
+  constexpr Duration kShortestTick = milliseconds(10);
+  constexpr Duration kLongestTick = milliseconds(250);
+  if (!welcomed_) return kUnwelcomedTick;
+  return std::clamp<Duration>(limits_.heartbeat / 4, kShortestTick, kLongestTick);
+}
+
 LinkEvent BrokerLink::tick_unwelcomed(TimePoint now, std::size_t held) {
   if (auto why = give_up_reason(now, held)) {
     fail(std::move(*why));

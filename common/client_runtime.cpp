@@ -15,7 +15,6 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kReceiveBudget = 1024;  // messages per round, so a flood cannot starve timers
 constexpr std::size_t kMaxFromBroker = std::size_t{1} << 30;
-constexpr Duration kTickPeriod = milliseconds(50);
 
 std::optional<ClientKeys> client_keys(const CurveConfig& curve) {
   try {
@@ -48,11 +47,19 @@ ClientRuntime::~ClientRuntime() {
 void ClientRuntime::run(ClientSession& session, ClientHooks hooks) {
   connect(session);
   loop_.watch(signals_.fd(), [this, &session] { on_signal(session); });
-  loop_.every(kTickPeriod, [&session] { session.on_tick(Clock::now()); });
+  schedule_tick(session);
   if (exporter_ && hooks.publish_metrics) loop_.every(kMetricsPeriod, hooks.publish_metrics);
   loop_.after_each_round([this, &session, &hooks] { round(session, hooks); });
   round(session, hooks);  // the hello and the shell's first work go out before the first poll
   if (!session.finished()) loop_.run();
+}
+
+// The next tick is scheduled from the link's current period, which the welcome sets.
+void ClientRuntime::schedule_tick(ClientSession& session) {
+  loop_.after(session.link().tick_period(), [this, &session] {
+    session.on_tick(Clock::now());
+    schedule_tick(session);
+  });
 }
 
 void ClientRuntime::round(ClientSession& session, const ClientHooks& hooks) {

@@ -68,6 +68,7 @@ class ClientRuntime {
   void on_handshake_event(ClientSession& session);
   void on_signal(ClientSession& session);
   void round(ClientSession& session, const ClientHooks& hooks);
+  void schedule_tick(ClientSession& session);
 
   std::string component_;
   std::string broker_;

@@ -121,6 +121,23 @@ TEST_F(Link, TheWelcomeSetsTheBrokersLimits) {
   EXPECT_EQ(link.limits().max_message_bytes, 65536u);
 }
 
+// An idle client wakes a few times per heartbeat, not every 50 ms ("idle consumers cost
+// nothing"), and never so rarely that a heartbeat is late by more than a quarter of one.
+TEST_F(Link, TicksEvery50MsUntilWelcomedThenAQuarterHeartbeatWithinBounds) {
+  EXPECT_EQ(link.tick_period(), milliseconds(50));
+  link.on_connect(now);
+  feed(welcome(1000, 3, 1000, 65536));
+  EXPECT_EQ(link.tick_period(), milliseconds(250));
+  feed(welcome(100, 3, 1000, 65536));
+  EXPECT_EQ(link.tick_period(), milliseconds(25));
+  feed(welcome(20, 3, 1000, 65536));
+  EXPECT_EQ(link.tick_period(), milliseconds(10));
+  feed(welcome(10000, 3, 1000, 65536));
+  EXPECT_EQ(link.tick_period(), milliseconds(250));
+  feed(error(wire::NOT_WELCOMED));
+  EXPECT_EQ(link.tick_period(), milliseconds(50)) << "reconnecting";
+}
+
 TEST_F(Link, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   for (const wire::Role role : {wire::PRODUCER, wire::CONSUMER}) {
     link = BrokerLink(config_for(role), role, logger("test"), now);
