@@ -204,9 +204,7 @@ int Server::run() {
   loop_.watch(signals_.fd(), [this] { on_signal(); });
   if (!config_.admin.empty()) loop_.watch(admin_, [this] { answer_admin(); });
   if (zap_) loop_.watch(zap_->socket(), [this] { zap_->on_readable(); });
-  const Duration tick =
-      std::clamp<Duration>(config_.heartbeat / 4, milliseconds(10), milliseconds(250));
-  loop_.every(tick, [this] {
+  loop_.every(tick_period(config_.heartbeat), [this] {
     core_.on_tick(Clock::now());
     publish_http();
   });

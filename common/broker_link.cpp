@@ -1,7 +1,5 @@
 #include "conveyor/common/broker_link.hpp"
 
-#include <algorithm>
-
 #include "conveyor/common/task.hpp"
 
 namespace conveyor {
@@ -114,10 +112,7 @@ LinkEvent BrokerLink::on_tick(TimePoint now, std::size_t held) {
 
 Duration BrokerLink::tick_period() const {
   constexpr Duration kUnwelcomedTick = milliseconds(50);
-  constexpr Duration kShortestTick = milliseconds(10);
-  constexpr Duration kLongestTick = milliseconds(250);
-  if (!welcomed_) return kUnwelcomedTick;
-  return std::clamp<Duration>(limits_.heartbeat / 4, kShortestTick, kLongestTick);
+  return welcomed_ ? conveyor::tick_period(limits_.heartbeat) : kUnwelcomedTick;
 }
 
 LinkEvent BrokerLink::tick_unwelcomed(TimePoint now, std::size_t held) {

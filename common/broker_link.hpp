@@ -82,10 +82,9 @@ class BrokerLink {
   // Deadlines and heartbeats. `held`: tasks the session would give up with the link (for the
   // failure message).
   LinkEvent on_tick(TimePoint now, std::size_t held);
-  // How often on_tick() should run. Welcomed, a quarter of the broker's heartbeat (10 to 250 ms):
-  // an idle client wakes a few times per heartbeat, not twenty times a second, and still sends
-  // its heartbeat within a quarter of one of its due time. Until then 50 ms, while hellos are
-  // retried and --connect-timeout runs.
+  // How often on_tick() should run: tick_period() of the broker's heartbeat once welcomed (an idle
+  // client wakes a few times per heartbeat, not twenty times a second); 50 ms until then, while
+  // hellos are retried and --connect-timeout runs.
   Duration tick_period() const;
 
   // Queues `envelope` for the broker; the heartbeat clock counts it.

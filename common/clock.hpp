@@ -2,6 +2,7 @@
 // tests can drive time by hand.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 
 namespace conveyor {
@@ -17,6 +18,14 @@ inline double seconds_between(TimePoint from, TimePoint to) {
 
 inline long long to_ms(Duration d) {
   return std::chrono::duration_cast<milliseconds>(d).count();
+}
+
+// How often a component looks at its deadlines (heartbeats due, peers gone silent), the broker
+// and a welcomed client alike: a quarter of the heartbeat, between 10 and 250 ms. A heartbeat
+// then leaves at most a quarter of one late (peers allow --liveness of them), and an idle
+// process wakes a few times per heartbeat, not every few milliseconds.
+inline Duration tick_period(Duration heartbeat) {
+  return std::clamp<Duration>(heartbeat / 4, milliseconds(10), milliseconds(250));
 }
 
 }  // namespace conveyor

@@ -121,6 +121,14 @@ TEST_F(Link, TheWelcomeSetsTheBrokersLimits) {
   EXPECT_EQ(link.limits().max_message_bytes, 65536u);
 }
 
+// The broker and welcomed clients share the rule (broker/server.cpp, BrokerLink::tick_period()).
+TEST(TickPeriod, IsAQuarterHeartbeatBetween10And250Ms) {
+  EXPECT_EQ(tick_period(milliseconds(1000)), milliseconds(250));
+  EXPECT_EQ(tick_period(milliseconds(400)), milliseconds(100));
+  EXPECT_EQ(tick_period(milliseconds(20)), milliseconds(10));
+  EXPECT_EQ(tick_period(std::chrono::minutes(1)), milliseconds(250));
+}
+
 // An idle client wakes a few times per heartbeat, not every 50 ms ("idle consumers cost
 // nothing"), and never so rarely that a heartbeat is late by more than a quarter of one.
 TEST_F(Link, TicksEvery50MsUntilWelcomedThenAQuarterHeartbeatWithinBounds) {
