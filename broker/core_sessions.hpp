@@ -8,7 +8,7 @@
 
 #include "conveyor/broker/core.hpp"
 #include "conveyor/broker/key_set.hpp"
-#include "conveyor/broker/seq_table.hpp"
+#include "conveyor/common/seq_table.hpp"
 
 namespace conveyor::broker {
 

@@ -15,7 +15,7 @@
 
 #include <google/protobuf/repeated_field.h>
 
-#include "conveyor/broker/seq_table.hpp"
+#include "conveyor/common/seq_table.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 

@@ -57,8 +57,7 @@ void Session::on_welcome(LinkEvent event, TimePoint) {
   // Everything not final goes again: the broker drops what it already holds.
   std::vector<std::uint64_t> seqs;
   seqs.reserve(unfinished_.size());
-  for (const auto& [seq, payload] : unfinished_)
-    seqs.push_back(seq);
+  unfinished_.for_each([&](std::uint64_t seq, const UnfinishedTask&) { seqs.push_back(seq); });
   std::sort(seqs.begin(), seqs.end());
   unsent_.assign(seqs.begin(), seqs.end());
   if (event == LinkEvent::reconnected && !seqs.empty()) {
@@ -82,7 +81,7 @@ void Session::on_results(std::span<const ResultView> results,
       on_emitted_result(result);
       continue;
     }
-    if (unfinished_.erase(result.seq) == 0) {
+    if (!unfinished_.erase(result.seq)) {
       if (!adopt_earlier_result(result)) {
         // One sent again after a reconnect, or one an earlier run of this id wrote already (the
         // broker still had it unacknowledged when that run died): acknowledged, not written twice.
@@ -246,7 +245,7 @@ void Session::add_task(std::string payload) {
     finished_.add_owned(std::move(result));
     return;
   }
-  unfinished_.emplace(seq, std::move(payload));
+  unfinished_.get_or_add(seq).payload = std::move(payload);
   unsent_.push_back(seq);
 }
 
@@ -301,12 +300,12 @@ void Session::send_tasks() {
     while (credit_ > 0 && !unsent_.empty() && writer_.count() < kMaxBatchTasks &&
            writer_.bytes() < target) {
       const std::uint64_t seq = unsent_.front();
-      auto it = unfinished_.find(seq);
-      if (it == unfinished_.end()) {  // final already (its result came meanwhile)
+      const UnfinishedTask* unfinished = unfinished_.find(seq);
+      if (unfinished == nullptr) {  // final already (its result came meanwhile)
         unsent_.pop_front();
         continue;
       }
-      const std::string& payload = it->second;
+      const std::string& payload = unfinished->payload;
       // A payload may be nearly the whole limit (--max-payload-bytes): one that would take this
       // batch over it waits, first in line, for the next batch.
       if (!writer_.add(

@@ -284,6 +284,25 @@ TEST_F(ProducerSession, ResendsEveryUnfinishedTaskAfterWelcome) {
   EXPECT_THAT(task_seqs(flush()), ElementsAre(0u, 2u, 4u, 5u));
 }
 
+// Unfinished payloads live in a pool whose slots are reused once a task is final: a task added
+// into a reused slot must go again with its own payload, not the previous one's.
+TEST_F(ProducerSession, ResendsEachPayloadAsItWasAfterItsSlotWasReused) {
+  connect();
+  add(3);
+  feed(credit(3));
+  flush();
+  feed(results({{0, wire::OK}, {1, wire::OK}}));
+  add(3);  // seqs 3, 4, 5: two of them in the slots of 0 and 1
+  reconnect();
+  feed(credit(10));
+  std::vector<std::string> payloads;
+  for (const auto& e : flush()) {
+    for (const auto& t : e.tasks().tasks())
+      payloads.push_back(t.payload());
+  }
+  EXPECT_THAT(payloads, ElementsAre("payload-2", "payload-3", "payload-4", "payload-5"));
+}
+
 TEST_F(ProducerSession, SendsThePillOnlyAfterTheLastTaskWasSent) {
   connect();
   add(3);

@@ -1,5 +1,5 @@
 // SeqTable: values by seq in a ring and a reused pool, with a map for far-away seqs.
-#include "conveyor/broker/seq_table.hpp"
+#include "conveyor/common/seq_table.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace conveyor::broker {
+namespace conveyor {
 namespace {
 
 struct Value {
@@ -165,9 +165,9 @@ TEST(SeqTable, BehavesAsAMapUnderRandomUse) {
 }
 
 }  // namespace
-}  // namespace conveyor::broker
+}  // namespace conveyor
 
-namespace conveyor::broker {
+namespace conveyor {
 namespace {
 
 // A pooled value's string keeps its buffer up to kKeptBufferBytes, so that 1 KiB tasks do not
@@ -192,4 +192,4 @@ TEST(SeqTableBuffers, ABufferOverTheCapIsFreed) {
 }
 
 }  // namespace
-}  // namespace conveyor::broker
+}  // namespace conveyor

@@ -1,10 +1,11 @@
-// SeqTable<T>: one producer's values keyed by task seq (its tasks in the broker's book, its final
-// results waiting for an acknowledgement), without a heap node per value.
+// SeqTable<T>: one producer's values keyed by task seq, without a heap node per value: in the
+// broker, its tasks in the book and its final results waiting for an acknowledgement; in the
+// producer, the payloads of its tasks without a final result (kept to send again).
 //
 // Why not a std::map or std::unordered_map: each insert there allocates a node and each erase frees
 // it, and at a million tasks a second that was a third of the broker's instructions (BENCHMARKS.md,
 // "CPU per task"). A producer's seqs are dense (0, 1, 2, ...; emitted tasks 2^63, 2^63 + 1, ...)
-// and leave the broker roughly in the order they came, so a ring indexed by seq finds a value with
+// and are final roughly in the order they came, so a ring indexed by seq finds a value with
 // one mask, and the values themselves live in a pool whose slots are reused: a freed value keeps
 // its strings' buffers for the next one (T::reset() decides what it keeps).
 //
@@ -26,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-namespace conveyor::broker {
+namespace conveyor {
 
 // The largest string buffer a pooled value keeps for the next one. Reuse saves an allocation and
 // a free per task (at 1 KiB tasks, with 256 here, a payload and a final result allocated each
@@ -207,4 +208,4 @@ class SeqTable {
   std::size_t size_ = 0;
 };
 
-}  // namespace conveyor::broker
+}  // namespace conveyor
