@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conveyor/proto/conveyor.pb.h"
@@ -16,7 +17,9 @@
 namespace conveyor::consumer {
 
 struct Report {
-  std::string producer;
+  // The task's Delivery::producer(): a view of the consumer session's copy (ProducerIds), valid
+  // while the session holds the task or this report.
+  std::string_view producer;
   std::uint64_t seq = 0;
   std::uint32_t attempts = 0;  // the delivery (Task.attempt) it answers: the broker checks it
   wire::Status status = wire::STATUS_UNSPECIFIED;

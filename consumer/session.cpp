@@ -79,7 +79,9 @@ void Session::on_tasks(std::span<const TaskView> tasks, const std::shared_ptr<co
     if (logged) {
       log_->debug("task {} attempt {} received", task_id(task.producer, task.seq), task.attempt);
     }
-    pending_.emplace_back(task, owner);
+    TaskView held = task;
+    held.producer = producer_ids_.intern(task.producer);  // the frame's copy is one per task
+    pending_.emplace_back(held, owner);
   }
   if (stopping_) hand_back_pending();  // sent before the broker saw our capacity drop to 0
 }
@@ -168,7 +170,7 @@ Work Session::take_work(std::size_t max) {
   Running& running = running_[work.id];
   while (!pending_.empty() && work.tasks.size() < max) {
     const Delivery& task = pending_.front();
-    running.refs.push_back({std::string(task.producer()), task.seq(), task.attempt()});
+    running.refs.push_back({task.producer(), task.seq(), task.attempt()});
     running.payload_bytes += task.payload().size();
     work.tasks.push_back(std::move(pending_.front()));
     pending_.pop_front();
@@ -283,7 +285,7 @@ void Session::abort(TimePoint now) {
     if (running.connection != connection_ || running.given_up) continue;
     for (const auto& held : running.refs) {
       auto* ref = goodbye->add_abandoned();
-      ref->set_producer(held.producer);
+      ref->set_producer(std::string(held.producer));
       ref->set_seq(held.seq);
     }
   }
@@ -296,6 +298,9 @@ void Session::flush(TimePoint now) {
   link_.advance(now);
   if (finished()) return;
   if (link_.welcomed()) send_results();
+  // Nothing views a producer id any more (ProducerIds): the table starts over.
+  if (producer_ids_.size() > 0 && pending_.empty() && running_.empty() && results_.empty())
+    producer_ids_.clear();
   const bool idle = pending_.empty() && running_tasks_ == 0 && results_.empty();
   if ((pilled_ || stopping_) && idle) {
     wire::Envelope goodbye;

@@ -27,6 +27,7 @@
 #include "conveyor/common/delivery.hpp"
 #include "conveyor/consumer/failure_watch.hpp"
 #include "conveyor/consumer/prefetch.hpp"
+#include "conveyor/consumer/producer_ids.hpp"
 #include "conveyor/consumer/report.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
@@ -120,7 +121,7 @@ class Session final : public ClientSession {
     // Each task's producer, seq and delivery, in plain fields: a wire::TaskRef per task cost an
     // allocation or two, and a message is only needed for the rare goodbye that lists them.
     struct Held {
-      std::string producer;
+      std::string_view producer;  // held by producer_ids_
       std::uint64_t seq = 0;
       std::uint32_t attempt = 0;
     };
@@ -150,7 +151,8 @@ class Session final : public ClientSession {
   std::string stuck_;  // why the consumer exits 1 after a handler stuck past --task-timeout
   std::optional<AutoPrefetch> auto_prefetch_;  // with --prefetch auto
 
-  std::deque<Delivery> pending_;                        // received, not started
+  ProducerIds producer_ids_;      // what Delivery::producer() and Report::producer view
+  std::deque<Delivery> pending_;  // received, not started
   std::unordered_map<std::uint64_t, Running> running_;  // by work id
   std::size_t running_tasks_ = 0;
   std::uint64_t next_work_id_ = 1;

@@ -44,7 +44,7 @@ Report every_field_set() {
 
 wire::Result as_result(const Report& report) {
   wire::Result result;
-  result.set_producer(report.producer);
+  result.set_producer(std::string(report.producer));
   result.set_seq(report.seq);
   result.set_attempts(report.attempts);
   result.set_status(report.status);

@@ -113,6 +113,32 @@ TEST_F(ConsumerSession, TakeWorkHandsOutTheOldestTasksFirst) {
   EXPECT_EQ(session.running(), 3u);
 }
 
+// A producer's id is held once (ProducerIds): tasks from two frames view the same copy, and
+// results name their producer right across the table's emptying when the consumer is idle.
+TEST_F(ConsumerSession, TasksOfOneProducerShareOneCopyOfItsIdAndResultsNameIt) {
+  const std::string longer = "producer-a-host-name-12345";  // over std::string's inline size
+  connect();
+  feed(tasks(longer, {0}));
+  feed(tasks(longer, {1}));
+  feed(tasks("p2", {2}));
+  Work first = session.take_work(3);
+  ASSERT_EQ(first.tasks.size(), 3u);
+  EXPECT_EQ(first.tasks[0].producer().data(), first.tasks[1].producer().data());
+  EXPECT_EQ(first.tasks[2].producer(), "p2");
+  finish(first);
+  auto out = flush();  // idle after this: the ids are forgotten
+  ASSERT_TRUE(!out.empty() && out[0].has_results());
+  ASSERT_EQ(out[0].results().results_size(), 3);
+  EXPECT_EQ(out[0].results().results(0).producer(), longer);
+  EXPECT_EQ(out[0].results().results(2).producer(), "p2");
+  feed(tasks(longer + "-2", {5}));
+  Work second = session.take_work(1);
+  finish(second);
+  out = flush();
+  ASSERT_TRUE(!out.empty() && out[0].has_results());
+  EXPECT_EQ(out[0].results().results(0).producer(), longer + "-2");
+}
+
 TEST_F(ConsumerSession, TakeWorkRespectsItsMaximum) {
   connect();
   feed(tasks("p1", {0, 1, 2, 3}));

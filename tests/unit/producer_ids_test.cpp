@@ -1,0 +1,57 @@
+// ProducerIds: one held copy per producer id, whose views stay put while others are added.
+#include "conveyor/consumer/producer_ids.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace conveyor::consumer {
+namespace {
+
+TEST(ProducerIds, AnIdSeenAgainIsTheSameCopy) {
+  ProducerIds ids;
+  const std::string frame_a = "producer-host-1234";
+  const std::string frame_b = "producer-host-1234";  // the same id, from another frame
+  const std::string_view a = ids.intern(frame_a);
+  const std::string_view b = ids.intern(frame_b);
+  EXPECT_EQ(a, "producer-host-1234");
+  EXPECT_EQ(a.data(), b.data());
+  EXPECT_NE(a.data(), frame_a.data()) << "a copy, not a view of the frame";
+  EXPECT_EQ(ids.size(), 1u);
+}
+
+TEST(ProducerIds, ViewsStayValidWhileManyOthersAreAdded) {
+  ProducerIds ids;
+  const std::string_view first = ids.intern("producer-first-host-1");
+  const char* where = first.data();
+  for (int i = 0; i < 1000; ++i)
+    ids.intern("producer-" + std::to_string(i) + "-with-a-long-name");
+  EXPECT_EQ(ids.size(), 1001u);
+  EXPECT_EQ(first.data(), where);
+  EXPECT_EQ(first, "producer-first-host-1");
+  EXPECT_EQ(ids.intern("producer-first-host-1").data(), where);
+}
+
+TEST(ProducerIds, AlternatingIdsEachKeepTheirOwnCopy) {
+  ProducerIds ids;
+  std::vector<std::string_view> seen;
+  for (int i = 0; i < 6; ++i)
+    seen.push_back(ids.intern(i % 2 == 0 ? "even-producer-id-long" : "odd-producer-id-long"));
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_EQ(seen[0].data(), seen[4].data());
+  EXPECT_EQ(seen[1].data(), seen[5].data());
+  EXPECT_EQ(seen[1], "odd-producer-id-long");
+}
+
+TEST(ProducerIds, ClearForgetsEveryId) {
+  ProducerIds ids;
+  ids.intern("producer-a-long-id-000");
+  ids.clear();
+  EXPECT_EQ(ids.size(), 0u);
+  EXPECT_EQ(ids.intern("producer-a-long-id-000"), "producer-a-long-id-000");
+  EXPECT_EQ(ids.size(), 1u) << "the last id seen is not remembered past clear()";
+}
+
+}  // namespace
+}  // namespace conveyor::consumer
