@@ -58,6 +58,11 @@ LinkEvent BrokerLink::on_envelope(const wire::Envelope& envelope, TimePoint now)
   last_heard_ = now;
   if (envelope.has_welcome()) return on_welcome(envelope.welcome(), now);
   if (envelope.has_error()) return on_error(envelope.error(), now);
+  // The broker's heartbeat is answered once ours is half due: an idle client, woken by it anyway,
+  // sends its own in the same wake-up, and next_deadline() puts ours past the broker's next one.
+  if (envelope.has_heartbeat() && welcomed_ && now - last_sent_ >= limits_.heartbeat / 2) {
+    send_heartbeat();
+  }
   return LinkEvent::none;
 }
 
@@ -102,17 +107,33 @@ LinkEvent BrokerLink::on_tick(TimePoint now, std::size_t held) {
     return lose(now,
                 "the broker sent nothing for " + std::to_string(to_ms(now - last_heard_)) + " ms");
   }
-  if (now - last_sent_ >= limits_.heartbeat) {
-    wire::Envelope beat;
-    beat.mutable_heartbeat();
-    send(std::move(beat));
-  }
+  if (now - last_sent_ >= limits_.heartbeat) send_heartbeat();
   return LinkEvent::none;
+}
+
+void BrokerLink::send_heartbeat() {
+  wire::Envelope beat;
+  beat.mutable_heartbeat();
+  send(std::move(beat));
 }
 
 Duration BrokerLink::tick_period() const {
   constexpr Duration kUnwelcomedTick = milliseconds(50);
   return welcomed_ ? conveyor::tick_period(limits_.heartbeat) : kUnwelcomedTick;
+}
+
+TimePoint BrokerLink::next_deadline(TimePoint now) const {
+  if (!welcomed_ || failed_) return now + tick_period();
+  const Duration heartbeat = limits_.heartbeat;
+  // Ours is due a tick past a heartbeat, when the broker's (sent on its own ticks, at most a tick
+  // late) has usually come and been answered (on_envelope). A busy client sends it up to a tick
+  // late as well, so the broker sees no longer silence than before; with --liveness 1 there is
+  // no such margin and it goes on time.
+  const Duration slack = limits_.liveness > 1 ? conveyor::tick_period(heartbeat) : Duration::zero();
+  const TimePoint beat = last_sent_ + heartbeat + slack;
+  // on_tick() needs the silence to be longer than liveness heartbeats, not as long.
+  const TimePoint silent = last_heard_ + heartbeat * limits_.liveness + milliseconds(1);
+  return std::max(now, std::min(beat, silent));
 }
 
 LinkEvent BrokerLink::tick_unwelcomed(TimePoint now, std::size_t held) {

@@ -86,6 +86,10 @@ class BrokerLink {
   // client wakes a few times per heartbeat, not twenty times a second); 50 ms until then, while
   // hellos are retried and --connect-timeout runs.
   Duration tick_period() const;
+  // The first moment on_tick() has something to do on a link with no work riding on it: our
+  // heartbeat due, the broker silent past --liveness heartbeats; every tick_period() until
+  // welcomed. An idle client ticks only then (ClientSession::next_tick()).
+  TimePoint next_deadline(TimePoint now) const;
 
   // Queues `envelope` for the broker; the heartbeat clock counts it.
   void send(wire::Envelope envelope);
@@ -121,6 +125,7 @@ class BrokerLink {
  private:
   LinkEvent on_welcome(const wire::Welcome& welcome, TimePoint now);
   LinkEvent on_error(const wire::Error& error, TimePoint now);
+  void send_heartbeat();
   LinkEvent tick_unwelcomed(TimePoint now, std::size_t held);
   std::optional<std::string> give_up_reason(TimePoint now, std::size_t held) const;
   LinkEvent lose(TimePoint now, const std::string& why);

@@ -47,19 +47,34 @@ ClientRuntime::~ClientRuntime() {
 void ClientRuntime::run(ClientSession& session, ClientHooks hooks) {
   connect(session);
   loop_.watch(signals_.fd(), [this, &session] { on_signal(session); });
-  schedule_tick(session);
+  schedule_tick(session, Clock::now());
   if (exporter_ && hooks.publish_metrics) loop_.every(kMetricsPeriod, hooks.publish_metrics);
   loop_.after_each_round([this, &session, &hooks] { round(session, hooks); });
   round(session, hooks);  // the hello and the shell's first work go out before the first poll
   if (!session.finished()) loop_.run();
 }
 
-// The next tick is scheduled from the link's current period, which the welcome sets.
-void ClientRuntime::schedule_tick(ClientSession& session) {
-  loop_.after(session.link().tick_period(), [this, &session] {
-    session.on_tick(Clock::now());
-    schedule_tick(session);
+// The next tick is scheduled when the session says (ClientSession::next_tick()): on the link's
+// period while busy, which the welcome sets, at the link's next deadline while idle.
+void ClientRuntime::schedule_tick(ClientSession& session, TimePoint now) {
+  tick_idle_ = session.idle();
+  tick_due_ = session.next_tick(now);
+  tick_timer_ = loop_.after(std::max(Duration::zero(), tick_due_ - now), [this, &session] {
+    const TimePoint fired = Clock::now();
+    session.on_tick(fired);
+    schedule_tick(session, fired);
   });
+}
+
+// After a round: an idle session's deadline moves with what was sent and heard, and a session
+// that became busy needs its regular ticks now, not at a heartbeat a second away. A busy one's
+// periodic tick stands (rescheduling it every round would cost a timer per round).
+void ClientRuntime::retime_tick(ClientSession& session, TimePoint now) {
+  const bool idle = session.idle();
+  if (!idle && !tick_idle_) return;
+  if (idle && tick_idle_ && session.next_tick(now) == tick_due_) return;
+  loop_.cancel(tick_timer_);
+  schedule_tick(session, now);
 }
 
 void ClientRuntime::round(ClientSession& session, const ClientHooks& hooks) {
@@ -69,6 +84,7 @@ void ClientRuntime::round(ClientSession& session, const ClientHooks& hooks) {
   send_outbox(session);
   if (session.link().wants_new_connection()) connect(session);
   if (hooks.after_round) hooks.after_round(now);
+  retime_tick(session, now);
   if (session.finished()) {
     send_outbox(session);
     loop_.stop();

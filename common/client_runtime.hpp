@@ -68,7 +68,8 @@ class ClientRuntime {
   void on_handshake_event(ClientSession& session);
   void on_signal(ClientSession& session);
   void round(ClientSession& session, const ClientHooks& hooks);
-  void schedule_tick(ClientSession& session);
+  void schedule_tick(ClientSession& session, TimePoint now);
+  void retime_tick(ClientSession& session, TimePoint now);
 
   std::string component_;
   std::string broker_;
@@ -83,6 +84,9 @@ class ClientRuntime {
   std::shared_ptr<LentBuffers> lent_ = LentBuffers::make();  // sent batches, on their way back
   std::unique_ptr<metrics::Exporter> exporter_;
   std::optional<int> forced_exit_;
+  EventLoop::TimerId tick_timer_ = 0;
+  TimePoint tick_due_{};
+  bool tick_idle_ = false;  // the tick scheduled was an idle session's (at a link deadline)
 };
 
 }  // namespace conveyor

@@ -41,6 +41,15 @@ class ClientSession {
   // Turns this round's state changes into messages in link().outbox(): envelopes, or batches
   // written as their bytes already (BatchWriter).
   virtual void flush(TimePoint now) = 0;
+  // Holds no work and waits for none of its own deadlines: only the link's matter. Idle, a session
+  // is ticked at link().next_deadline() alone, so that a consumer with nothing to do wakes for
+  // heartbeats, not a few times each (issue 17: "idle consumers must cost nothing").
+  virtual bool idle() const { return false; }
+  // When on_tick() should run next: every tick_period() while busy (task timeouts, drains and the
+  // like are checked on that clock), at the link's next deadline while idle.
+  TimePoint next_tick(TimePoint now) const {
+    return idle() ? link_.next_deadline(now) : now + link_.tick_period();
+  }
   // Done (every task has its result, or the pill was honoured) or failed: the loop may end.
   bool finished() const { return done() || link_.failed(); }
   BrokerLink& link() { return link_; }

@@ -335,6 +335,11 @@ void Session::send_results() {
   results_.clear();
 }
 
+bool Session::idle() const {
+  return link_.welcomed() && pending_.empty() && running_.empty() && results_.empty() &&
+         !stopping_ && !pilled_ && !done_;
+}
+
 Session::Phase Session::phase() const {
   if (link_.failed()) return Phase::failed;
   if (done_) return Phase::done;

@@ -81,6 +81,8 @@ class Session final : public ClientSession {
   void on_envelope(wire::Envelope& envelope, TimePoint now) override;
   void on_tick(TimePoint now) override;
   void flush(TimePoint now) override;
+  // Welcomed, holding no task and no result, not stopping: only heartbeats need a tick.
+  bool idle() const override;
 
   std::size_t pending() const { return pending_.size(); }
   std::size_t running() const { return running_tasks_; }

@@ -146,6 +146,54 @@ TEST_F(Link, TicksEvery50MsUntilWelcomedThenAQuarterHeartbeatWithinBounds) {
   EXPECT_EQ(link.tick_period(), milliseconds(50)) << "reconnecting";
 }
 
+// An idle client is ticked only at next_deadline(): its heartbeat, due a tick after a heartbeat
+// (the broker's comes in between and is answered), or the broker's silence past liveness.
+TEST_F(Link, AnIdleLinksNextDeadlineIsItsHeartbeatATickLateOrTheBrokersSilence) {
+  link.on_connect(now);
+  EXPECT_EQ(link.next_deadline(now), now + milliseconds(50)) << "hellos and --connect-timeout";
+  feed(welcome(1000, 3));
+  take();
+  EXPECT_EQ(link.next_deadline(now), now + milliseconds(1250));
+  const TimePoint first = now + milliseconds(1250);
+  link.on_tick(first, 0);
+  EXPECT_THAT(bodies(take()), ElementsAre(Body::kHeartbeat));
+  EXPECT_EQ(link.next_deadline(first), first + milliseconds(1250));
+  const TimePoint second = first + milliseconds(1250);
+  link.on_tick(second, 0);
+  take();
+  EXPECT_EQ(link.next_deadline(second), now + milliseconds(3001))
+      << "heard last at the welcome: silent past 3 heartbeats before ours is due";
+  EXPECT_EQ(link.on_tick(now + milliseconds(3001), 0), LinkEvent::lost);
+  EXPECT_EQ(link.next_deadline(now + milliseconds(3001)), now + milliseconds(3051));
+  EXPECT_EQ(link.next_deadline(now + milliseconds(9000)), now + milliseconds(9050));
+}
+
+TEST_F(Link, AnOverdueDeadlineIsNow) {
+  connect(welcome(1000, 3));
+  EXPECT_EQ(link.next_deadline(now + milliseconds(2000)), now + milliseconds(2000));
+}
+
+TEST_F(Link, WithLivenessOneTheHeartbeatIsDueWithoutSlack) {
+  connect(welcome(1000, 1));
+  EXPECT_EQ(link.next_deadline(now), now + milliseconds(1000));
+}
+
+// An idle client woken by the broker's heartbeat sends its own then, once it is half due: one
+// wake-up serves both directions.
+TEST_F(Link, AnswersTheBrokersHeartbeatOnceOursIsHalfDue) {
+  connect(welcome(1000, 3));
+  now += milliseconds(499);
+  feed(heartbeat());
+  EXPECT_THAT(take(), IsEmpty()) << "ours was sent (the hello) 499 ms ago";
+  now += milliseconds(1);
+  feed(heartbeat());
+  EXPECT_THAT(bodies(take()), ElementsAre(Body::kHeartbeat));
+  EXPECT_EQ(link.next_deadline(now), now + milliseconds(1250));
+  feed(welcome(1000, 3));
+  feed(tasks("p1", {1}));
+  EXPECT_THAT(take(), IsEmpty()) << "only a heartbeat is answered";
+}
+
 TEST_F(Link, FailsWhenNoWelcomeArrivesWithinTheConnectTimeout) {
   for (const wire::Role role : {wire::PRODUCER, wire::CONSUMER}) {
     link = BrokerLink(config_for(role), role, logger("test"), now);

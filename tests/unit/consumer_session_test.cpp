@@ -139,6 +139,30 @@ TEST_F(ConsumerSession, TasksOfOneProducerShareOneCopyOfItsIdAndResultsNameIt) {
   EXPECT_EQ(out[0].results().results(0).producer(), longer + "-2");
 }
 
+// Idle (nothing held, nothing to send), a consumer is ticked at the link's deadlines alone; any
+// work brings back the regular ticks that task timeouts are checked on.
+TEST_F(ConsumerSession, IsIdleOnlyWhenItHoldsNoTaskAndNoResult) {
+  session.on_connect(now);
+  EXPECT_FALSE(session.idle()) << "not welcomed yet";
+  EXPECT_EQ(session.next_tick(now), now + milliseconds(50));
+  feed(welcome(1000, 3));
+  take_outbox(session);
+  EXPECT_TRUE(session.idle());
+  EXPECT_EQ(session.next_tick(now), session.link().next_deadline(now));
+  EXPECT_GT(session.next_tick(now), now + milliseconds(1000));
+  feed(tasks("p1", {0}));
+  EXPECT_FALSE(session.idle()) << "a task pending";
+  EXPECT_EQ(session.next_tick(now), now + milliseconds(250));
+  Work work = session.take_work(1);
+  EXPECT_FALSE(session.idle()) << "a task running";
+  finish(work);
+  EXPECT_FALSE(session.idle()) << "a result not sent yet";
+  flush();
+  EXPECT_TRUE(session.idle());
+  session.stop(now);
+  EXPECT_FALSE(session.idle()) << "stopping";
+}
+
 TEST_F(ConsumerSession, TakeWorkRespectsItsMaximum) {
   connect();
   feed(tasks("p1", {0, 1, 2, 3}));
