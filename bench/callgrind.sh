@@ -9,6 +9,7 @@
 #   ROLES=broker bench/callgrind.sh         # one role
 #   SMALL=10000 LARGE=60000 SIZE=1024 bench/callgrind.sh
 #   KEEP_PROFILES=/tmp/cg BENCH_BUILD_DIR=build bench/callgrind.sh   # keep the profiles, own build
+#   PRODUCER_ID=bench bench/callgrind.sh    # a producer --id (default: none, the default id)
 #
 # Prints one line per role and writes them to $BENCH_OUT/callgrind.md (default bench/results/).
 set -euo pipefail
@@ -75,6 +76,7 @@ job() {  # job MEASURED TASKS
   local consumer=$!
   as_role producer "$measured" "$dir/cg.out" "$build/producer/conveyor-producer" \
     --broker "$frontend" --source "gen:$tasks:$size" --results /dev/null --quiet \
+    ${PRODUCER_ID:+--id "$PRODUCER_ID"} \
     2>"$dir/producer.log" &
   pids+=($!)
   local producer=$!

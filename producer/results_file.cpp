@@ -38,21 +38,22 @@ std::uint64_t root_seq(std::string_view id) {
   return seq;
 }
 
-void append_number(std::string& line, std::uint64_t value) {
-  char digits[20];
-  const auto end = std::to_chars(std::begin(digits), std::end(digits), value).ptr;
-  line.append(digits, end);
-}
+// A number's decimal digits, written once for the two places a line may show them.
+class Digits {
+ public:
+  explicit Digits(std::uint64_t value)
+      : end_(std::to_chars(std::begin(digits_), std::end(digits_), value).ptr) {}
+  std::string_view view() const { return std::string_view(digits_, end_); }
 
-void append_id(std::string& line, const std::string& producer_id, const ResultView& result) {
-  if (!result.id.empty()) {  // an emitted task's
-    append_json_string(line, result.id);
-    return;
-  }
-  // task_id(), written in place: one line per result, no string made for it
-  append_json_string(line, producer_id);
-  line += ':';
-  append_number(line, result.seq);
+ private:
+  char digits_[20];
+  const char* end_;
+};
+
+std::string json_text(std::string_view text) {
+  std::string json;
+  append_json_string(json, text);
+  return json;
 }
 
 // The output as JSON text when it is UTF-8, else base64 with "encoding" saying so.
@@ -70,17 +71,40 @@ void append_output(std::string& line, std::string_view output) {
 
 std::string format_result_line(const std::string& producer_id, const ResultView& result) {
   std::string line;
-  append_result_line(line, producer_id, result);
+  ResultLines().append(line, producer_id, result);
   return line;
 }
 
-void append_result_line(std::string& line, const std::string& producer_id,
-                        const ResultView& result) {
+std::string_view ResultLines::escaped_producer(const std::string& producer_id) {
+  if (producer_id != producer_) {
+    producer_ = producer_id;
+    producer_json_ = json_text(producer_id);
+  }
+  return producer_json_;
+}
+
+std::string_view ResultLines::escaped_consumer(std::string_view consumer) {
+  if (consumer != consumer_) {
+    consumer_ = consumer;
+    consumer_json_ = json_text(consumer);
+  }
+  return consumer_json_;
+}
+
+void ResultLines::append(std::string& line, const std::string& producer_id,
+                         const ResultView& result) {
   const bool emitted = !result.id.empty();
+  const Digits seq(emitted ? root_seq(result.id) : result.seq);
   line += "{\"id\":\"";
-  append_id(line, producer_id, result);
+  if (emitted) {
+    append_json_string(line, result.id);
+  } else {  // task_id(), written in place: no string made for it
+    line += escaped_producer(producer_id);
+    line += ':';
+    line += seq.view();
+  }
   line += "\",\"seq\":";
-  append_number(line, emitted ? root_seq(result.id) : result.seq);
+  line += seq.view();
   line += ",\"status\":\"";
   line += status_name(result.status);
   line += "\",\"output\":\"";
@@ -91,9 +115,9 @@ void append_result_line(std::string& line, const std::string& producer_id,
     line += '"';
   }
   line += ",\"consumer\":\"";
-  append_json_string(line, result.consumer);
+  line += escaped_consumer(result.consumer);
   line += "\",\"attempts\":";
-  append_number(line, result.attempts);
+  line += Digits(result.attempts).view();
   if (emitted) {
     line += ",\"queue\":\"";
     append_json_string(line, result.queue);
@@ -141,20 +165,29 @@ ResultsFile::ResultsFile(const std::string& path, bool append) : path_(path) {
 
 ResultsFile::~ResultsFile() {
   if (file_ == nullptr) return;
+  write_pending();
   std::fflush(file_);
   if (owned_) std::fclose(file_);
 }
 
 void ResultsFile::write(const std::string& producer_id, const ResultView& result) {
   if (file_ == nullptr) return;
-  line_.clear();  // one buffer for every line: its capacity is kept
-  append_result_line(line_, producer_id, result);
-  line_.push_back('\n');
-  std::fwrite(line_.data(), 1, line_.size(), file_);
+  lines_.append(pending_, producer_id, result);
+  pending_.push_back('\n');
+  if (pending_.size() >= kWriteBytes) write_pending();
+}
+
+// A short write shows in ferror(), which flush() checks.
+void ResultsFile::write_pending() {
+  if (!pending_.empty()) std::fwrite(pending_.data(), 1, pending_.size(), file_);
+  pending_.clear();
+  // One huge output must not leave its buffer behind for the small lines after it.
+  if (pending_.capacity() > 4 * kWriteBytes) std::string().swap(pending_);
 }
 
 void ResultsFile::flush() {
   if (file_ == nullptr) return;
+  write_pending();
   if (std::fflush(file_) != 0 || std::ferror(file_)) {
     throw std::runtime_error("writing --results " + path_ + ": " + std::strerror(errno));
   }

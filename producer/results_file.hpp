@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "conveyor/common/batch_reader.hpp"
 #include "conveyor/producer/resume.hpp"
@@ -15,9 +16,22 @@ namespace conveyor::producer {
 
 // One results line for `result` of producer `producer_id` (without the newline).
 std::string format_result_line(const std::string& producer_id, const ResultView& result);
-// The same line appended to `line`: ResultsFile reuses one buffer for all of them.
-void append_result_line(std::string& line, const std::string& producer_id,
-                        const ResultView& result);
+
+// Writes results lines, line after line. It keeps the producer's id and the last consumer's as
+// JSON text for the next lines, which mostly name the same two: escaping them for every line cost
+// about 300 of the producer's instructions per task (callgrind, BENCHMARKS.md).
+class ResultLines {
+ public:
+  // The line for `result` appended to `line` (without the newline).
+  void append(std::string& line, const std::string& producer_id, const ResultView& result);
+
+ private:
+  std::string_view escaped_producer(const std::string& producer_id);
+  std::string_view escaped_consumer(std::string_view consumer);
+
+  std::string producer_, producer_json_;
+  std::string consumer_, consumer_json_;
+};
 
 // --resume: what an earlier run left at `path` (nothing when there is no file), its torn last
 // line cut off. Throws std::runtime_error when it cannot be read or is not this producer's.
@@ -32,15 +46,23 @@ class ResultsFile {
   ResultsFile(const ResultsFile&) = delete;
   ResultsFile& operator=(const ResultsFile&) = delete;
 
+  // Adds the line of `result`; it reaches the file at flush() at the latest.
   void write(const std::string& producer_id, const ResultView& result);
   // Makes written lines visible to readers of the file; throws when the disk refused them.
   void flush();
 
  private:
+  // Lines are gathered and handed to stdio this many bytes at a time, not one fwrite() each (a
+  // locked call per task).
+  static constexpr std::size_t kWriteBytes = std::size_t{64} << 10;
+
+  void write_pending();
+
   std::FILE* file_ = nullptr;
   bool owned_ = false;
   std::string path_;
-  std::string line_;
+  ResultLines lines_;
+  std::string pending_;  // lines not yet handed to stdio
 };
 
 }  // namespace conveyor::producer

@@ -5,7 +5,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -188,8 +190,12 @@ std::uint64_t parse_number(const std::string& text, const std::string& what) {
 }  // namespace
 
 std::string generated_payload(std::uint64_t seq, std::optional<std::size_t> size) {
-  std::string payload = std::to_string(seq);
-  if (size) payload.resize(*size, '.');
+  char digits[20];
+  const auto n = static_cast<std::size_t>(std::to_chars(digits, digits + 20, seq).ptr - digits);
+  if (!size) return std::string(digits, n);
+  // Made at its size at once: to_string() then resize() grew it through a reallocation.
+  std::string payload(*size, '.');
+  std::memcpy(payload.data(), digits, std::min(n, *size));
   return payload;
 }
 

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace conveyor::producer {
 namespace {
@@ -103,6 +105,25 @@ TEST(ResultsFile, EveryLineParsesBackToTheSameFields) {
   }
 }
 
+// ResultLines keeps the ids it escaped for the next lines: a line after a change of producer or
+// consumer (one that needs escapes among them) is still the line format_result_line() writes.
+TEST(ResultsFile, LinesInARowEachNameTheirOwnProducerAndConsumer) {
+  const std::vector<std::pair<std::string, std::string>> ids = {
+      {"p1", "c1"}, {"p1", "c1"}, {"p1", "c\"2"}, {"p1", "c1"}, {"p2", "c1"}, {"p1", ""}};
+  ResultLines lines;
+  std::string written;
+  std::string expected;
+  std::uint64_t seq = 0;
+  for (const auto& [producer, consumer] : ids) {
+    const wire::Result result = make_result(seq++, wire::OK, "out", "", consumer);
+    lines.append(written, producer, view_of(result));
+    written += '\n';
+    expected += format_result_line(producer, result) + "\n";
+  }
+  EXPECT_EQ(written, expected);
+  EXPECT_THAT(written, HasSubstr("\"consumer\":\"c\\\"2\""));
+}
+
 class ResultsFileOnDisk : public ::testing::Test {
  protected:
   ResultsFileOnDisk() {
@@ -130,6 +151,22 @@ TEST_F(ResultsFileOnDisk, WritesOneLinePerResultInOrder) {
   results.flush();
   EXPECT_EQ(read(file), format_result_line("p1", make_result(1, wire::OK, "a")) + "\n" +
                             format_result_line("p1", make_result(0, wire::FAILED, "", "e")) + "\n");
+}
+
+// Lines are handed to stdio in blocks: more than a block's worth, then a few more, all reach the
+// file in order by flush().
+TEST_F(ResultsFileOnDisk, ManyLinesReachTheFileInOrderByFlush) {
+  const std::string file = path("many.jsonl");
+  ResultsFile results(file);
+  std::string expected;
+  for (std::uint64_t seq = 0; seq < 3000; ++seq) {
+    const wire::Result result = make_result(seq, wire::OK, std::string(40, 'x'));
+    results.write("p1", view_of(result));
+    expected += format_result_line("p1", result) + "\n";
+  }
+  results.flush();
+  EXPECT_GT(expected.size(), std::size_t{64} << 10) << "more than one block";
+  EXPECT_EQ(read(file), expected);
 }
 
 TEST_F(ResultsFileOnDisk, AnEmptyPathWritesNothing) {
