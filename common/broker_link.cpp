@@ -127,9 +127,10 @@ TimePoint BrokerLink::next_deadline(TimePoint now) const {
   const Duration heartbeat = limits_.heartbeat;
   // Ours is due a tick past a heartbeat, when the broker's (sent on its own ticks, at most a tick
   // late) has usually come and been answered (on_envelope). A busy client sends it up to a tick
-  // late as well, so the broker sees no longer silence than before; with --liveness 1 there is
-  // no such margin and it goes on time.
-  const Duration slack = limits_.liveness > 1 ? conveyor::tick_period(heartbeat) : Duration::zero();
+  // late as well. The slack stays well inside the broker's patience of --liveness heartbeats:
+  // half of the spare ones at most, none with --liveness 1.
+  const Duration slack =
+      std::min<Duration>(conveyor::tick_period(heartbeat), heartbeat * (limits_.liveness - 1) / 2);
   const TimePoint beat = last_sent_ + heartbeat + slack;
   // on_tick() needs the silence to be longer than liveness heartbeats, not as long.
   const TimePoint silent = last_heard_ + heartbeat * limits_.liveness + milliseconds(1);

@@ -82,9 +82,9 @@ class BrokerLink {
   // Deadlines and heartbeats. `held`: tasks the session would give up with the link (for the
   // failure message).
   LinkEvent on_tick(TimePoint now, std::size_t held);
-  // How often on_tick() should run: tick_period() of the broker's heartbeat once welcomed (an idle
-  // client wakes a few times per heartbeat, not twenty times a second); 50 ms until then, while
-  // hellos are retried and --connect-timeout runs.
+  // How often on_tick() should run while the client has work: tick_period() of the broker's
+  // heartbeat once welcomed; 50 ms until then, while hellos are retried and --connect-timeout
+  // runs. An idle client is ticked at next_deadline() instead.
   Duration tick_period() const;
   // The first moment on_tick() has something to do on a link with no work riding on it: our
   // heartbeat due, the broker silent past --liveness heartbeats; every tick_period() until

@@ -21,9 +21,10 @@ inline long long to_ms(Duration d) {
 }
 
 // How often a component looks at its deadlines (heartbeats due, peers gone silent), the broker
-// and a welcomed client alike: a quarter of the heartbeat, between 10 and 250 ms. A heartbeat
-// then leaves at most a quarter of one late (peers allow --liveness of them), and an idle
-// process wakes a few times per heartbeat, not every few milliseconds.
+// and a busy welcomed client alike: a quarter of the heartbeat, between 10 and 250 ms. A heartbeat
+// then leaves at most a quarter of one late (peers allow --liveness of them), and the broker wakes
+// a few times per heartbeat, not every few milliseconds (an idle client ticks only at its link's
+// deadlines, BrokerLink::next_deadline()).
 inline Duration tick_period(Duration heartbeat) {
   return std::clamp<Duration>(heartbeat / 4, milliseconds(10), milliseconds(250));
 }

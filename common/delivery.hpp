@@ -1,6 +1,7 @@
 // Delivery: one task as a consumer holds it, from the broker's batch to its handler. Its fields
 // are views into the frame the task came in, and `owner` keeps that frame alive until the last
-// task of the batch is done.
+// task of the batch is done; in a consumer, producer() views the session's copy of the id
+// instead (consumer/producer_ids.hpp), which outlives the frame.
 //
 // Why not a wire::Task: parsing one per task, moving it through take_work and destroying it was
 // about 3,300 of the consumer's instructions per task; a delivery is a few words and a reference

@@ -6,21 +6,26 @@
 // task cost an allocation in take_work, another for the result in the worker thread, and both
 // frees: about 700 of the consumer's instructions per task (callgrind, BENCHMARKS.md).
 //
-// Views stay valid until clear(). The session clears only when it holds nothing (no task pending
-// or running, no result unsent), so the table holds the ids of the producers whose tasks came
-// since the consumer was last idle: a handful, not one per task.
+// Views stay valid until clear() or prune() forgets their id. The session clears the table when it
+// holds nothing (no task pending or running, no result unsent). A consumer that is never idle
+// while producers come and go (short-lived ones with default ids, say) would keep every id it
+// ever saw: past kPruneAbove ids it prunes instead, keeping only the ids still viewed.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 
 namespace conveyor::consumer {
 
 class ProducerIds {
  public:
+  static constexpr std::size_t kPruneAbove = 1024;
+
   // The held copy of `id`, added if it is new.
   std::string_view intern(std::string_view id) {
     if (id == last_) return last_;  // a batch's tasks come from one producer, mostly
@@ -33,6 +38,22 @@ class ProducerIds {
   void clear() {
     ids_.clear();
     last_ = {};
+    prune_above_ = kPruneAbove;
+  }
+  // True when the table has grown enough that prune() is worth its scan.
+  bool wants_pruning() const { return ids_.size() > prune_above_; }
+  // Forgets every id but those `for_each_live(keep)` passes to keep(std::string_view): views of
+  // the kept ids stay valid (the set's nodes do not move). The next prune waits until the table
+  // has twice as many ids as it kept, so a table of live ids is not scanned over and over.
+  template <class ForEachLive>
+  void prune(ForEachLive&& for_each_live) {
+    std::unordered_set<const char*> live;
+    for_each_live([&](std::string_view id) { live.insert(id.data()); });
+    for (auto it = ids_.begin(); it != ids_.end();) {
+      it = live.contains(it->data()) ? std::next(it) : ids_.erase(it);
+    }
+    last_ = {};
+    prune_above_ = std::max(kPruneAbove, 2 * ids_.size());
   }
   std::size_t size() const { return ids_.size(); }
 
@@ -46,6 +67,7 @@ class ProducerIds {
 
   std::unordered_set<std::string, Hash, std::equal_to<>> ids_;  // nodes: a held id never moves
   std::string_view last_;
+  std::size_t prune_above_ = kPruneAbove;
 };
 
 }  // namespace conveyor::consumer

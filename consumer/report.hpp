@@ -17,8 +17,9 @@
 namespace conveyor::consumer {
 
 struct Report {
-  // The task's Delivery::producer(): a view of the consumer session's copy (ProducerIds), valid
-  // while the session holds the task or this report.
+  // The task's Delivery::producer(), a view: in a consumer, of the session's copy (ProducerIds),
+  // valid while the session holds the task or this report; elsewhere, valid as long as the
+  // Delivery it came from.
   std::string_view producer;
   std::uint64_t seq = 0;
   std::uint32_t attempts = 0;  // the delivery (Task.attempt) it answers: the broker checks it

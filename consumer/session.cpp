@@ -298,9 +298,7 @@ void Session::flush(TimePoint now) {
   link_.advance(now);
   if (finished()) return;
   if (link_.welcomed()) send_results();
-  // Nothing views a producer id any more (ProducerIds): the table starts over.
-  if (producer_ids_.size() > 0 && pending_.empty() && running_.empty() && results_.empty())
-    producer_ids_.clear();
+  forget_producer_ids();
   const bool idle = pending_.empty() && running_tasks_ == 0 && results_.empty();
   if ((pilled_ || stopping_) && idle) {
     wire::Envelope goodbye;
@@ -333,6 +331,24 @@ void Session::send_results() {
   }
   if (writer_.count() > 0) link_.send_batch(writer_);
   results_.clear();
+}
+
+// ProducerIds: nothing views an id any more, the table starts over; or it has grown large (never
+// idle, producers coming and going), and only the ids still viewed stay.
+void Session::forget_producer_ids() {
+  if (producer_ids_.size() == 0) return;
+  if (pending_.empty() && running_.empty() && results_.empty()) return producer_ids_.clear();
+  if (!producer_ids_.wants_pruning()) return;
+  producer_ids_.prune([&](auto&& keep) {
+    for (const Delivery& task : pending_)
+      keep(task.producer());
+    for (const auto& [id, running] : running_) {
+      for (const auto& held : running.refs)
+        keep(held.producer);
+    }
+    for (const Report& result : results_)
+      keep(result.producer);
+  });
 }
 
 bool Session::idle() const {

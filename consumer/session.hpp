@@ -86,6 +86,7 @@ class Session final : public ClientSession {
 
   std::size_t pending() const { return pending_.size(); }
   std::size_t running() const { return running_tasks_; }
+  std::size_t producer_ids() const { return producer_ids_.size(); }  // held now (for tests)
   // Work for one of `idle_workers` idle workers: a fair share of what is pending, batched only
   // for fast handlers. Nothing when no task is pending.
   std::optional<Work> next_work(std::size_t idle_workers, TimePoint now,
@@ -143,6 +144,7 @@ class Session final : public ClientSession {
   void adapt_capacity();
   void hand_back_pending();
   void send_results();
+  void forget_producer_ids();
 
   SessionConfig config_;
   std::shared_ptr<spdlog::logger> log_;

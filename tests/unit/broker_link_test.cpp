@@ -178,6 +178,15 @@ TEST_F(Link, WithLivenessOneTheHeartbeatIsDueWithoutSlack) {
   EXPECT_EQ(link.next_deadline(now), now + milliseconds(1000));
 }
 
+// A tick (10 ms at the least) may be a whole heartbeat when heartbeats are short: the slack is
+// then half of the spare heartbeats, so ours never comes as late as the broker's patience.
+TEST_F(Link, WithAShortHeartbeatTheSlackIsHalfTheSpareHeartbeats) {
+  connect(welcome(10, 2));
+  EXPECT_EQ(link.next_deadline(now), now + milliseconds(15));
+  connect(welcome(10, 5));
+  EXPECT_EQ(link.next_deadline(now), now + milliseconds(20)) << "a tick: 10 ms";
+}
+
 // An idle client woken by the broker's heartbeat sends its own then, once it is half due: one
 // wake-up serves both directions.
 TEST_F(Link, AnswersTheBrokersHeartbeatOnceOursIsHalfDue) {

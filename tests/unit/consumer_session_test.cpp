@@ -163,6 +163,27 @@ TEST_F(ConsumerSession, IsIdleOnlyWhenItHoldsNoTaskAndNoResult) {
   EXPECT_FALSE(session.idle()) << "stopping";
 }
 
+// Never idle (one task always running) while a stream of short-lived producers passes through:
+// the id table stays bounded, and the running task's producer is still named right.
+TEST_F(ConsumerSession, ProducersThatComeAndGoWhileItIsNeverIdleAreForgotten) {
+  connect();
+  feed(tasks("producer-that-stays-long-id", {0}));
+  Work held = session.take_work(1);
+  for (std::uint64_t i = 0; i < 3 * ProducerIds::kPruneAbove; ++i) {
+    feed(tasks("producer-passing-" + std::to_string(i), {i}));
+    Work work = session.take_work(1);
+    finish(work);
+    flush();
+  }
+  EXPECT_LE(session.producer_ids(), 2 * ProducerIds::kPruneAbove) << "not one per producer seen";
+  finish(held);
+  auto out = flush();
+  ASSERT_TRUE(!out.empty() && out[0].has_results());
+  EXPECT_EQ(out[0].results().results(0).producer(), "producer-that-stays-long-id");
+  EXPECT_EQ(session.producer_ids(), 0u) << "idle: forgotten";
+  EXPECT_EQ(session.counts().received, 3 * ProducerIds::kPruneAbove + 1);
+}
+
 TEST_F(ConsumerSession, TakeWorkRespectsItsMaximum) {
   connect();
   feed(tasks("p1", {0, 1, 2, 3}));

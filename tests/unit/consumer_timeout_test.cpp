@@ -130,7 +130,8 @@ TEST(ExecTimeout, ACommandPastItsDeadlineIsKilledWithItsProcessGroup) {
   std::remove(pidfile.c_str());
   Handler handler = exec_handler("sleep 600 & echo $! > " + pidfile + "; wait");
   const auto started = Clock::now();
-  const Report result = run_handler(handler, task_with(""), Clock::now() + milliseconds(300));
+  const Delivery task = task_with("");  // named: the report views its producer
+  const Report result = run_handler(handler, task, Clock::now() + milliseconds(300));
   EXPECT_LT(Clock::now() - started, std::chrono::seconds(5));
   EXPECT_EQ(result.status, wire::FAILED);
   EXPECT_TRUE(result.timed_out);
@@ -148,7 +149,8 @@ TEST(ExecTimeout, ACommandPastItsDeadlineIsKilledWithItsProcessGroup) {
 }
 
 TEST(ExecTimeout, ExitStatus75AsksForARetry) {
-  const Report result = run_handler(exec_handler("echo busy >&2; exit 75"), task_with(""));
+  const Delivery task = task_with("");  // named: the report views its producer
+  const Report result = run_handler(exec_handler("echo busy >&2; exit 75"), task);
   EXPECT_EQ(result.status, wire::FAILED);
   EXPECT_TRUE(result.retry);
   EXPECT_FALSE(result.timed_out);
@@ -157,7 +159,8 @@ TEST(ExecTimeout, ExitStatus75AsksForARetry) {
 }
 
 TEST(ExecTimeout, OtherFailuresAreNotRetried) {
-  const Report result = run_handler(exec_handler("exit 3"), task_with(""));
+  const Delivery task = task_with("");  // named: the report views its producer
+  const Report result = run_handler(exec_handler("exit 3"), task);
   EXPECT_EQ(result.status, wire::FAILED);
   EXPECT_FALSE(result.retry);
 }
@@ -169,7 +172,8 @@ TEST(RunHandler, ACppHandlerSeesItsDeadlineAndCanAskForARetry) {
     seen = task.deadline();
     return task.cancelled() ? Result::failed("late") : Result::retry("not yet");
   };
-  const Report result = run_handler(handler, task_with("x"), deadline);
+  const Delivery task = task_with("x");  // named: the report views its producer
+  const Report result = run_handler(handler, task, deadline);
   EXPECT_EQ(seen, std::optional<TimePoint>(deadline));
   EXPECT_TRUE(result.retry);
   EXPECT_EQ(result.error, "not yet");
@@ -182,7 +186,8 @@ TEST(RunHandler, APassedDeadlineReadsAsCancelled) {
     cancelled = task.cancelled();
     return Result::timed_out("gave up at the deadline");
   };
-  const Report result = run_handler(handler, task_with("x"), Clock::now());
+  const Delivery task = task_with("x");  // named: the report views its producer
+  const Report result = run_handler(handler, task, Clock::now());
   EXPECT_TRUE(cancelled);
   EXPECT_TRUE(result.timed_out);
 }

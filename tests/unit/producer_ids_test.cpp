@@ -53,5 +53,37 @@ TEST(ProducerIds, ClearForgetsEveryId) {
   EXPECT_EQ(ids.size(), 1u) << "the last id seen is not remembered past clear()";
 }
 
+// A consumer never idle while producers come and go: past kPruneAbove ids the table keeps only
+// those still viewed, their views intact, and forgets the rest.
+TEST(ProducerIds, PruningKeepsTheLiveIdsWhereTheyAreAndForgetsTheOthers) {
+  ProducerIds ids;
+  const std::string_view live = ids.intern("producer-still-running-1");
+  for (std::size_t i = 0; ids.size() <= ProducerIds::kPruneAbove; ++i)
+    ids.intern("producer-gone-" + std::to_string(i));
+  ASSERT_TRUE(ids.wants_pruning());
+  const char* where = live.data();
+  ids.prune([&](auto&& keep) { keep(live); });
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_FALSE(ids.wants_pruning());
+  EXPECT_EQ(live.data(), where);
+  EXPECT_EQ(live, "producer-still-running-1");
+  EXPECT_EQ(ids.intern("producer-still-running-1").data(), where);
+  EXPECT_EQ(ids.intern("producer-gone-0"), "producer-gone-0") << "a forgotten id comes back anew";
+  EXPECT_EQ(ids.size(), 2u);
+}
+
+TEST(ProducerIds, AfterPruningTheNextPruneWaitsForTwiceWhatWasKept) {
+  ProducerIds ids;
+  std::vector<std::string_view> kept;
+  for (std::size_t i = 0; i <= ProducerIds::kPruneAbove; ++i)
+    kept.push_back(ids.intern("producer-live-" + std::to_string(i)));
+  ids.prune([&](auto&& keep) {
+    for (const auto id : kept)
+      keep(id);
+  });
+  EXPECT_EQ(ids.size(), ProducerIds::kPruneAbove + 1) << "every id was live";
+  EXPECT_FALSE(ids.wants_pruning()) << "not scanned again at the next id";
+}
+
 }  // namespace
 }  // namespace conveyor::consumer
