@@ -153,6 +153,7 @@ ResultsFile::ResultsFile(const std::string& path, bool append) : path_(path) {
   if (path.empty()) return;
   if (path == "-") {
     file_ = stdout;
+    write_bytes_ = 0;
     return;
   }
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
@@ -174,7 +175,7 @@ void ResultsFile::write(const std::string& producer_id, const ResultView& result
   if (file_ == nullptr) return;
   lines_.append(pending_, producer_id, result);
   pending_.push_back('\n');
-  if (pending_.size() >= kWriteBytes) write_pending();
+  if (pending_.size() >= write_bytes_) write_pending();
 }
 
 // A short write shows in ferror(), which flush() checks.

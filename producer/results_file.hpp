@@ -53,7 +53,8 @@ class ResultsFile {
 
  private:
   // Lines are gathered and handed to stdio this many bytes at a time, not one fwrite() each (a
-  // locked call per task).
+  // locked call per task). Not on stdout: whatever else the process prints there (an on_result
+  // callback, say) keeps its place between the lines.
   static constexpr std::size_t kWriteBytes = std::size_t{64} << 10;
 
   void write_pending();
@@ -63,6 +64,7 @@ class ResultsFile {
   std::string path_;
   ResultLines lines_;
   std::string pending_;  // lines not yet handed to stdio
+  std::size_t write_bytes_ = kWriteBytes;
 };
 
 }  // namespace conveyor::producer
