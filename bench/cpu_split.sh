@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where one job's CPU goes, process by process: the conveyor row of bench/run.sh (1 producer,
 # CONSUMERS echo consumers, TASKS tasks of SIZE bytes, 64 by default) with each process under
-# /usr/bin/time, so that user and system seconds and context switches per process sit next to
-# the job's tasks/s.
+# /usr/bin/time, so that user and system seconds, context switches and minor page faults (fresh
+# pages taken) per process sit next to the job's tasks/s.
 #
 #   BENCH_BUILD_DIR=build-bench CONSUMERS=2 TASKS=1000000 bench/cpu_split.sh
 #   PRODUCER_ARGS="--window 40000" CONSUMERS=16 bench/cpu_split.sh   # more producer flags
@@ -35,7 +35,7 @@ done
 timed() {  # timed NAME CMD...: CMD under /usr/bin/time, its line in $work/NAME.time
   local name=$1
   shift
-  /usr/bin/time -o "$work/$name.time" -f "$name user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" "$@"
+  /usr/bin/time -o "$work/$name.time" -f "$name user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c minor_faults=%R" "$@"
 }
 
 timed broker "$build/broker/conveyor-broker" --frontend 'tcp://127.0.0.1:*' \
@@ -54,7 +54,7 @@ for i in $(seq "$consumers"); do
 done
 started=$(date +%s.%N)
 timeout 300 /usr/bin/time -o "$work/producer.time" \
-  -f "producer user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c" \
+  -f "producer user=%U s sys=%S s wall=%e s voluntary=%w involuntary=%c minor_faults=%R" \
   "$build/producer/conveyor-producer" --broker "$frontend" --id bench --source "gen:$tasks:$size" \
   --results /dev/null --quiet --log-level warn ${PRODUCER_ARGS:-} 2>"$work/producer.log"
 # (PRODUCER_ARGS unquoted on purpose: split into flags at spaces.)

@@ -1,4 +1,5 @@
 #include "conveyor/common/cli.hpp"
+#include "conveyor/common/malloc_tuning.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -153,6 +154,7 @@ namespace conveyor {
 
 int run_main(const std::string& program, const LogOptions& log, const std::function<int()>& body) {
   if (!apply_log_options(program, log)) return 2;
+  tune_malloc();  // before body() starts threads (ZeroMQ's, the workers)
   try {
     return body();
   } catch (const UsageError& e) {
