@@ -15,8 +15,8 @@
 
 #include <google/protobuf/repeated_field.h>
 
-#include "conveyor/common/seq_table.hpp"
 #include "conveyor/common/clock.hpp"
+#include "conveyor/common/seq_table.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::broker {
