@@ -300,9 +300,11 @@ class Core {
   struct DispatchSlot {  // a consumer with credit, and the batch being filled for it
     ConsumerSession* consumer;
     std::size_t credit;
+    bool hot;  // is_hot: served first and refilled whole
     std::optional<BatchWriter> batch;
   };
   std::vector<DispatchSlot> consumers_with_credit(QueueBook& queue);
+  bool is_hot(const ConsumerSession& consumer) const;
   void dispatch();
   void dispatch_queue(QueueBook& queue);
   bool deal(QueueBook& queue, DispatchSlot& slot);

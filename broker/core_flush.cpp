@@ -27,7 +27,21 @@ constexpr std::size_t kMaxSpareBatches = 8;
 // one by one. An explicit --prefetch N deals up to N / 4 at once: a burst of slow tasks may then
 // go unevenly (--concurrency 1 --prefetch 20: five to one consumer before the next gets one);
 // the broker does not know a consumer's concurrency to cap the share by it.
+//
+// A hot consumer (is_hot: its results arrived in the last kHotFor and nothing was dealt to it
+// since) is served first and refilled whole: its workers just freed up and it is awake, so what
+// it gets starts at once while the others sleep. Quarters to everyone, round-robin, woke each of
+// 16 echo consumers in turn with cold caches; serving the hot ones first, alternating builds on
+// 2 cores (CONSUMERS=16 TASKS=1000000 cpu_split.sh, six pairs) did 0.99-1.39 M tasks/s against
+// 0.79-1.05 M, means 1.12 M and 0.90 M; with 2 consumers 1.44 M and 1.43 M (five pairs). After
+// a quiet spell no one is hot and a burst is dealt in quarters as before. What it costs: a burst
+// that comes within kHotFor of a consumer's results goes first to that consumer, up to all its
+// credit (under --prefetch auto about 5 ms of its work; with an explicit deep --prefetch and slow
+// tasks, more) while other consumers may be idle.
 constexpr std::size_t kDealShare = 4;
+// About a scheduler time slice on a busy machine: long enough for the producer's next tasks to
+// arrive after the results that freed the credit, short enough that "hot" still means awake.
+constexpr Duration kHotFor = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -65,8 +79,12 @@ void Core::on_tick(TimePoint now) {
   send_heartbeats(now);
 }
 
-// Round-robin over the queue's consumers with credit, resuming after the last one served: fair
-// dispatch, and a consumer that joins mid-run is served in the very next round.
+bool Core::is_hot(const ConsumerSession& consumer) const {
+  return consumer.awaiting_work && last_now_ - consumer.reported_at <= kHotFor;
+}
+
+// The hot consumers first, then round-robin over the others with credit, resuming after the last
+// one served: fair dispatch, and a consumer that joins mid-run is served in the very next round.
 std::vector<Core::DispatchSlot> Core::consumers_with_credit(QueueBook& queue) {
   std::vector<DispatchSlot> slots;
   auto collect = [&](auto from, auto to) {
@@ -74,13 +92,14 @@ std::vector<Core::DispatchSlot> Core::consumers_with_credit(QueueBook& queue) {
       ConsumerSession& consumer = *it->second;
       if (consumer.queue != queue.index || emit_target_full(consumer)) continue;
       if (const std::size_t credit = consumer.free_credit()) {
-        slots.push_back(DispatchSlot{&consumer, credit, std::nullopt});
+        slots.push_back(DispatchSlot{&consumer, credit, is_hot(consumer), {}});
       }
     }
   };
   const auto resume = consumers_.upper_bound(queue.dispatch_cursor);
   collect(resume, consumers_.end());
   collect(consumers_.begin(), resume);
+  std::stable_partition(slots.begin(), slots.end(), [](const DispatchSlot& s) { return s.hot; });
   return slots;
 }
 
@@ -106,10 +125,11 @@ void Core::dispatch_queue(QueueBook& queue) {
   }
 }
 
-// Up to one share (kDealShare) of the slot's consumer's capacity from the head of the queue;
-// false once the queue has nothing left.
+// Up to one share (kDealShare) of the slot's consumer's capacity from the head of the queue, or
+// all its credit if it is hot; false once the queue has nothing left.
 bool Core::deal(QueueBook& queue, DispatchSlot& slot) {
-  const std::size_t share = std::max<std::size_t>(1, slot.consumer->capacity / kDealShare);
+  const std::size_t share =
+      slot.hot ? slot.credit : std::max<std::size_t>(1, slot.consumer->capacity / kDealShare);
   for (std::size_t n = 0; n < share && slot.credit > 0; ++n, --slot.credit) {
     auto next = book_.pop_queued(queue.index);
     if (!next) return false;
@@ -142,6 +162,7 @@ void Core::deliver(DispatchSlot& slot, const TaskKey& key, TaskRecord& record) {
   record.state = TaskState::in_flight;
   record.holder = slot.consumer->serial;
   slot.consumer->in_flight.insert(key);
+  slot.consumer->awaiting_work = false;
   if (slot.batch->bytes() >= batch_target_bytes(config_)) {
     send(*slot.consumer, std::move(*slot.batch));
     slot.batch.reset();

@@ -28,6 +28,10 @@ struct Core::ConsumerSession {
   TimePoint connected_at{};
   bool pilled = false;
   std::uint64_t completed = 0;
+  // Results arrived at `reported_at`, and nothing was dealt to it since: its workers are free and
+  // it is awake (Core::is_hot).
+  bool awaiting_work = false;
+  TimePoint reported_at{};
 
   std::size_t free_credit() const {
     if (pilled || in_flight.size() >= capacity) return 0;

@@ -99,6 +99,10 @@ void Core::on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& good
 }
 
 void Core::on_results(ConsumerSession& consumer, std::span<ResultView> results, TimePoint now) {
+  if (!results.empty()) {
+    consumer.awaiting_work = true;
+    consumer.reported_at = now;
+  }
   for (const ResultView& result : results)
     on_result(consumer, result, now);
 }

@@ -1,5 +1,6 @@
 // broker::Core: dispatch. FIFO order, round-robin across consumers with credit (a quarter of a
-// consumer's capacity at a time), and one TaskBatch per consumer per flush.
+// consumer's capacity at a time; a hot consumer, whose results just arrived, first and whole), and
+// one TaskBatch per consumer per flush.
 #include <gtest/gtest.h>
 
 #include "unit/broker_driver.hpp"
@@ -146,6 +147,51 @@ TEST(BrokerCoreDispatch, RoundRobinResumesAfterTheLastConsumerServed) {
     }
   }
   EXPECT_EQ(order, (std::vector<std::string>{"c1", "c2", "c3", "c1", "c2", "c3"}));
+}
+
+// Three consumers of capacity 8 (quarters of 2); c1 has just finished two tasks.
+void c1_finishes_two_tasks(BrokerDriver& b) {
+  b.connect_producer("p1");
+  for (const char* c : {"c1", "c2", "c3"})
+    b.connect_consumer(c, 8);
+  b.send_tasks("p1", {0, 1});
+  const auto first = b.flush_and_take_tasks("c1");
+  ASSERT_EQ(first.size(), 2u);
+  b.complete("c1", first);
+}
+
+TEST(BrokerCoreDispatch, AConsumerWhoseResultsJustArrivedIsServedFirstAndRefilledWhole) {
+  BrokerDriver b;
+  c1_finishes_two_tasks(b);
+  b.send_tasks("p1", seq_range(2, 14));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c1")), seq_range(2, 10));  // all 8 of its credit
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")), (std::vector<std::uint64_t>{10, 11}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c3")), (std::vector<std::uint64_t>{12, 13}));
+}
+
+TEST(BrokerCoreDispatch, AfterAQuietSpellNoOneIsHotAndABurstIsDealtInQuarters) {
+  BrokerDriver b;
+  c1_finishes_two_tasks(b);
+  b.flush();  // the results go to the producer; nothing is queued
+  b.advance(std::chrono::milliseconds(6));
+  b.send_tasks("p1", seq_range(2, 14));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")), (std::vector<std::uint64_t>{2, 3, 8, 9}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c3")), (std::vector<std::uint64_t>{4, 5, 10, 11}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{6, 7, 12, 13}));
+}
+
+TEST(BrokerCoreDispatch, AHotConsumerIsRefilledOnceThenTakesItsTurnUntilItReportsAgain) {
+  BrokerDriver b;
+  c1_finishes_two_tasks(b);
+  b.send_tasks("p1", {2});
+  EXPECT_EQ(seqs_of(b.flush_and_take_tasks("c1")), (std::vector<std::uint64_t>{2}));
+  b.send_tasks("p1", seq_range(3, 9));
+  b.flush();
+  EXPECT_EQ(seqs_of(b.take_tasks("c2")), (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c3")), (std::vector<std::uint64_t>{5, 6}));
+  EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{7, 8}));
 }
 
 TEST(BrokerCoreDispatch, ConsumerWithoutCreditIsSkippedNotWaitedFor) {
