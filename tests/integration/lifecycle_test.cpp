@@ -1,6 +1,7 @@
 // DESIGN.md §7.2 with the real executables: every run ends and says how it went. A hung task
 // times out, a flaky one is retried after waits that grow, a producer killed mid-run resumes
-// without redoing what is done, and exit statuses say whether any task failed.
+// without redoing what is done, exit statuses say whether any task failed, and an idle consumer
+// (woken only at its link's deadlines) still notices a lost broker and works for the next one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "conveyor/producer/source.hpp"
 #include "support/cluster.hpp"
+#include "support/http.hpp"
 
 namespace conveyor::testing {
 namespace {
@@ -196,6 +198,46 @@ TEST(Lifecycle, AllowFailuresExitsZeroWhenTasksFailed) {
   ASSERT_TRUE(job.wait_connected("c1")) << job.log("c1");
   Process& p1 = job.start_producer("p1", {"--source", "gen:5", "--allow-failures"});
   EXPECT_EQ(p1.wait(30s), 0) << job.log("p1");
+}
+
+// An idle consumer is ticked only at its link's deadlines (ClientSession::next_tick). It must still
+// see its broker go silent, and once work comes, heartbeat through tasks longer than the broker's
+// liveness window (3 x 100 ms here): a consumer silent for 500 ms would be declared dead and its
+// task given again, which `attempts` would show.
+TEST(Lifecycle, AnIdleConsumerNoticesALostBrokerAndHeartbeatsThroughLongTasksForTheNext) {
+  Cluster job;
+  const std::vector<std::string> beat = {
+      "--producers", "1", "--exit-when-drained", "--heartbeat", "100ms", "--liveness", "3"};
+  job.start_broker(beat);
+  const int port = free_port();
+  std::vector<std::string> flags = metrics_flags(port);
+  for (const char* flag : {"--handler", "sleep:500", "--concurrency", "1", "--prefetch", "0"})
+    flags.emplace_back(flag);
+  Process& c1 = job.start_consumer("c1", flags);
+  const std::string connected = "conveyor_consumer_connected";
+  ASSERT_TRUE(wait_until([&] { return scrape(port, connected) == 1.0; }, 10s)) << job.log("c1");
+
+  job.broker().signal(SIGKILL);
+  ASSERT_TRUE(job.broker().wait(5s).has_value());
+  ASSERT_TRUE(wait_until([&] { return scrape(port, connected) == 0.0; }, 5s))
+      << "the idle consumer did not notice its broker gone: " << job.log("c1");
+
+  // The next broker on the same ports: the consumer finds it by itself.
+  std::vector<std::string> argv = {
+      CONVEYOR_BROKER_BIN, "--frontend", job.frontend(), "--backend", job.backend(), "--admin", ""};
+  argv.insert(argv.end(), beat.begin(), beat.end());
+  Process& next = job.start("broker-next", argv);
+  ASSERT_TRUE(wait_until([&] { return scrape(port, connected) == 1.0; }, 10s)) << job.log("c1");
+  Process& p1 = job.start_producer("p1", {"--source", "gen:3"});
+  ASSERT_EQ(p1.wait(30s), 0) << job.log("p1");
+  const auto results = read_results(job.results_path("p1"));
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& [seq, r] : results) {
+    EXPECT_EQ(r.at("status"), "ok") << r.dump();
+    EXPECT_EQ(r.at("attempts"), 1) << "declared dead while it ran a task: " << r.dump();
+  }
+  EXPECT_EQ(next.wait(20s), 0) << job.log("broker-next");
+  EXPECT_EQ(c1.wait(20s), 0) << job.log("c1");
 }
 
 }  // namespace
