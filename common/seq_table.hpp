@@ -12,8 +12,12 @@
 // Addresses are stable: a value stays where it is until it is erased, whatever is added meanwhile
 // (Core holds a TaskRecord& while a result adds the tasks it emitted).
 //
-// A seq far from the others (over kMaxSpan past the oldest one held, or older than it) goes to a
-// std::map instead: a straggler costs a node, never a huge ring.
+// A seq older than the oldest one held goes to a std::map instead, and so do stragglers: when
+// a new seq lies over kMaxSpan past the oldest one held and the ring is sparse (fewer than one
+// value held per kDenseCells cells), the old values move to the map and the ring moves on. So a
+// task stuck at the head costs one node while the rest flow through the ring, and a ring is never
+// mostly empty. A dense one grows instead: a --window of 200,000 tasks all unfinished keeps its
+// values in a ring of 262,144 cells, not 134,464 of them in map nodes.
 #pragma once
 
 #include <array>
@@ -118,11 +122,16 @@ class SeqTable {
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // Values kept in the map (older than a ring's oldest, or moved out of a sparse ring).
+  std::size_t stragglers() const { return overflow_.size(); }
 
  private:
   static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
   static constexpr std::size_t kFirstRing = 64;
   static constexpr std::uint32_t kChunk = 256;
+  // Past kMaxSpan a ring grows only while it holds a value per kDenseCells cells at least: its
+  // cells (4 bytes) then cost at most 32 bytes per value held, a fraction of the value itself.
+  static constexpr std::uint64_t kDenseCells = 8;
   // An emptied table gives its pool back above this many values: a peak that large (a big
   // --queue-capacity flooded) is not kept. Below it the pool stays, or a table that empties after
   // every batch would allocate its values again for each one.
@@ -161,14 +170,30 @@ class SeqTable {
   void place(std::uint64_t seq, std::uint32_t slot) {
     Range& range = range_of(seq);
     if (range.count == 0) range.base = seq;  // nothing held: the ring may start anywhere
-    const std::uint64_t offset = seq - range.base;
-    if (seq < range.base || offset >= kMaxSpan) {
+    if (seq >= range.base && seq - range.base >= range.ring.size()) make_room(range, seq);
+    if (!range.holds(seq)) {
       overflow_.emplace(seq, slot);
       return;
     }
-    if (offset >= range.ring.size()) grow(range, offset + 1);
     range.ring[range.index(seq)] = slot;
     ++range.count;
+  }
+
+  // Before `seq` (past the ring's end) goes in: a ring within kMaxSpan, or dense, grows to reach
+  // it; a sparse one moves its values older than half a ring before `seq` to the map instead.
+  void make_room(Range& range, std::uint64_t seq) {
+    const std::uint64_t offset = seq - range.base;
+    if (offset < kMaxSpan || offset <= kDenseCells * range.count) return grow(range, offset + 1);
+    const std::uint64_t keep_from = seq - range.ring.size() / 2;
+    for (std::uint64_t old = range.base; old < keep_from && range.count > 0; ++old) {
+      if (old - range.base >= range.ring.size()) break;  // every cell was looked at
+      std::uint32_t& cell = range.ring[range.index(old)];
+      if (cell == kNone) continue;
+      overflow_.emplace(old, std::exchange(cell, kNone));
+      --range.count;
+    }
+    range.base = range.count == 0 ? seq : keep_from;
+    range.advance_base();
   }
 
   // A ring of at least `span` cells (a power of two), the held cells moved to their new places.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -101,8 +102,62 @@ TEST(SeqTable, SeqsFarAwayOrOlderThanTheOldestAreStillFound) {
   EXPECT_FALSE(added);
   EXPECT_TRUE(table.erase(10));
   EXPECT_EQ(table.find(10), nullptr);
+  // 1000 (the only other value then) went to the map to make room for "far" in the ring.
   EXPECT_EQ(seqs_of(table),
-            (std::vector<std::uint64_t>{kEmitted + 3, 1000 + SeqTable<Value>::kMaxSpan + 5}));
+            (std::vector<std::uint64_t>{1000 + SeqTable<Value>::kMaxSpan + 5, kEmitted + 3}));
+}
+
+// One task stuck at the head while a million others come and go ten at a time: the stuck one
+// goes to the map, the rest stay in the ring (before, every seq past kMaxSpan went to the map).
+TEST(SeqTable, AStragglerMovesToTheMapWhileTheRestFlowThroughTheRing) {
+  SeqTable<Value> table;
+  table.get_or_add(0).text = "stuck";
+  std::size_t most_stragglers = 0;
+  for (std::uint64_t seq = 1; seq <= 1'000'000; ++seq) {
+    table.get_or_add(seq).text = std::to_string(seq);
+    if (seq > 10) {
+      ASSERT_TRUE(table.erase(seq - 10)) << seq;
+    }
+    most_stragglers = std::max(most_stragglers, table.stragglers());
+  }
+  EXPECT_EQ(most_stragglers, 1u);
+  EXPECT_EQ(table.size(), 11u);
+  EXPECT_EQ(table.find(0)->text, "stuck");
+  EXPECT_EQ(table.find(999'995)->text, "999995");
+  EXPECT_EQ(table.find(999'990), nullptr);
+  EXPECT_TRUE(table.erase(0));
+  EXPECT_EQ(table.stragglers(), 0u);
+  EXPECT_EQ(seqs_of(table).size(), 10u);
+}
+
+// A window wider than kMaxSpan, every task of it unfinished: a dense ring grows to hold them all.
+TEST(SeqTable, ADenseRunWiderThanTheSpanStaysInTheRing) {
+  SeqTable<Value> table;
+  for (std::uint64_t seq = 0; seq < 200'000; ++seq)
+    table.get_or_add(seq);
+  EXPECT_EQ(table.stragglers(), 0u);
+  EXPECT_EQ(table.size(), 200'000u);
+  for (std::uint64_t seq = 0; seq < 200'000; seq += 7)
+    ASSERT_NE(table.find(seq), nullptr) << seq;
+}
+
+// Sparse values far apart: the ring moves on, the old ones are kept in the map and still found.
+TEST(SeqTable, ValuesMovedOutOfASparseRingAreStillFoundAndErased) {
+  SeqTable<Value> table;
+  const std::uint64_t far = 4 * SeqTable<Value>::kMaxSpan;
+  for (std::uint64_t seq : {std::uint64_t{5}, std::uint64_t{6}, far, far + 1, 2 * far})
+    table.get_or_add(seq).text = std::to_string(seq);
+  EXPECT_GE(table.stragglers(), 2u);
+  for (std::uint64_t seq : {std::uint64_t{5}, std::uint64_t{6}, far, far + 1, 2 * far})
+    EXPECT_EQ(table.find(seq)->text, std::to_string(seq));
+  bool added = true;
+  EXPECT_EQ(table.get_or_add(6, &added).text, "6");
+  EXPECT_FALSE(added);
+  EXPECT_TRUE(table.erase(5));
+  EXPECT_TRUE(table.erase(far));
+  EXPECT_FALSE(table.erase(far));
+  EXPECT_EQ(seqs_of(table).size(), 3u);
+  EXPECT_EQ(table.size(), 3u);
 }
 
 TEST(SeqTable, AnEmptiedTableStartsItsRingAnywhere) {
