@@ -28,19 +28,20 @@ constexpr std::size_t kMaxSpareBatches = 8;
 // go unevenly (--concurrency 1 --prefetch 20: five to one consumer before the next gets one);
 // the broker does not know a consumer's concurrency to cap the share by it.
 //
-// A hot consumer (is_hot: its results arrived in the last kHotFor and nothing was dealt to it
-// since) is served first and refilled whole: its workers just freed up and it is awake, so what
-// it gets starts at once while the others sleep. Quarters to everyone, round-robin, woke each of
-// 16 echo consumers in turn with cold caches; serving the hot ones first, alternating builds on
-// 2 cores (CONSUMERS=16 TASKS=1000000 cpu_split.sh, six pairs) did 0.99-1.39 M tasks/s against
-// 0.79-1.05 M, means 1.12 M and 0.90 M; with 2 consumers 1.44 M and 1.43 M (five pairs). After
-// a quiet spell no one is hot and a burst is dealt in quarters as before. What it costs: a burst
-// that comes within kHotFor of a consumer's results goes first to that consumer, up to all its
-// credit (under --prefetch auto about 5 ms of its work; with an explicit deep --prefetch and slow
-// tasks, more) while other consumers may be idle.
+// A hot consumer (is_hot: a result of its was OK in the last kHotFor, and nothing was dealt to
+// it since) is served first and refilled whole: its workers just freed up and it is awake, so
+// what it gets starts at once while the others sleep (and, we think, keep their caches cold for
+// nothing). Quarters to everyone, round-robin, woke each of 16 echo consumers in turn;
+// serving the hot ones first, alternating builds on 2 cores (CONSUMERS=16 TASKS=1000000
+// cpu_split.sh, six pairs) did 0.99-1.39 M tasks/s against 0.79-1.05 M, means 1.12 M and 0.90 M;
+// with 2 consumers 1.44 M and 1.43 M (five pairs). After a quiet spell no one is hot and a burst
+// is dealt in quarters as before. What it costs: a burst that comes within kHotFor of a
+// consumer's results goes first to that consumer, up to all its credit (under --prefetch auto
+// about 5 ms of its work; with an explicit deep --prefetch and slow tasks, more) while other
+// consumers may be idle.
 constexpr std::size_t kDealShare = 4;
-// About a scheduler time slice on a busy machine: long enough for the producer's next tasks to
-// arrive after the results that freed the credit, short enough that "hot" still means awake.
+// Long enough for the producer's next tasks to arrive after the results that freed the credit on
+// a loaded machine, short enough that "hot" still means awake. Only 5 ms was measured.
 constexpr Duration kHotFor = std::chrono::milliseconds(5);
 
 }  // namespace
@@ -84,22 +85,25 @@ bool Core::is_hot(const ConsumerSession& consumer) const {
 }
 
 // The hot consumers first, then round-robin over the others with credit, resuming after the last
-// one served: fair dispatch, and a consumer that joins mid-run is served in the very next round.
+// cold one served: fair among those that wait, and a consumer that joins mid-run is served in the
+// very next round unless hot ones take all there is.
 std::vector<Core::DispatchSlot> Core::consumers_with_credit(QueueBook& queue) {
   std::vector<DispatchSlot> slots;
-  auto collect = [&](auto from, auto to) {
+  auto collect = [&](bool hot, auto from, auto to) {
     for (auto it = from; it != to; ++it) {
       ConsumerSession& consumer = *it->second;
       if (consumer.queue != queue.index || emit_target_full(consumer)) continue;
+      if (is_hot(consumer) != hot) continue;
       if (const std::size_t credit = consumer.free_credit()) {
-        slots.push_back(DispatchSlot{&consumer, credit, is_hot(consumer), {}});
+        slots.push_back(DispatchSlot{&consumer, credit, hot, {}});
       }
     }
   };
   const auto resume = consumers_.upper_bound(queue.dispatch_cursor);
-  collect(resume, consumers_.end());
-  collect(consumers_.begin(), resume);
-  std::stable_partition(slots.begin(), slots.end(), [](const DispatchSlot& s) { return s.hot; });
+  for (const bool hot : {true, false}) {
+    collect(hot, resume, consumers_.end());
+    collect(hot, consumers_.begin(), resume);
+  }
   return slots;
 }
 
@@ -134,7 +138,7 @@ bool Core::deal(QueueBook& queue, DispatchSlot& slot) {
     auto next = book_.pop_queued(queue.index);
     if (!next) return false;
     deliver(slot, next->first, *next->second);
-    queue.dispatch_cursor = slot.consumer->serial;
+    if (!slot.hot) queue.dispatch_cursor = slot.consumer->serial;
   }
   return true;
 }

@@ -99,10 +99,6 @@ void Core::on_producer_goodbye(ProducerBook& producer, const wire::Goodbye& good
 }
 
 void Core::on_results(ConsumerSession& consumer, std::span<ResultView> results, TimePoint now) {
-  if (!results.empty()) {
-    consumer.awaiting_work = true;
-    consumer.reported_at = now;
-  }
   for (const ResultView& result : results)
     on_result(consumer, result, now);
 }
@@ -137,6 +133,12 @@ void Core::on_result(ConsumerSession& consumer, const ResultView& result, TimePo
   }
   consumer.in_flight.erase(key);
   ++consumer.completed;
+  if (result.status == wire::OK) {
+    // Hot (Core::is_hot) only on work done: a consumer failing fast, or one whose task timed out,
+    // must not be the first in line for the retry.
+    consumer.awaiting_work = true;
+    consumer.reported_at = now;
+  }
   emit_children(consumer, key, *record, result, now);  // before the result is final
   // Only the broker says dead: anything but OK from a consumer is FAILED.
   Outcome outcome{.status = result.status == wire::OK ? wire::OK : wire::FAILED,

@@ -15,9 +15,12 @@
 // A seq older than the oldest one held goes to a std::map instead, and so do stragglers: when
 // a new seq lies over kMaxSpan past the oldest one held and the ring is sparse (fewer than one
 // value held per kDenseCells cells), the old values move to the map and the ring moves on. So a
-// task stuck at the head costs one node while the rest flow through the ring, and a ring is never
-// mostly empty. A dense one grows instead: a --window of 200,000 tasks all unfinished keeps its
-// values in a ring of 262,144 cells, not 134,464 of them in map nodes.
+// task stuck at the head costs one node while the rest flow through the ring (one held 12 s among
+// 2 M tasks: the broker's CPU halved, BENCHMARKS.md). A dense one grows instead: a --window of
+// 200,000 tasks all unfinished keeps its values in a ring of 262,144 cells, not 134,464 of them in
+// map nodes. Moving on scans the ring's cells up to the new start: for rising seqs that is a cell
+// or two per seq added; seqs that jump by a ring's size each time would pay a ring each (no
+// producer numbers its tasks so), and a ring never shrinks until its table empties.
 #pragma once
 
 #include <array>
@@ -129,8 +132,9 @@ class SeqTable {
   static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
   static constexpr std::size_t kFirstRing = 64;
   static constexpr std::uint32_t kChunk = 256;
-  // Past kMaxSpan a ring grows only while it holds a value per kDenseCells cells at least: its
-  // cells (4 bytes) then cost at most 32 bytes per value held, a fraction of the value itself.
+  // Past kMaxSpan a ring grows only while it holds a value per kDenseCells cells at least: when it
+  // grows its cells (4 bytes, the span rounded up to a power of two) cost at most 64 bytes per
+  // value held, a fraction of the value itself.
   static constexpr std::uint64_t kDenseCells = 8;
   // An emptied table gives its pool back above this many values: a peak that large (a big
   // --queue-capacity flooded) is not kept. Below it the pool stays, or a table that empties after

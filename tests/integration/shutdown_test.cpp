@@ -246,6 +246,7 @@ TEST(Shutdown, ServiceBrokerKeepsConsumersAcrossRunsAndPillsThemOnSigterm) {
            find_consumer(s, "c2") != nullptr;
   };
   ASSERT_TRUE(job.wait_status(both_stayed, 10s)) << describe(job.status());
+  EXPECT_TRUE(c1.running() && c2.running()) << "no pill yet: they wait for the next run";
 
   job.broker().signal(SIGTERM);
   EXPECT_EQ(job.broker().wait(20s), 0) << job.log("broker");

@@ -194,6 +194,26 @@ TEST(BrokerCoreDispatch, AHotConsumerIsRefilledOnceThenTakesItsTurnUntilItReport
   EXPECT_EQ(seqs_of(b.take_tasks("c1")), (std::vector<std::uint64_t>{7, 8}));
 }
 
+// Only work done makes a consumer hot: one whose task timed out (or failed) is not first in line
+// for that task's next attempt, which goes round-robin to the next consumer.
+TEST(BrokerCoreDispatch, AConsumerWhoseTaskTimedOutIsNotFirstInLineForItsNextAttempt) {
+  BrokerDriver b;
+  b.connect_producer("p1");
+  b.connect_consumer("c1", 8);
+  b.connect_consumer("c2", 8);
+  b.send_tasks("p1", {0});
+  ASSERT_EQ(b.flush_and_take_tasks("c1").size(), 1u);
+  wire::Result timed_out = result("p1", 0, wire::FAILED);
+  timed_out.set_timed_out(true);
+  b.send_results("c1", {timed_out});
+  b.flush();
+  const auto again = b.take_tasks("c2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].seq(), 0u);
+  EXPECT_EQ(again[0].attempt(), 2u);
+  EXPECT_TRUE(b.take_tasks("c1").empty());
+}
+
 TEST(BrokerCoreDispatch, ConsumerWithoutCreditIsSkippedNotWaitedFor) {
   BrokerDriver b;
   b.connect_producer("p1");
