@@ -160,23 +160,37 @@ char named_escape(char c) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view bytes) {
-  append_json_string(out, bytes, is_valid_utf8(bytes));
-}
+namespace {
 
-void append_json_string(std::string& out, std::string_view bytes, bool utf8) {
-  // Bytes that need no escape are appended a run at a time, not one push_back each, and looked
-  // at sixteen, then eight at a time while there are that many left.
+// What to do with bytes above 0x7f: pass them through (the caller checked that the text is
+// UTF-8), escape each as a Latin-1 code point, or check each sequence as it comes.
+enum class HighBytes { utf8, latin1, check };
+
+// The escaping loop. With HighBytes::check the text is validated in the same pass (at 1 KiB results
+// a separate is_valid_utf8 first was an eighth of the producer's instructions): false, and `out`
+// as it was, when it is not UTF-8.
+bool append_escaped_text(std::string& out, std::string_view bytes, HighBytes high) {
+  const std::size_t mark = out.size();
+  const bool pass_high = high == HighBytes::utf8;  // the runs stop at high bytes otherwise
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t run = 0;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
-    i += plain_run(bytes, i, utf8);
+    i += plain_run(bytes, i, pass_high);
     if (i == bytes.size()) break;
-    const char c = bytes[i];
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && c != '"' && c != '\\' && (utf8 || byte < 0x80)) continue;
+    const unsigned char byte = data[i];
+    if (byte >= 0x80 && high == HighBytes::check) {
+      const auto length = multibyte_length(data + i, data + bytes.size());
+      if (length == 0) {
+        out.resize(mark);
+        return false;
+      }
+      i += static_cast<std::size_t>(length) - 1;  // the sequence stays in the run
+      continue;
+    }
+    if (byte >= 0x20 && byte != '"' && byte != '\\' && (pass_high || byte < 0x80)) continue;
     out.append(bytes.data() + run, i - run);
     run = i + 1;
-    if (const char name = named_escape(c)) {
+    if (const char name = named_escape(static_cast<char>(byte))) {
       out.push_back('\\');
       out.push_back(name);
     } else {
@@ -184,6 +198,19 @@ void append_json_string(std::string& out, std::string_view bytes, bool utf8) {
     }
   }
   out.append(bytes.data() + run, bytes.size() - run);
+  return true;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view bytes) {
+  if (!append_escaped_text(out, bytes, HighBytes::check)) {
+    append_escaped_text(out, bytes, HighBytes::latin1);
+  }
+}
+
+bool append_json_utf8(std::string& out, std::string_view bytes) {
+  return append_escaped_text(out, bytes, HighBytes::check);
 }
 
 std::string base64_encode(std::string_view bytes) {

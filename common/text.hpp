@@ -28,9 +28,10 @@ std::string_view utf8_suffix(std::string_view text, std::size_t most);
 // valid UTF-8 are read as Latin-1, each above 0x7f written as \u00XX: the results file, the
 // pipe: protocol and JSON log lines all stay parseable whatever a handler or a peer sent.
 void append_json_string(std::string& out, std::string_view bytes);
-// The same, when the caller has checked already whether `bytes` is valid UTF-8 (the producer does,
-// to choose between JSON text and base64): a 1 KiB result is then read once less.
-void append_json_string(std::string& out, std::string_view bytes, bool valid_utf8);
+// The same when `bytes` is valid UTF-8, and true; otherwise false, and `out` as it was (the
+// producer then writes the bytes as base64). One pass checks and escapes: a 1 KiB result is read
+// once, not first validated and then escaped.
+bool append_json_utf8(std::string& out, std::string_view bytes);
 
 // Standard base64 (RFC 4648) with padding, through OpenSSL (EVP_EncodeBlock).
 std::string base64_encode(std::string_view bytes);

@@ -67,12 +67,8 @@ void append_task_line(std::string& out, const Delivery& task) {
   out += "\",\"seq\":" + std::to_string(task.seq());
   out += ",\"attempt\":" + std::to_string(task.attempt());
   out += ",\"payload\":\"";
-  const bool text = is_valid_utf8(task.payload());
-  if (text) {
-    append_json_string(out, task.payload());
-  } else {
-    out += base64_encode(task.payload());
-  }
+  const bool text = append_json_utf8(out, task.payload());
+  if (!text) out += base64_encode(task.payload());
   out += '"';
   if (!text) out += ",\"encoding\":\"base64\"";
   if (!task.headers().empty()) {

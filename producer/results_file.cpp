@@ -58,8 +58,7 @@ std::string json_text(std::string_view text) {
 
 // The output as JSON text when it is UTF-8, else base64 with "encoding" saying so.
 void append_output(std::string& line, std::string_view output) {
-  if (is_valid_utf8(output)) {
-    append_json_string(line, output, true);
+  if (append_json_utf8(line, output)) {
     line += '"';
   } else {
     line += base64_encode(output);

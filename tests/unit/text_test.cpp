@@ -157,18 +157,70 @@ TEST(JsonString, TextDenseWithEscapesReadsBackAsItWas) {
 }
 
 // The caller that checked UTF-8 already gets the same text as one that lets it be checked.
-TEST(JsonString, TextKnownToBeUtf8IsWrittenAsWhenItIsChecked) {
+TEST(JsonString, Utf8TextIsWrittenAsByTheCheckingFormAndSaidToBeUtf8) {
   const std::string text = std::string(37, 'a') + "caf" + bytes({0xC3, 0xA9}) + "\"\n" +
                            std::string(19, 'z') + bytes({0xE2, 0x82, 0xAC});
   ASSERT_TRUE(is_valid_utf8(text));
   std::string checked;
   append_json_string(checked, text);
-  std::string known;
-  append_json_string(known, text, true);
-  EXPECT_EQ(known, checked);
-  std::string latin1;
-  append_json_string(latin1, text, false);
-  EXPECT_NE(latin1.find("\\u00c3\\u00a9"), std::string::npos) << latin1;
+  std::string fused = "kept ";
+  EXPECT_TRUE(append_json_utf8(fused, text));
+  EXPECT_EQ(fused, "kept " + checked);
+  EXPECT_EQ(nlohmann::json::parse("\"" + checked + "\"").get<std::string>(), text);
+}
+
+// Not UTF-8: nothing is appended (what was there stays), wherever the bad byte falls, after
+// escapes and good sequences were already written.
+TEST(JsonString, TextThatIsNotUtf8IsRefusedAndLeavesTheLineAsItWas) {
+  for (std::size_t at : {0u, 1u, 15u, 16u, 17u, 40u, 63u}) {
+    std::string text = std::string(64, 'x');
+    text.replace(5, 2, bytes({0xC3, 0xA9}));
+    text[9] = '"';
+    text[at] = static_cast<char>(0xFF);
+    std::string line = "{\"output\":\"";
+    EXPECT_FALSE(append_json_utf8(line, text)) << at;
+    EXPECT_EQ(line, "{\"output\":\"") << at;
+  }
+  std::string cut = "ends in half a character " + bytes({0xE2, 0x82});
+  std::string line;
+  EXPECT_FALSE(append_json_utf8(line, cut));
+  EXPECT_TRUE(line.empty());
+}
+
+// Random bytes, mostly ASCII with escapes and multibyte sequences, some broken: the fused form
+// agrees with is_valid_utf8, and when it takes the text it writes what append_json_string does.
+TEST(JsonString, TheFusedCheckAgreesWithTheValidatorOnRandomText) {
+  std::mt19937 random(7);
+  const std::vector<std::string> pieces = {"a",
+                                           "plain text ",
+                                           "\"",
+                                           "\\",
+                                           "\n",
+                                           "\x01",
+                                           bytes({0xC3, 0xA9}),
+                                           bytes({0xE2, 0x82, 0xAC}),
+                                           bytes({0xF0, 0x9F, 0x98, 0x80}),
+                                           bytes({0x80}),
+                                           bytes({0xC3}),
+                                           bytes({0xED, 0xA0, 0x80})};
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    const int count = static_cast<int>(random() % 40);
+    for (int n = 0; n < count; ++n) {
+      const std::size_t pick = random() % 100 < 97 ? random() % 9 : 9 + random() % 3;
+      text += pieces[pick];
+    }
+    std::string fused = "x";
+    const bool taken = append_json_utf8(fused, text);
+    ASSERT_EQ(taken, is_valid_utf8(text)) << round;
+    if (!taken) {
+      ASSERT_EQ(fused, "x");
+      continue;
+    }
+    std::string escaped;
+    append_json_string(escaped, text);
+    ASSERT_EQ(fused, "x" + escaped) << round;
+  }
 }
 
 TEST(JsonString, EscapesQuoteBackslashAndTheNamedControls) {
