@@ -95,7 +95,7 @@ void Producer::publish_metrics() {
 
 void Producer::on_source_batch() {
   while (auto batch = reader_->take())
-    session_.on_source_batch(batch->payloads, batch->end, batch->error);
+    session_.on_source_batch(*batch);
 }
 
 void Producer::feed_source(TimePoint now) {

@@ -184,15 +184,14 @@ SourcePlan Session::plan_source(bool reader_busy, TimePoint now) {
   return SourcePlan{room, false};
 }
 
-void Session::on_source_batch(std::vector<std::string>& payloads, bool end,
-                              const std::string& error) {
-  for (auto& payload : payloads)
-    add_task(std::move(payload));
-  if (!error.empty()) {
-    source_failure_ = "the source failed: " + error;
-    log_->error("the source failed after {} tasks: {}", counts_.produced, error);
+void Session::on_source_batch(const SourceBatch& batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    add_task(batch.payload(i));
+  if (!batch.error.empty()) {
+    source_failure_ = "the source failed: " + batch.error;
+    log_->error("the source failed after {} tasks: {}", counts_.produced, batch.error);
   }
-  if (end || signals_.draining()) end_of_source();
+  if (batch.end || signals_.draining()) end_of_source();
 }
 
 std::size_t Session::source_room() const {
@@ -226,7 +225,7 @@ void Session::count_final(wire::Status status) {
   }
 }
 
-void Session::add_task(std::string payload) {
+void Session::add_task(std::string_view payload) {
   const std::uint64_t seq = next_seq_++;
   ++counts_.produced;
   if (resumed_.contains(seq)) {
@@ -245,7 +244,8 @@ void Session::add_task(std::string payload) {
     finished_.add_owned(std::move(result));
     return;
   }
-  unfinished_.get_or_add(seq).payload = std::move(payload);
+  // Copied into the pooled value's buffer, kept from its last task: no allocation per task.
+  unfinished_.get_or_add(seq).payload.assign(payload);
   unsent_.push_back(seq);
 }
 

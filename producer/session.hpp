@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "conveyor/common/seq_table.hpp"
 #include "conveyor/producer/final_results.hpp"
 #include "conveyor/producer/resume.hpp"
+#include "conveyor/producer/source_batch.hpp"
 #include "conveyor/proto/conveyor.pb.h"
 
 namespace conveyor::producer {
@@ -39,7 +41,7 @@ namespace conveyor::producer {
 // every new task brings a buffer of its own from the source.
 struct UnfinishedTask {
   std::string payload;
-  void reset() { std::string().swap(payload); }
+  void reset() { empty_keeping_small_buffer(payload); }  // the next task's copy reuses it
 };
 
 struct SessionConfig : LinkConfig {
@@ -93,10 +95,10 @@ class Session final : public ClientSession {
   // in sizeable chunks when busy and at once when idle, so a slow source is not held back.
   SourcePlan plan_source(bool reader_busy, TimePoint now);
   // Payloads the reader read; `end` when the source is exhausted, `error` when it failed.
-  void on_source_batch(std::vector<std::string>& payloads, bool end, const std::string& error);
+  void on_source_batch(const SourceBatch& batch);
   // How many more payloads the source may hand over now (the window's free room).
   std::size_t source_room() const;
-  void add_task(std::string payload);
+  void add_task(std::string_view payload);
   // --resume: these tasks have their final result from an earlier run. They are counted with
   // their status and skipped when the source gives them again (seq N is still line N).
   void resume(const ResumePoint& point);

@@ -119,6 +119,11 @@ class GeneratorSource final : public Source {
     if (seq_ >= count_) return std::nullopt;
     return generated_payload(seq_++, size_);
   }
+  bool next_into(std::string& out) override {
+    if (seq_ >= count_) return false;
+    write_generated_payload(out, seq_++, size_);
+    return true;
+  }
   std::optional<std::uint64_t> size_hint() const override { return count_; }
 
  private:
@@ -190,13 +195,21 @@ std::uint64_t parse_number(const std::string& text, const std::string& what) {
 }  // namespace
 
 std::string generated_payload(std::uint64_t seq, std::optional<std::size_t> size) {
+  std::string payload;
+  write_generated_payload(payload, seq, size);
+  return payload;
+}
+
+void write_generated_payload(std::string& out, std::uint64_t seq, std::optional<std::size_t> size) {
   char digits[20];
   const auto n = static_cast<std::size_t>(std::to_chars(digits, digits + 20, seq).ptr - digits);
-  if (!size) return std::string(digits, n);
+  if (!size) {
+    out.assign(digits, n);
+    return;
+  }
   // Made at its size at once: to_string() then resize() grew it through a reallocation.
-  std::string payload(*size, '.');
-  std::memcpy(payload.data(), digits, std::min(n, *size));
-  return payload;
+  out.assign(*size, '.');
+  std::memcpy(out.data(), digits, std::min(n, *size));
 }
 
 std::unique_ptr<Source> lines_source(const std::string& path) {

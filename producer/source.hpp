@@ -15,6 +15,15 @@ class Source {
   virtual ~Source() = default;
   // The next payload, or nothing once the source is exhausted. May block; throws on a read error.
   virtual std::optional<std::string> next() = 0;
+  // The same into `out` (its old content replaced), false once exhausted. A source that can
+  // write into the buffer it is given saves an allocation per payload (the producer's reader
+  // reuses one); by default, next() moved in.
+  virtual bool next_into(std::string& out) {
+    auto payload = next();
+    if (!payload) return false;
+    out = std::move(*payload);
+    return true;
+  }
   // True when next() would return without blocking: lets the reader send a short batch now
   // rather than wait for a slow source to fill it.
   virtual bool ready() { return true; }
@@ -44,5 +53,7 @@ std::unique_ptr<Source> make_source(const std::string& spec);
 
 // The payload generator_source gives for `seq` (tests use it to check results).
 std::string generated_payload(std::uint64_t seq, std::optional<std::size_t> size);
+// The same into `out`, reusing its buffer.
+void write_generated_payload(std::string& out, std::uint64_t seq, std::optional<std::size_t> size);
 
 }  // namespace conveyor::producer

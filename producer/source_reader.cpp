@@ -1,5 +1,6 @@
 #include "conveyor/producer/source_reader.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -48,8 +49,33 @@ void SourceReader::stop() {
   }
 }
 
+namespace {
+
+// A batch ends past this many bytes of payloads, so that its one buffer stays well under the
+// allocator's mmap threshold (common/malloc_tuning.hpp) and is reserved once, not grown.
+constexpr std::size_t kBatchBytes = std::size_t{1} << 20;
+
+// Up to `want` payloads into `batch`, its buffer reserved from the last payload's size (sources
+// mostly give payloads of one size). Stops short when the source would block: a slow stdin must
+// not hold back what is read.
+void fill(SourceBatch& batch, Source& source, std::uint64_t want, std::string& scratch) {
+  const std::uint64_t guess = want * std::max<std::size_t>(scratch.size(), 1);
+  batch.bytes.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(guess, kBatchBytes)) + 64);
+  while (!batch.end && batch.size() < want && batch.bytes.size() < kBatchBytes &&
+         (batch.size() == 0 || source.ready())) {
+    if (source.next_into(scratch)) {
+      batch.add(scratch);
+    } else {
+      batch.end = true;
+    }
+  }
+}
+
+}  // namespace
+
 void SourceReader::serve(zmq::socket_t socket, Source& source) {
   bool ended = false;
+  std::string scratch;  // each payload's buffer, reused: the source writes into it
   while (true) {
     zmq::message_t request;
     if (!socket.recv(request, zmq::recv_flags::none)) break;
@@ -59,16 +85,7 @@ void SourceReader::serve(zmq::socket_t socket, Source& source) {
     auto batch = std::make_unique<SourceBatch>();
     batch->end = ended;
     try {
-      // Stop short when the source would block: a slow stdin must not hold back what is read.
-      while (!batch->end && batch->payloads.size() < want &&
-             (batch->payloads.empty() || source.ready())) {
-        auto payload = source.next();
-        if (!payload) {
-          batch->end = true;
-        } else {
-          batch->payloads.push_back(std::move(*payload));
-        }
-      }
+      fill(*batch, source, want, scratch);
     } catch (const std::exception& e) {
       batch->end = true;
       batch->error = e.what();

@@ -12,14 +12,9 @@
 #include <zmq.hpp>
 
 #include "conveyor/producer/source.hpp"
+#include "conveyor/producer/source_batch.hpp"
 
 namespace conveyor::producer {
-
-struct SourceBatch {
-  std::vector<std::string> payloads;
-  bool end = false;   // the source is exhausted (or failed, see error)
-  std::string error;  // why the source failed, if it did
-};
 
 class SourceReader {
  public:

@@ -15,11 +15,14 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using Body = wire::Envelope::BodyCase;
 
-std::vector<std::string> payloads(std::size_t n) {
-  std::vector<std::string> out;
+// A reader's batch of `n` payloads; `end` and `error` as the reader would say them.
+SourceBatch payloads(std::size_t n, bool end = false, std::string error = "") {
+  SourceBatch batch;
   for (std::size_t i = 0; i < n; ++i)
-    out.push_back("payload-" + std::to_string(i));
-  return out;
+    batch.add("payload-" + std::to_string(i));
+  batch.end = end;
+  batch.error = std::move(error);
+  return batch;
 }
 
 TEST_F(ProducerSession, AnIdleReaderIsAskedForTheWholeRoom) {
@@ -52,16 +55,14 @@ TEST_F(ProducerSession, WithNothingUnfinishedEvenALittleRoomIsAskedFor) {
 
 TEST_F(ProducerSession, AnEndedSourceIsNotAskedAgain) {
   connect();
-  std::vector<std::string> none;
-  session.on_source_batch(none, true, "");
+  session.on_source_batch(payloads(0, true));
   EXPECT_TRUE(session.source_ended());
   EXPECT_EQ(session.plan_source(false, now).request, 0u);
 }
 
 TEST_F(ProducerSession, TheFirstSignalStopsAnIdleReaderAndThePillFollowsWhatWasRead) {
   connect();
-  auto read = payloads(3);
-  session.on_source_batch(read, false, "");
+  session.on_source_batch(payloads(3));
   EXPECT_EQ(session.on_signal(SIGTERM, now), SignalAction::drain);
   const SourcePlan plan = session.plan_source(false, now);
   EXPECT_TRUE(plan.stop_reader);
@@ -86,8 +87,7 @@ TEST_F(ProducerSession, TheFirstSignalLetsABusyReaderFinishItsBatchForAMoment) {
 TEST_F(ProducerSession, ABatchArrivingAfterTheFirstSignalIsKeptAndEndsTheSource) {
   connect();
   session.on_signal(SIGTERM, now);
-  auto late = payloads(2);
-  session.on_source_batch(late, false, "");
+  session.on_source_batch(payloads(2));
   EXPECT_TRUE(session.source_ended());
   EXPECT_EQ(session.counts().produced, 2u) << "what was read is sent, then the pill";
 }
@@ -102,8 +102,7 @@ TEST_F(ProducerSession, TheSecondSignalStopsAtOnce) {
 
 TEST_F(ProducerSession, ASourceThatFailsEndsTheRunWithExitStatusOne) {
   connect();
-  auto read = payloads(1);
-  session.on_source_batch(read, true, "disk on fire");
+  session.on_source_batch(payloads(1, true, "disk on fire"));
   EXPECT_TRUE(session.source_ended());
   EXPECT_EQ(session.exit_status(), 1);
   EXPECT_EQ(session.failure(), "the source failed: disk on fire");

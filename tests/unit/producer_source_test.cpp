@@ -215,6 +215,41 @@ TEST(GeneratorSource, GeneratedPayloadPadsOrTruncatesToTheSize) {
   EXPECT_EQ(generated_payload(9, 0), "");
 }
 
+// The reader passes one buffer to every next_into(): each payload replaces the last, whatever
+// their lengths, and the buffer is written in place once it is large enough.
+TEST(GeneratorSource, NextIntoReusesTheBufferItIsGivenAndGivesWhatNextGives) {
+  auto into = generator_source(300, 64);
+  auto by_value = generator_source(300, 64);
+  std::string buffer(1000, 'z');
+  buffer.clear();
+  const char* const kept = buffer.data();
+  for (int n = 0; n < 300; ++n) {
+    ASSERT_TRUE(into->next_into(buffer));
+    ASSERT_EQ(buffer, *by_value->next()) << n;
+    EXPECT_EQ(buffer.data(), kept) << "payload " << n << " took a new buffer";
+  }
+  EXPECT_FALSE(into->next_into(buffer));
+  EXPECT_FALSE(by_value->next());
+  std::string shorter = "a much longer old content";
+  write_generated_payload(shorter, 12, std::nullopt);
+  EXPECT_EQ(shorter, "12");
+}
+
+// A source with only next() (the C++ API's callback) works through the default next_into().
+TEST(CallbackSource, NextIntoDefaultsToNext) {
+  int calls = 0;
+  auto source = callback_source([&calls]() -> std::optional<std::string> {
+    if (calls == 2) return std::nullopt;
+    return "p" + std::to_string(calls++);
+  });
+  std::string out = "old";
+  ASSERT_TRUE(source->next_into(out));
+  EXPECT_EQ(out, "p0");
+  ASSERT_TRUE(source->next_into(out));
+  EXPECT_EQ(out, "p1");
+  EXPECT_FALSE(source->next_into(out));
+}
+
 TEST(CallbackSource, GivesTheCallbacksPayloadsUntilItReturnsNothing) {
   int calls = 0;
   auto source = callback_source([&calls]() -> std::optional<std::string> {
