@@ -116,16 +116,20 @@ void Core::end_oversized_session(Side side, std::string_view route) {
 bool Core::read_batch_in_place(Side side, std::string_view route, std::string_view frame,
                                std::string_view address, TimePoint now) {
   if (frame.empty() || frame.size() > config_.max_message_bytes) return false;
-  const auto wanted =
-      side == Side::frontend ? BatchReader::Kind::tasks : BatchReader::Kind::results;
-  if (batch_reader_.read(frame, kProtocolVersion) != wanted) return false;
-  if (!welcomed(side, route, side == Side::frontend ? "tasks" : "results", address, now)) {
-    return true;
-  }
-  if (side == Side::frontend) {
+  using Kind = BatchReader::Kind;
+  const Kind kind = batch_reader_.read(frame, kProtocolVersion);
+  // What the other side sends (a consumer's ack, a producer's results) is left to decode(), which
+  // answers it as the bad request it is.
+  const bool ours =
+      side == Side::frontend ? kind == Kind::tasks || kind == Kind::acks : kind == Kind::results;
+  if (!ours) return false;
+  if (!welcomed(side, route, body_name(kind), address, now)) return true;
+  if (kind == Kind::results) {
+    on_results(heard_from_consumer(route, now), batch_reader_.results(), now);
+  } else if (kind == Kind::tasks) {
     on_tasks(heard_from_producer(route, now), batch_reader_.tasks(), now);
   } else {
-    on_results(heard_from_consumer(route, now), batch_reader_.results(), now);
+    on_ack(heard_from_producer(route, now), batch_reader_.acked(), now);
   }
   return true;
 }
@@ -351,6 +355,12 @@ void Core::on_consumer_hello(std::string_view route, const wire::Hello& hello,
   }
 }
 
+namespace {
+std::span<const std::uint64_t> seqs_of(const wire::Ack& ack) {
+  return {ack.seqs().data(), static_cast<std::size_t>(ack.seqs().size())};
+}
+}  // namespace
+
 void Core::on_producer_message(std::string_view route, wire::Envelope& envelope, TimePoint now) {
   ProducerBook& producer = heard_from_producer(route, now);
   switch (envelope.body_case()) {
@@ -359,7 +369,7 @@ void Core::on_producer_message(std::string_view route, wire::Envelope& envelope,
     case wire::Envelope::kPill:
       return on_pill(producer, envelope.pill(), now);
     case wire::Envelope::kAck:
-      return on_ack(producer, envelope.ack(), now);
+      return on_ack(producer, seqs_of(envelope.ack()), now);
     case wire::Envelope::kGoodbye:
       return on_producer_goodbye(producer, envelope.goodbye(), now);
     case wire::Envelope::kHeartbeat:
@@ -400,9 +410,9 @@ void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope,
 // An acknowledgement ends the broker's duty for a result: only one the session was sent counts.
 // One for a result it was not sent is bad input (it would drop a result nobody wrote); one for a
 // result already forgotten is a harmless repeat (an ack crossing a resend).
-void Core::on_ack(ProducerBook& producer, const wire::Ack& ack, TimePoint now) {
+void Core::on_ack(ProducerBook& producer, std::span<const std::uint64_t> seqs, TimePoint now) {
   std::size_t unsent = 0;
-  for (const std::uint64_t seq : ack.seqs()) {
+  for (const std::uint64_t seq : seqs) {
     const FinalResult* result = producer.unacked.find(seq);
     if (result == nullptr) continue;
     if (!result->sent) {

@@ -262,7 +262,7 @@ class Core {
   void refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs, bool too_many,
                     TimePoint now);
   void on_pill(ProducerBook& producer, const wire::Pill& pill, TimePoint now);
-  void on_ack(ProducerBook& producer, const wire::Ack& ack, TimePoint now);
+  void on_ack(ProducerBook& producer, std::span<const std::uint64_t> seqs, TimePoint now);
   struct LiveSession {
     std::uint64_t process;
     std::string route;
@@ -343,7 +343,7 @@ class Core {
   RetryDelay retry_delay_;
   std::vector<Outgoing> outbox_;
   std::vector<BatchWriter> spare_batches_;  // recycle(): sent, to refill
-  BatchReader batch_reader_;                // task and result batches, in place (the fast path)
+  BatchReader batch_reader_;                // task and result batches, acks: in place (fast path)
   EnvelopeDecoder decoder_;  // everything else; reuses the messages of earlier batches
   Stats stats_;
   TaskTimeHistogram task_times_;

@@ -1,8 +1,10 @@
 // BatchReader: an Envelope holding a TaskBatch or a ResultBatch, read in place: one view per task
 // or result, pointing into the frame, instead of a protobuf message (and its strings) per task.
+// An Ack's seqs are read the same way, into a reused vector.
 //
 // Why: parsing every incoming batch with libprotobuf was the largest cost left in the broker,
-// about 1,300 instructions per task (BENCHMARKS.md, "CPU per task"). The two batches are nearly
+// about 1,300 instructions per task (BENCHMARKS.md, "CPU per task"); an Ack parsed by
+// libprotobuf still cost the broker about 60 per task. The two batches and the acks are nearly
 // all the traffic; everything else still goes through decode().
 //
 // The rule that keeps it safe: the reader takes only frames it can check exactly as libprotobuf
@@ -62,7 +64,7 @@ ResultView view_of(const wire::Result& result);
 
 class BatchReader {
  public:
-  enum class Kind : std::uint8_t { none, tasks, results };
+  enum class Kind : std::uint8_t { none, tasks, results, acks };
 
   // Reads `frame`; none: not a frame this reader takes (decode it the ordinary way). The views
   // point into `frame` and are valid while it is, and until the next call.
@@ -75,10 +77,15 @@ class BatchReader {
 
   std::span<TaskView> tasks() { return tasks_; }
   std::span<ResultView> results() { return results_; }
+  std::span<const std::uint64_t> acked() const { return acked_; }  // an Ack's seqs, in order
 
  private:
   std::vector<TaskView> tasks_;  // reused: steady-state reading does not allocate
   std::vector<ResultView> results_;
+  std::vector<std::uint64_t> acked_;
 };
+
+// The body's name as body_name() gives it for a parsed envelope: "tasks", "results", "ack".
+const char* body_name(BatchReader::Kind kind);
 
 }  // namespace conveyor

@@ -47,16 +47,26 @@ std::ptrdiff_t multibyte_length(const unsigned char* p, const unsigned char* end
 
 bool is_ascii(std::string_view bytes) {
   constexpr std::uint64_t kHighBits = 0x8080808080808080;
-  std::size_t at = 0;
-  for (; at + 8 <= bytes.size(); at += 8) {
+  const auto word_at = [&](std::size_t at) {
     std::uint64_t word = 0;
     std::memcpy(&word, bytes.data() + at, 8);
-    if ((word & kHighBits) != 0) return false;
+    return word;
+  };
+  const std::size_t size = bytes.size();
+  if (size >= 8) {
+    // Whole words, then the last eight bytes once more (overlapping the last word read): an id
+    // of 20-odd bytes is three words and no byte-by-byte tail.
+    std::uint64_t seen = word_at(size - 8);
+    for (std::size_t at = 0; at + 8 <= size; at += 8) {
+      seen |= word_at(at);
+      if ((seen & kHighBits) != 0) return false;
+    }
+    return (seen & kHighBits) == 0;
   }
-  for (; at < bytes.size(); ++at) {
-    if ((static_cast<unsigned char>(bytes[at]) & 0x80) != 0) return false;
-  }
-  return true;
+  unsigned char seen = 0;
+  for (const char byte : bytes)
+    seen |= static_cast<unsigned char>(byte);
+  return (seen & 0x80) == 0;
 }
 
 bool is_valid_utf8(std::string_view bytes) {

@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "conveyor/common/codec.hpp"
 #include "conveyor/proto/conveyor.pb.h"
@@ -34,6 +35,14 @@ wire::Envelope task_batch(std::mt19937_64& random, int count) {
     task->set_payload(payload);
     if (random() % 4 == 0) task->set_id("p1:" + std::to_string(i) + "/0");
   }
+  return envelope;
+}
+
+wire::Envelope ack(std::mt19937_64& random, int count) {
+  wire::Envelope envelope;
+  envelope.mutable_ack();  // set even with no seqs: an empty ack is still an ack
+  for (int i = 0; i < count; ++i)
+    envelope.mutable_ack()->add_seqs(random() % 3 == 0 ? random() : random() % 100000);
   return envelope;
 }
 
@@ -103,6 +112,11 @@ Kind check_against_protobuf(BatchReader& reader, const std::string& frame) {
     EXPECT_EQ(reader.tasks().size(), static_cast<std::size_t>(tasks.size()));
     for (std::size_t i = 0; i < reader.tasks().size() && i < std::size_t(tasks.size()); ++i)
       expect_same(reader.tasks()[i], tasks[static_cast<int>(i)]);
+  } else if (kind == Kind::acks) {
+    EXPECT_TRUE(parsed.has_ack());
+    const auto& seqs = parsed.ack().seqs();
+    EXPECT_EQ(std::vector<std::uint64_t>(reader.acked().begin(), reader.acked().end()),
+              std::vector<std::uint64_t>(seqs.begin(), seqs.end()));
   } else {
     EXPECT_TRUE(parsed.has_results());
     const auto& results = parsed.results().results();
@@ -126,6 +140,60 @@ TEST(BatchReader, ReadsTheBatchesProtobufWrites) {
   }
 }
 
+// Varints are read one, two and three bytes at a time without a loop, and longer ones with it:
+// every length, either side of each byte boundary, and as the last bytes of an element (where
+// fewer than three bytes are left to read).
+TEST(BatchReader, VarintsOfEveryLengthReadAsProtobufReadsThem) {
+  std::vector<std::uint64_t> values = {0, ~std::uint64_t{0}};
+  for (int bits = 7; bits < 64; bits += 7) {
+    values.push_back((std::uint64_t{1} << bits) - 1);
+    values.push_back(std::uint64_t{1} << bits);
+  }
+  BatchReader reader;
+  for (const std::uint64_t value : values) {
+    wire::Envelope tasks;
+    auto* task = tasks.mutable_tasks()->add_tasks();
+    task->set_seq(value);
+    task->set_payload(std::string(value % 200, 'x'));      // lengths of one and two bytes
+    task->set_attempt(static_cast<std::uint32_t>(value));  // last: ends the element
+    ASSERT_EQ(check_against_protobuf(reader, serialized(tasks)), Kind::tasks) << value;
+    EXPECT_EQ(reader.tasks()[0].seq, value);
+    wire::Envelope results;
+    auto* result = results.mutable_results()->add_results();
+    result->set_seq(value);
+    result->set_emitted(static_cast<std::uint32_t>(value));  // last: ends the element and frame
+    ASSERT_EQ(check_against_protobuf(reader, serialized(results)), Kind::results) << value;
+    EXPECT_EQ(reader.results()[0].emitted, static_cast<std::uint32_t>(value));
+  }
+}
+
+// libprotobuf writes an Ack's seqs packed; a parser must also take them one by one, and several
+// runs of either, appended in order.
+TEST(BatchReader, AcksPackedOrOneByOneReadAsProtobufReadsThem) {
+  std::mt19937_64 random(4);
+  BatchReader reader;
+  for (int count = 0; count < 40; ++count) {
+    ASSERT_EQ(check_against_protobuf(reader, serialized(ack(random, count))), Kind::acks);
+    EXPECT_EQ(reader.acked().size(), static_cast<std::size_t>(count));
+  }
+  // An envelope of the version alone, then an Ack body written by hand.
+  const auto framed = [](const std::string& ack_body) {
+    std::string frame = serialized(wire::Envelope{});
+    frame += static_cast<char>(wire::Envelope::kAckFieldNumber << 3 | 2);
+    frame += static_cast<char>(ack_body.size());
+    return frame + ack_body;
+  };
+  const std::string one_by_one("\x08\x05\x08\x96\x01", 5);  // 5, 150
+  const std::string packed("\x0a\x03\x07\xac\x02", 5);      // 7, 300
+  ASSERT_EQ(check_against_protobuf(reader, framed(one_by_one + packed + one_by_one)), Kind::acks);
+  EXPECT_EQ(std::vector<std::uint64_t>(reader.acked().begin(), reader.acked().end()),
+            (std::vector<std::uint64_t>{5, 150, 7, 300, 5, 150}));
+  const std::string cut("\x0a\x02\x07\xac", 4);  // the run ends inside 300
+  EXPECT_EQ(check_against_protobuf(reader, framed(cut)), Kind::none);
+  const std::string other_field("\x10\x01", 2);
+  EXPECT_EQ(check_against_protobuf(reader, framed(packed + other_field)), Kind::none);
+}
+
 TEST(BatchReader, LeavesToTheDecoderWhatItCannotVouchFor) {
   std::mt19937_64 random(2);
   BatchReader reader;
@@ -143,9 +211,10 @@ TEST(BatchReader, LeavesToTheDecoderWhatItCannotVouchFor) {
   EXPECT_TRUE(refused(not_ascii, kProtocolVersion));
   EXPECT_TRUE(refused(task_batch(random, 2), kProtocolVersion + 1));
   EXPECT_TRUE(refused(task_batch(random, 2), 0));  // no version at all
-  wire::Envelope ack;
-  ack.mutable_ack()->add_seqs(4);
-  EXPECT_TRUE(refused(ack, kProtocolVersion));
+  wire::Envelope pill;
+  pill.mutable_pill()->set_tasks(4);
+  EXPECT_TRUE(refused(pill, kProtocolVersion));
+  EXPECT_TRUE(refused(ack(random, 3), kProtocolVersion + 1));
 
   const std::string good = serialized(task_batch(random, 2));
   EXPECT_EQ(reader.read(good + good, kProtocolVersion), Kind::none);  // a body twice: merged
@@ -158,7 +227,8 @@ TEST(BatchReader, RefusesEveryCutFrame) {
   std::mt19937_64 random(3);
   BatchReader reader;
   for (const std::string& frame :
-       {serialized(task_batch(random, 5)), serialized(result_batch(random, 5))}) {
+       {serialized(task_batch(random, 5)), serialized(result_batch(random, 5)),
+        serialized(ack(random, 5))}) {
     ASSERT_NE(check_against_protobuf(reader, frame), Kind::none);
     // The body's length covers every task, so a frame cut anywhere is short of it: refused,
     // whether or not the cut falls between two tasks.
@@ -177,8 +247,9 @@ TEST(BatchReader, MutatedFramesAreTakenOnlyIfProtobufAgrees) {
   for (std::uint64_t seed = 0; seed < 20; ++seed) {
     std::mt19937_64 random(seed);
     for (int round = 0; round < 200; ++round) {
-      std::string frame = round % 2 == 0 ? serialized(task_batch(random, 1 + round % 6))
-                                         : serialized(result_batch(random, 1 + round % 6));
+      std::string frame = round % 3 == 0   ? serialized(task_batch(random, 1 + round % 6))
+                          : round % 3 == 1 ? serialized(result_batch(random, 1 + round % 6))
+                                           : serialized(ack(random, 1 + round % 6));
       for (int edits = 1 + static_cast<int>(random() % 3); edits > 0; --edits) {
         const std::size_t at = random() % frame.size();
         switch (random() % 3) {

@@ -256,9 +256,9 @@ class BrokerDriver {
   // ---- input ----
 
   void envelope(Side side, std::string_view route, wire::Envelope e) {
-    if (e.has_tasks() || e.has_results()) {
-      // Batches arrive as the shell hands them over, as bytes: through the in-place reader, or
-      // the decoder for what it leaves (headers, emits).
+    if (e.has_tasks() || e.has_results() || e.has_ack()) {
+      // Batches and acks arrive as the shell hands them over, as bytes: through the in-place
+      // reader, or the decoder for what it leaves (headers, emits, what the other side sends).
       e.set_version(kProtocolVersion);
       frames(side, route, {e.SerializeAsString()});
       return;

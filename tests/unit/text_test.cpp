@@ -101,13 +101,18 @@ TEST(Utf8, ASequenceIsCheckedWhereverItFallsInALongText) {
   }
 }
 
+// Short texts byte by byte, longer ones in words with the last word read overlapping: every size
+// up to five words, and every place in it.
 TEST(Ascii, AHighByteIsFoundWhereverItFalls) {
   EXPECT_TRUE(is_ascii(""));
-  for (std::size_t at = 0; at <= 20; ++at) {
-    const std::string before(at, 'a');
-    const std::string after(20 - at, 'z');
-    EXPECT_TRUE(is_ascii(before + bytes({0x7F}) + after)) << at;
-    EXPECT_FALSE(is_ascii(before + bytes({0x80}) + after)) << at;
+  for (std::size_t size = 1; size <= 40; ++size) {
+    for (std::size_t at = 0; at < size; ++at) {
+      const std::string before(at, 'a');
+      const std::string after(size - 1 - at, 'z');
+      EXPECT_TRUE(is_ascii(before + bytes({0x7F}) + after)) << size << " " << at;
+      EXPECT_FALSE(is_ascii(before + bytes({0x80}) + after)) << size << " " << at;
+      EXPECT_FALSE(is_ascii(before + bytes({0xFF}) + after)) << size << " " << at;
+    }
   }
 }
 
