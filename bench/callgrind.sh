@@ -10,6 +10,7 @@
 #   SMALL=10000 LARGE=60000 SIZE=1024 bench/callgrind.sh
 #   KEEP_PROFILES=/tmp/cg BENCH_BUILD_DIR=build bench/callgrind.sh   # keep the profiles, own build
 #   PRODUCER_ID=bench bench/callgrind.sh    # a producer --id (default: none, the default id)
+#   SOURCE=lines ROLES=producer bench/callgrind.sh   # the same payloads from a file: lines: or jsonl:
 #
 # Prints one line per role and writes them to $BENCH_OUT/callgrind.md (default bench/results/).
 set -euo pipefail
@@ -20,6 +21,8 @@ small=${SMALL:-20000}
 large=${LARGE:-120000}
 size=${SIZE:-64}
 roles=${ROLES:-broker producer consumer}
+source_kind=${SOURCE:-gen}
+[[ $source_kind =~ ^(gen|lines|jsonl)$ ]] || { echo "callgrind: SOURCE is gen, lines or jsonl" >&2; exit 2; }
 deadline=${DEADLINE:-600}
 mkdir -p "$out"
 work=$(mktemp -d /tmp/conveyor-callgrind-XXXXXX)
@@ -55,6 +58,20 @@ as_role() {  # as_role ROLE MEASURED FILE CMD...
   fi
 }
 
+# The producer's --source for TASKS tasks: gen:, or a file of the payloads gen: would give (N in
+# decimal, padded with '.' to the size), one per line or as {"payload":...} lines.
+source_spec() {  # source_spec TASKS
+  local tasks=$1 file="$work/source-$1.$source_kind"
+  if [[ $source_kind == gen ]]; then
+    echo "gen:$tasks:$size"
+    return
+  fi
+  [[ -f $file ]] || awk -v n="$tasks" -v size="$size" -v json="$([[ $source_kind == jsonl ]] && echo 1)" \
+    'BEGIN { for (i = 0; i < n; i++) { s = i ""; while (length(s) < size) s = s ".";
+             if (json) print "{\"payload\":\"" s "\"}"; else print s } }' >"$file"
+  echo "$source_kind:$file"
+}
+
 # Runs one job of TASKS tasks with MEASURED under callgrind; prints its instruction total.
 job() {  # job MEASURED TASKS
   local measured=$1 tasks=$2 dir
@@ -75,7 +92,7 @@ job() {  # job MEASURED TASKS
   pids+=($!)
   local consumer=$!
   as_role producer "$measured" "$dir/cg.out" "$build/producer/conveyor-producer" \
-    --broker "$frontend" --source "gen:$tasks:$size" --results /dev/null --quiet \
+    --broker "$frontend" --source "$(source_spec "$tasks")" --results /dev/null --quiet \
     ${PRODUCER_ID:+--id "$PRODUCER_ID"} \
     2>"$dir/producer.log" &
   pids+=($!)
@@ -95,7 +112,9 @@ for role in $roles; do
   a=$(job "$role" "$small")
   b=$(job "$role" "$large")
   per=$(((b - a) / (large - small)))
-  line="$role: $per instructions per task (${size} B echo; $small tasks: $a, $large tasks: $b)"
+  from=""
+  [[ $source_kind == gen ]] || from=", source $source_kind:"
+  line="$role: $per instructions per task (${size} B echo$from; $small tasks: $a, $large tasks: $b)"
   log "$line"
   lines+=("$line")
 done

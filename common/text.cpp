@@ -192,6 +192,10 @@ char named_escape(char c) {
 
 }  // namespace
 
+std::size_t json_plain_ascii_prefix(std::string_view bytes) {
+  return plain_run(bytes, 0, false);
+}
+
 namespace {
 
 // What to do with bytes above 0x7f: pass them through (the caller checked that the text is

@@ -33,6 +33,11 @@ void append_json_string(std::string& out, std::string_view bytes);
 // once, not first validated and then escaped.
 bool append_json_utf8(std::string& out, std::string_view bytes);
 
+// How many bytes at the start of `bytes` are printable ASCII other than '"' and '\\': text a JSON
+// string holds as it is. Found sixteen bytes at a time, so it may stop short of the first byte
+// that is not: a reader looks at the rest itself (producer/payload_line.cpp).
+std::size_t json_plain_ascii_prefix(std::string_view bytes);
+
 // Standard base64 (RFC 4648) with padding, through OpenSSL (EVP_EncodeBlock).
 std::string base64_encode(std::string_view bytes);
 // The bytes of standard padded base64 text; nothing when it is not (EVP_DecodeBlock).

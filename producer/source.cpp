@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "conveyor/common/text.hpp"
+#include "conveyor/producer/payload_line.hpp"
 
 namespace conveyor::producer {
 namespace {
@@ -33,10 +34,16 @@ class LinesSource final : public Source {
   }
 
   std::optional<std::string> next() override {
+    std::string line;
+    if (!next_into(line)) return std::nullopt;
+    return line;
+  }
+
+  bool next_into(std::string& line) override {
     while (true) {
-      if (auto line = take_line()) return line;
-      if (eof_) return take_last();
-      if (!wait_readable(-1)) return std::nullopt;  // interrupted
+      if (take_line(line)) return true;
+      if (eof_) return take_last(line);
+      if (!wait_readable(-1)) return false;  // interrupted
       fill();
     }
   }
@@ -53,25 +60,26 @@ class LinesSource final : public Source {
   bool restartable() const override { return restartable_; }
 
  private:
-  std::optional<std::string> take_line() {
+  // Into the caller's buffer, not a new string per line: the reader thread reuses one.
+  bool take_line(std::string& line) {
     const auto end = buffer_.find('\n', scanned_);
     if (end == std::string::npos) {
       scanned_ = buffer_.size();
-      return std::nullopt;
+      return false;
     }
     std::size_t stop = end;
     if (stop > start_ && buffer_[stop - 1] == '\r') --stop;
-    std::string line = buffer_.substr(start_, stop - start_);
+    line.assign(buffer_, start_, stop - start_);
     start_ = scanned_ = end + 1;
-    return line;
+    return true;
   }
 
-  std::optional<std::string> take_last() {
-    if (start_ >= buffer_.size()) return std::nullopt;
-    std::string line = buffer_.substr(start_);
+  bool take_last(std::string& line) {
+    if (start_ >= buffer_.size()) return false;
+    line.assign(buffer_, start_);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     start_ = scanned_ = buffer_.size();
-    return line;
+    return true;
   }
 
   bool wait_readable(int timeout_ms) {
@@ -139,20 +147,38 @@ class JsonLinesSource final : public Source {
   explicit JsonLinesSource(std::unique_ptr<Source> lines) : lines_(std::move(lines)) {}
 
   std::optional<std::string> next() override {
-    auto line = lines_->next();
-    if (!line) return std::nullopt;
+    std::string payload;
+    if (!next_into(payload)) return std::nullopt;
+    return payload;
+  }
+  bool next_into(std::string& payload) override {
+    if (!lines_->next_into(line_)) return false;
     ++number_;
     try {
-      return payload_of(*line);
+      payload_into(line_, payload);
     } catch (const std::exception& e) {
       throw std::runtime_error("jsonl: line " + std::to_string(number_) + ": " + e.what());
     }
+    return true;
   }
   bool ready() override { return lines_->ready(); }
   void interrupt() override { lines_->interrupt(); }
   bool restartable() const override { return lines_->restartable(); }
 
  private:
+  // The plain lines the Python package writes are read in place; the rest, and every error, as a
+  // JSON document.
+  void payload_into(const std::string& line, std::string& payload) {
+    if (!reader_.read(line, payload)) {
+      payload = payload_of(line);
+      return;
+    }
+    if (!reader_.base64()) return;
+    auto bytes = base64_decode(payload);
+    if (!bytes) throw std::runtime_error("\"payload\" is not base64");
+    payload = std::move(*bytes);
+  }
+
   static std::string payload_of(const std::string& line) {
     const auto json = nlohmann::json::parse(line);
     const std::string payload = json.at("payload").get<std::string>();
@@ -165,6 +191,8 @@ class JsonLinesSource final : public Source {
   }
 
   std::unique_ptr<Source> lines_;
+  std::string line_;  // reused for every line
+  PayloadLineReader reader_;
   std::uint64_t number_ = 0;
 };
 

@@ -97,6 +97,50 @@ TEST(JsonLinesSource, ALineThatIsNotATaskFailsTheSourceNamingTheLine) {
   }
 }
 
+// The plain lines are read without nlohmann (PayloadLineReader), the others with it: errors are
+// the same either way, and name the line.
+TEST(JsonLinesSource, ErrorsNameTheLineWhicheverWayItWasRead) {
+  const auto error_of = [](const std::string& content) -> std::string {
+    TempFile file(content);
+    auto source = make_source("jsonl:" + file.path());
+    try {
+      while (source->next()) {
+      }
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_THAT(error_of("{\"payload\":\"a\"}\n{\"payload\":\"!!\",\"encoding\":\"base64\"}\n"),
+              HasSubstr("jsonl: line 2: \"payload\" is not base64"));
+  EXPECT_THAT(error_of("{\"payload\":\"a\",\"encoding\":\"hex\"}\n"),
+              HasSubstr("jsonl: line 1: \"encoding\" is not \"base64\""));
+  EXPECT_THAT(error_of("{\"payload\":7}\n"), HasSubstr("jsonl: line 1: "));
+}
+
+TEST(JsonLinesSource, NextIntoGivesWhatNextGivesReadInPlaceOrNot) {
+  const std::string content =
+      "{\"payload\":\"plain\"}\n{\"payload\":\"AP8=\",\"encoding\":\"base64\"}\n"
+      "{\"payload\":\"kept\",\"n\":1}\n{\"payload\":\"x\",\"payload\":\"last\"}\n";
+  TempFile file(content);
+  auto by_next = make_source("jsonl:" + file.path());
+  auto by_into = make_source("jsonl:" + file.path());
+  std::vector<std::string> into;
+  for (std::string payload = "old"; by_into->next_into(payload);)
+    into.push_back(payload);
+  EXPECT_EQ(read_all(*by_next), into);
+  EXPECT_THAT(into, ElementsAre("plain", std::string("\0\xff", 2), "kept", "last"));
+}
+
+TEST(LinesSource, NextIntoReplacesTheBuffersContent) {
+  TempFile file("first line that is long enough to be on the heap\nb\r\nlast");
+  auto source = lines_source(file.path());
+  std::vector<std::string> got;
+  for (std::string line = "old content"; source->next_into(line);)
+    got.push_back(line);
+  EXPECT_THAT(got, ElementsAre("first line that is long enough to be on the heap", "b", "last"));
+}
+
 TEST(LinesSource, GivesOnePayloadPerLineWithoutItsNewline) {
   EXPECT_THAT(lines_of("alpha\nbeta\ngamma\n"), ElementsAre("alpha", "beta", "gamma"));
 }

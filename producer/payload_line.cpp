@@ -1,0 +1,176 @@
+// PayloadLineReader: jsonl: lines read in place (payload_line.hpp says what it takes).
+#include "conveyor/producer/payload_line.hpp"
+
+#include "conveyor/common/text.hpp"
+
+namespace conveyor::producer {
+namespace {
+
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+void append_utf8(std::string& out, unsigned code) {
+  if (code < 0x80) {
+    out += static_cast<char>(code);
+  } else if (code < 0x800) {
+    out += static_cast<char>(0xC0 | code >> 6);
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
+    out += static_cast<char>(0xE0 | code >> 12);
+    out += static_cast<char>(0x80 | (code >> 6 & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | code >> 18);
+    out += static_cast<char>(0x80 | (code >> 12 & 0x3F));
+    out += static_cast<char>(0x80 | (code >> 6 & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  }
+}
+
+// A position in a line. Each read returns false on anything the reader does not take; the caller
+// then gives up on the whole line.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : at_(text.data()), end_(text.data() + text.size()) {}
+
+  // After any whitespace, `c`: consumed.
+  bool next_is(char c) {
+    skip_space();
+    if (at_ == end_ || *at_ != c) return false;
+    ++at_;
+    return true;
+  }
+
+  bool at_end() {
+    skip_space();
+    return at_ == end_;
+  }
+
+  // After any whitespace, a string: its text, unescaped, into `out`.
+  bool string(std::string& out) {
+    out.clear();
+    if (!next_is('"')) return false;
+    while (true) {
+      if (!plain_run(out) || at_ == end_) return false;
+      if (*at_++ == '"') return true;
+      if (!escape(out)) return false;  // it was a backslash: plain_run stops at nothing else
+    }
+  }
+
+ private:
+  void skip_space() {
+    while (at_ != end_ && is_json_space(*at_))
+      ++at_;
+  }
+
+  // Bytes up to a quote or backslash, which must be UTF-8 (nlohmann checks each sequence, and a
+  // sequence cannot straddle an escape) and hold no raw control character.
+  bool plain_run(std::string& out) {
+    const char* start = at_;
+    at_ += json_plain_ascii_prefix({at_, static_cast<std::size_t>(end_ - at_)});  // most of it
+    bool high = false;
+    for (; at_ != end_; ++at_) {
+      const auto byte = static_cast<unsigned char>(*at_);
+      if (byte == '"' || byte == '\\') break;
+      if (byte < 0x20) return false;
+      high |= byte >= 0x80;
+    }
+    const std::string_view run(start, static_cast<std::size_t>(at_ - start));
+    if (high && !is_valid_utf8(run)) return false;
+    out.append(run);
+    return true;
+  }
+
+  bool escape(std::string& out) {
+    if (at_ == end_) return false;
+    switch (const char c = *at_++) {
+      case '"':
+      case '\\':
+      case '/':
+        out += c;
+        return true;
+      case 'b':
+        out += '\b';
+        return true;
+      case 'f':
+        out += '\f';
+        return true;
+      case 'n':
+        out += '\n';
+        return true;
+      case 'r':
+        out += '\r';
+        return true;
+      case 't':
+        out += '\t';
+        return true;
+      case 'u':
+        return unicode(out);
+      default:
+        return false;
+    }
+  }
+
+  // \uXXXX, or a surrogate pair \uD8xx\uDCxx; a lone surrogate is an error in nlohmann.
+  bool unicode(std::string& out) {
+    unsigned code = 0;
+    if (!hex4(code) || (code >= 0xDC00 && code <= 0xDFFF)) return false;
+    if (code >= 0xD800 && code <= 0xDBFF) {
+      unsigned low = 0;
+      if (end_ - at_ < 2 || at_[0] != '\\' || at_[1] != 'u') return false;
+      at_ += 2;
+      if (!hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+      code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+    }
+    append_utf8(out, code);
+    return true;
+  }
+
+  bool hex4(unsigned& value) {
+    if (end_ - at_ < 4) return false;
+    for (int i = 0; i < 4; ++i) {
+      const char c = *at_++;
+      unsigned digit = 0;
+      if (c >= '0' && c <= '9') {
+        digit = static_cast<unsigned>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        digit = static_cast<unsigned>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        digit = static_cast<unsigned>(c - 'A' + 10);
+      } else {
+        return false;
+      }
+      value = value << 4 | digit;
+    }
+    return true;
+  }
+
+  const char* at_;
+  const char* end_;
+};
+
+}  // namespace
+
+bool PayloadLineReader::read(std::string_view line, std::string& payload) {
+  Scanner in(line);
+  base64_ = false;
+  bool has_payload = false;
+  bool has_encoding = false;
+  if (!in.next_is('{')) return false;  // a byte order mark, or not an object
+  do {
+    if (!in.string(scratch_) || !in.next_is(':')) return false;
+    if (scratch_ == "payload") {
+      if (has_payload || !in.string(payload)) return false;  // twice: nlohmann keeps the last
+      has_payload = true;
+    } else if (scratch_ == "encoding") {
+      if (has_encoding || !in.string(scratch_) || scratch_ != "base64") return false;
+      has_encoding = base64_ = true;
+    } else if (!in.string(scratch_)) {
+      return false;  // another member, not a string: a number, an object...
+    }
+  } while (in.next_is(','));
+  return in.next_is('}') && in.at_end() && has_payload;
+}
+
+}  // namespace conveyor::producer
