@@ -11,6 +11,7 @@
 #   KEEP_PROFILES=/tmp/cg BENCH_BUILD_DIR=build bench/callgrind.sh   # keep the profiles, own build
 #   PRODUCER_ID=bench bench/callgrind.sh    # a producer --id (default: none, the default id)
 #   SOURCE=lines ROLES=producer bench/callgrind.sh   # the same payloads from a file: lines: or jsonl:
+#   HANDLER=pipe:bench/echo-worker.sh ROLES=consumer bench/callgrind.sh   # another --handler
 #
 # Prints one line per role and writes them to $BENCH_OUT/callgrind.md (default bench/results/).
 set -euo pipefail
@@ -22,6 +23,7 @@ large=${LARGE:-120000}
 size=${SIZE:-64}
 roles=${ROLES:-broker producer consumer}
 source_kind=${SOURCE:-gen}
+handler=${HANDLER:-echo}
 [[ $source_kind =~ ^(gen|lines|jsonl)$ ]] || { echo "callgrind: SOURCE is gen, lines or jsonl" >&2; exit 2; }
 deadline=${DEADLINE:-600}
 mkdir -p "$out"
@@ -88,7 +90,7 @@ job() {  # job MEASURED TASKS
   frontend=$(sed -E 's/.*"frontend":"([^"]+)".*/\1/' "$dir/ready.json")
   backend=$(sed -E 's/.*"backend":"([^"]+)".*/\1/' "$dir/ready.json")
   as_role consumer "$measured" "$dir/cg.out" "$build/consumer/conveyor-consumer" \
-    --broker "$backend" --handler echo --concurrency 1 2>"$dir/consumer.log" &
+    --broker "$backend" --handler "$handler" --concurrency 1 2>"$dir/consumer.log" &
   pids+=($!)
   local consumer=$!
   as_role producer "$measured" "$dir/cg.out" "$build/producer/conveyor-producer" \
@@ -114,6 +116,7 @@ for role in $roles; do
   per=$(((b - a) / (large - small)))
   from=""
   [[ $source_kind == gen ]] || from=", source $source_kind:"
+  [[ $handler == echo ]] || from="$from, handler $handler"
   line="$role: $per instructions per task (${size} B echo$from; $small tasks: $a, $large tasks: $b)"
   log "$line"
   lines+=("$line")

@@ -32,6 +32,10 @@ struct PipeAnswer {
   Report result;  // producer, seq and attempts unset: the caller knows the task
 };
 
+// The fast path of parse_answer_line(): {"id":…,"output":…} (+ "encoding":"base64") read without
+// a JSON document; nothing for any other line, which parse_answer_line() then parses whole.
+std::optional<PipeAnswer> plain_answer_line(std::string_view line);
+
 // Reads one line from a worker; the reason when it is not a valid answer (the worker is then
 // restarted: a process that writes garbage cannot be trusted with the rest).
 Expected<PipeAnswer, std::string> parse_answer_line(std::string_view line);

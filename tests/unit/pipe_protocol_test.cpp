@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "conveyor/common/text.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -101,6 +106,78 @@ TEST(PipeProtocol, LinesThatAreNotAnswersAreRefusedWithTheReason) {
     ASSERT_FALSE(answer) << line;
     EXPECT_THAT(answer.error(), HasSubstr(reason)) << line;
   }
+}
+
+// The answer most workers write is read without a JSON document (plain_answer_line); whatever it
+// takes, nlohmann reads the same: an object with that id, that output and no error.
+bool plain_agrees_with_nlohmann(const std::string& line) {
+  const auto plain = plain_answer_line(line);
+  if (!plain) return false;
+  const json parsed = json::parse(line, nullptr, false);
+  EXPECT_TRUE(parsed.is_object()) << line;
+  if (!parsed.is_object()) return true;
+  EXPECT_EQ(parsed.value("id", json()), plain->id) << line;
+  EXPECT_FALSE(parsed.contains("error")) << line;
+  EXPECT_FALSE(parsed.contains("emit")) << line;
+  EXPECT_EQ(plain->result.status, wire::OK);
+  const json output = parsed.value("output", json());
+  EXPECT_TRUE(output.is_string()) << line;
+  if (!output.is_string()) return true;
+  if (!parsed.contains("encoding")) {
+    EXPECT_EQ(output.get<std::string>(), plain->result.output) << line;
+  } else {
+    EXPECT_EQ(parsed["encoding"], "base64") << line;
+    EXPECT_EQ(base64_decode(output.get<std::string>()), plain->result.output) << line;
+  }
+  return true;
+}
+
+TEST(PipeProtocol, PlainAnswersAreReadInPlaceAndAgreeWithTheDocument) {
+  for (const std::string line :
+       {R"({"id":"p1:41","output":"done"})", R"({ "output" : "a\"b\u00e9" , "id" : "x" })",
+        R"({"id":"a","output":"AP+A","encoding":"base64"})", R"({"id":"a","output":""})"}) {
+    EXPECT_TRUE(plain_agrees_with_nlohmann(line)) << line;
+  }
+  EXPECT_EQ(plain_answer_line(R"({"id":"a","output":"AP+A","encoding":"base64"})")->result.output,
+            std::string("\x00\xff\x80", 3));
+  // Left to the document: errors, emits, members of the worker's own, twice the same key, base64
+  // that does not decode, anything after the object.
+  for (const std::string line :
+       {R"({"id":"a","error":"no"})", R"({"id":"a","output":"x","emit":[]})",
+        R"({"id":"a","output":"x","took_ms":"3"})", R"({"id":"a","id":"b","output":"x"})",
+        R"({"id":"a","output":"%%","encoding":"base64"})",
+        R"({"id":"a","output":"x","encoding":"hex"})", R"({"id":"a","output":"x"} {})",
+        R"({"id":"a"})", R"({"output":"x"})", "hello"}) {
+    EXPECT_FALSE(plain_answer_line(line)) << line;
+  }
+}
+
+TEST(PipeProtocol, MutatedAnswersAreReadInPlaceOnlyIfTheDocumentAgrees) {
+  const std::vector<std::string> shapes = {R"({"id":"p1:7","output":"done \"quoted\" \u00e9"})",
+                                           R"({"id":"p1:8","output":"AP+A","encoding":"base64"})",
+                                           R"({"id":"p1:9","error":"no","retry":true})"};
+  std::mt19937_64 random(11);
+  int taken = 0;
+  int refused = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string line = shapes[random() % shapes.size()];
+    for (int edits = static_cast<int>(random() % 3); edits > 0; --edits) {
+      const std::size_t at = random() % line.size();
+      switch (random() % 3) {
+        case 0:
+          line[at] = static_cast<char>(random());
+          break;
+        case 1:
+          line.insert(at, 1, static_cast<char>(random() % 128));
+          break;
+        default:
+          line.erase(at, 1);
+      }
+    }
+    (plain_agrees_with_nlohmann(line) ? taken : refused) += 1;
+  }
+  EXPECT_GT(taken, 2000);
+  EXPECT_GT(refused, 2000);
 }
 
 }  // namespace
