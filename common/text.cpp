@@ -1,6 +1,7 @@
 #include "conveyor/common/text.hpp"
 
 #include <bit>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -191,6 +192,11 @@ char named_escape(char c) {
 }
 
 }  // namespace
+
+void append_decimal(std::string& out, std::uint64_t value) {
+  char digits[20];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
 
 std::size_t json_plain_ascii_prefix(std::string_view bytes) {
   return plain_run(bytes, 0, false);

@@ -33,6 +33,9 @@ void append_json_string(std::string& out, std::string_view bytes);
 // once, not first validated and then escaped.
 bool append_json_utf8(std::string& out, std::string_view bytes);
 
+// Appends `value` in decimal, without a temporary string.
+void append_decimal(std::string& out, std::uint64_t value);
+
 // How many bytes at the start of `bytes` are printable ASCII other than '"' and '\\': text a JSON
 // string holds as it is. Found sixteen bytes at a time, so it may stop short of the first byte
 // that is not: a reader looks at the rest itself (producer/payload_line.cpp).

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "conveyor/common/json_scanner.hpp"
-#include "conveyor/common/task.hpp"
 #include "conveyor/common/text.hpp"
 
 namespace conveyor::consumer {
@@ -64,9 +63,17 @@ Expected<Report, std::string> result_of(const json& answer) {
 
 void append_task_line(std::string& out, const Delivery& task) {
   out += "{\"id\":\"";
-  append_json_string(out, Task(task).id());
-  out += "\",\"seq\":" + std::to_string(task.seq());
-  out += ",\"attempt\":" + std::to_string(task.attempt());
+  if (task.id().empty()) {  // Task::id(), written in place: no string per line
+    append_json_string(out, task.producer());
+    out += ':';
+    append_decimal(out, task.seq());
+  } else {
+    append_json_string(out, task.id());
+  }
+  out += "\",\"seq\":";
+  append_decimal(out, task.seq());
+  out += ",\"attempt\":";
+  append_decimal(out, task.attempt());
   out += ",\"payload\":\"";
   const bool text = append_json_utf8(out, task.payload());
   if (!text) out += base64_encode(task.payload());

@@ -44,6 +44,20 @@ TEST(PipeProtocol, ATaskLineHasItsIdSeqAttemptAndPayload) {
   EXPECT_FALSE(j.contains("headers"));
 }
 
+TEST(PipeProtocol, ATaskLinesIdIsTheEmittedTasksOwnOrItsProducerAndSeqEscaped) {
+  wire::Task emitted = task("x");
+  emitted.set_id("p1:7/0");
+  EXPECT_EQ(line_of(emitted).at("id"), "p1:7/0");
+  wire::Task quoted = task("x");
+  quoted.set_producer("p\"1\\");
+  quoted.set_seq(18446744073709551615u);
+  quoted.set_attempt(4294967295u);
+  const json j = line_of(quoted);
+  EXPECT_EQ(j.at("id"), "p\"1\\:18446744073709551615");
+  EXPECT_EQ(j.at("seq"), 18446744073709551615u);
+  EXPECT_EQ(j.at("attempt"), 4294967295u);
+}
+
 TEST(PipeProtocol, APayloadThatIsNotUtf8GoesAsBase64) {
   const json j = line_of(task(std::string("\x00\xff\x80", 3)));
   EXPECT_EQ(j.at("encoding"), "base64");
