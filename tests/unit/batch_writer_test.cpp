@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "conveyor/common/codec.hpp"
 #include "conveyor/proto/conveyor.pb.h"
@@ -32,6 +33,23 @@ void write_task(BatchWriter& batch, const wire::Task& t) {
     }
     task.bytes(6, t.id());
   });
+}
+
+// varint_size() is counted from the bit width: it must say how many bytes put_varint() writes, at
+// every length, either side of each seven-bit boundary.
+TEST(BatchWriter, VarintSizeIsWhatPutVarintWrites) {
+  std::vector<std::uint64_t> values = {0, 1, ~std::uint64_t{0}};
+  for (int bits = 7; bits < 64; bits += 7) {
+    values.push_back((std::uint64_t{1} << bits) - 1);
+    values.push_back(std::uint64_t{1} << bits);
+  }
+  for (const std::uint64_t value : values) {
+    char bytes[10];
+    const auto written = static_cast<std::size_t>(put_varint(bytes, value) - bytes);
+    EXPECT_EQ(varint_size(value), written) << value;
+  }
+  static_assert(varint_size(0) == 1 && varint_size(127) == 1 && varint_size(128) == 2);
+  static_assert(varint_size(~std::uint64_t{0}) == 10);
 }
 
 TEST(BatchWriter, TasksAreTheBytesProtobufWrites) {
