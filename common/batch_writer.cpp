@@ -12,12 +12,8 @@ namespace conveyor {
 void ByteBuffer::grow(std::size_t capacity, std::size_t kept) {
   if (capacity <= capacity_) return;
   // Doubling: a buffer reaches the size of the largest batch in a few steps, then is only
-  // written over. The first step is kFirstGrowth, not a doubling of the few header bytes a
-  // fresh batch starts with: a fresh buffer is made whenever the spare ones are all still with
-  // ZeroMQ, and doubling from 16 bytes copied it ten times on the way to a 10 KiB batch. That
-  // cost the broker 29 to 107 instructions per task in ByteBuffer::grow, plus the copies, from
-  // one callgrind run to the next, as more or fewer spares came back in time.
-  ByteBuffer grown(std::max({capacity, 2 * capacity_, kFirstGrowth}));
+  // written over.
+  ByteBuffer grown(std::max(capacity, 2 * capacity_));
   if (kept > 0 && data() != nullptr) std::memcpy(grown.data(), data(), kept);
   *this = std::move(grown);
 }

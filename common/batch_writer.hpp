@@ -163,10 +163,6 @@ class ByteBuffer {
   // At least `capacity` bytes, the first `kept` of them as they were.
   void grow(std::size_t capacity, std::size_t kept);
 
-  // Where a growing buffer starts (64 KiB): malloc does not touch the bytes, so an unused tail
-  // costs address space, not memory.
-  static constexpr std::size_t kFirstGrowth = std::size_t{64} << 10;
-
  private:
   std::unique_ptr<char[]> bytes_;
   std::size_t capacity_ = 0;
