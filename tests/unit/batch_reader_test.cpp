@@ -10,6 +10,7 @@
 
 #include "conveyor/common/codec.hpp"
 #include "conveyor/proto/conveyor.pb.h"
+#include "unit/mutation.hpp"
 
 namespace conveyor {
 namespace {
@@ -251,17 +252,7 @@ TEST(BatchReader, MutatedFramesAreTakenOnlyIfProtobufAgrees) {
                           : round % 3 == 1 ? serialized(result_batch(random, 1 + round % 6))
                                            : serialized(ack(random, 1 + round % 6));
       for (int edits = 1 + static_cast<int>(random() % 3); edits > 0; --edits) {
-        const std::size_t at = random() % frame.size();
-        switch (random() % 3) {
-          case 0:
-            frame[at] = static_cast<char>(random());
-            break;
-          case 1:
-            frame.insert(at, 1, static_cast<char>(random()));
-            break;
-          default:
-            frame.erase(at, 1);
-        }
+        mutate_once(frame, random);
         if (frame.empty()) frame = "\x08";
       }
       if (check_against_protobuf(reader, frame) == Kind::none) {

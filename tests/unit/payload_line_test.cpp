@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "unit/mutation.hpp"
+
 namespace conveyor::producer {
 namespace {
 
@@ -128,19 +130,8 @@ TEST(PayloadLine, MutatedLinesAreTakenOnlyIfNlohmannAgrees) {
         text += pieces[random() % (pieces.size() - (round % 2 == 0 ? 6 : 0))];
       line.replace(at, 1, text);
     }
-    for (int edits = static_cast<int>(random() % 3); edits > 0; --edits) {
-      const std::size_t at = random() % line.size();
-      switch (random() % 3) {
-        case 0:
-          line[at] = static_cast<char>(random());
-          break;
-        case 1:
-          line.insert(at, 1, static_cast<char>(random() % 128));
-          break;
-        default:
-          line.erase(at, 1);
-      }
-    }
+    for (int edits = static_cast<int>(random() % 3); edits > 0; --edits)
+      mutate_once(line, random, 128);
     if (check_against_nlohmann(reader, line)) {
       ++taken;
     } else {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conveyor/common/text.hpp"
+#include "unit/mutation.hpp"
 
 namespace conveyor::consumer {
 namespace {
@@ -175,19 +176,8 @@ TEST(PipeProtocol, MutatedAnswersAreReadInPlaceOnlyIfTheDocumentAgrees) {
   int refused = 0;
   for (int round = 0; round < 20000; ++round) {
     std::string line = shapes[random() % shapes.size()];
-    for (int edits = static_cast<int>(random() % 3); edits > 0; --edits) {
-      const std::size_t at = random() % line.size();
-      switch (random() % 3) {
-        case 0:
-          line[at] = static_cast<char>(random());
-          break;
-        case 1:
-          line.insert(at, 1, static_cast<char>(random() % 128));
-          break;
-        default:
-          line.erase(at, 1);
-      }
-    }
+    for (int edits = static_cast<int>(random() % 3); edits > 0; --edits)
+      mutate_once(line, random, 128);
     (plain_agrees_with_nlohmann(line) ? taken : refused) += 1;
   }
   EXPECT_GT(taken, 2000);
