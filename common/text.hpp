@@ -38,7 +38,7 @@ void append_decimal(std::string& out, std::uint64_t value);
 
 // How many bytes at the start of `bytes` are printable ASCII other than '"' and '\\': text a JSON
 // string holds as it is. Found sixteen bytes at a time, so it may stop short of the first byte
-// that is not: a reader looks at the rest itself (producer/payload_line.cpp).
+// that is not: a reader looks at the rest itself (common/json_scanner.cpp).
 std::size_t json_plain_ascii_prefix(std::string_view bytes);
 
 // Standard base64 (RFC 4648) with padding, through OpenSSL (EVP_EncodeBlock).
