@@ -73,6 +73,7 @@ int Consumer::run() {
   executor_ = make_executor();  // before connecting: a pipe: command that cannot run stops here
   executor_->attach(runtime_.loop(), [this](std::unique_ptr<WorkBatch> batch) {
     session_.on_done(batch->id, batch->results, batch->elapsed);
+    recycle(std::move(batch));
   });
   ClientHooks hooks;
   hooks.before_flush = [this](TimePoint now) { hand_out_work(now); };
@@ -88,14 +89,33 @@ void Consumer::publish_metrics() {
 }
 
 void Consumer::hand_out_work(TimePoint now) {
-  while (auto work = session_.next_work(executor_->idle(), now, executor_->max_batch())) {
-    auto batch = std::make_unique<WorkBatch>();
+  while (true) {
+    std::unique_ptr<WorkBatch> batch = spare_batch();
+    auto work = session_.next_work(executor_->idle(), now, executor_->max_batch(), &batch->tasks);
+    if (!work) return recycle(std::move(batch));
     batch->id = work->id;
     batch->tasks = std::move(work->tasks);
     batch->timeout = config_.task_timeout;
     batch->emit_lines = config_.emit_output_lines;
     executor_->submit(std::move(batch));
   }
+}
+
+std::unique_ptr<WorkBatch> Consumer::spare_batch() {
+  if (spare_batches_.empty()) return std::make_unique<WorkBatch>();
+  std::unique_ptr<WorkBatch> batch = std::move(spare_batches_.back());
+  spare_batches_.pop_back();
+  return batch;
+}
+
+// Emptied at once: its tasks hold their frames, and its moved-from results hold nothing.
+void Consumer::recycle(std::unique_ptr<WorkBatch> batch) {
+  if (spare_batches_.size() >= kSpareBatches) return;
+  batch->id = 0;
+  batch->tasks.clear();
+  batch->results.clear();
+  batch->elapsed = {};
+  spare_batches_.push_back(std::move(batch));
 }
 
 void Consumer::stop_now(int status) {

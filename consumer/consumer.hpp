@@ -59,6 +59,8 @@ class Consumer {
  private:
   std::unique_ptr<Executor> make_executor();
   void hand_out_work(TimePoint now);
+  std::unique_ptr<WorkBatch> spare_batch();
+  void recycle(std::unique_ptr<WorkBatch> batch);
   void publish_metrics();
   [[noreturn]] void stop_now(int status);
   int finish();
@@ -69,6 +71,12 @@ class Consumer {
   Handler handler_;
   std::string pipe_command_;
   std::unique_ptr<Executor> executor_;
+  // Finished batches, emptied, for the next ones: a batch's two vectors allocated afresh each
+  // time were large allocations in both threads, and in the worker's they made glibc merge its
+  // small free chunks each time (malloc_consolidate), so that the handler's output strings came
+  // from the slow path. At most kSpareBatches, each holding at most kMaxWorkBatch tasks.
+  static constexpr std::size_t kSpareBatches = 8;
+  std::vector<std::unique_ptr<WorkBatch>> spare_batches_;
 };
 
 }  // namespace conveyor::consumer

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +24,7 @@
 #include "conveyor/common/client_session.hpp"
 #include "conveyor/common/clock.hpp"
 #include "conveyor/common/delivery.hpp"
+#include "conveyor/common/fifo.hpp"
 #include "conveyor/consumer/failure_watch.hpp"
 #include "conveyor/consumer/prefetch.hpp"
 #include "conveyor/consumer/producer_ids.hpp"
@@ -89,10 +89,13 @@ class Session final : public ClientSession {
   std::size_t producer_ids() const { return producer_ids_.size(); }  // held now (for tests)
   // Work for one of `idle_workers` idle workers: a fair share of what is pending, batched only
   // for fast handlers. Nothing when no task is pending.
+  // `room`: a spent vector (the caller's, from an earlier batch) whose storage the work's tasks
+  // take when there is work, so that steady state does not allocate one per batch.
   std::optional<Work> next_work(std::size_t idle_workers, TimePoint now,
-                                std::size_t max_tasks = SIZE_MAX);
+                                std::size_t max_tasks = SIZE_MAX,
+                                std::vector<Delivery>* room = nullptr);
   // Up to `max` tasks, oldest first, now counted as started.
-  Work take_work(std::size_t max);
+  Work take_work(std::size_t max, std::vector<Delivery>* room = nullptr);
   // The results of work `id` (one per task, same order), which took `elapsed` in the handler.
   void on_done(std::uint64_t id, std::vector<Report>& results, Duration elapsed = Duration::zero());
 
@@ -155,8 +158,8 @@ class Session final : public ClientSession {
   std::string stuck_;  // why the consumer exits 1 after a handler stuck past --task-timeout
   std::optional<AutoPrefetch> auto_prefetch_;  // with --prefetch auto
 
-  ProducerIds producer_ids_;      // what Delivery::producer() and Report::producer view
-  std::deque<Delivery> pending_;  // received, not started
+  ProducerIds producer_ids_;  // what Delivery::producer() and Report::producer view
+  Fifo<Delivery> pending_;    // received, not started
   std::unordered_map<std::uint64_t, Running> running_;  // by work id
   std::size_t running_tasks_ = 0;
   std::uint64_t next_work_id_ = 1;

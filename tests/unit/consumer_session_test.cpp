@@ -193,6 +193,20 @@ TEST_F(ConsumerSession, TakeWorkRespectsItsMaximum) {
   EXPECT_EQ(session.running(), 1u);
 }
 
+// The consumer hands in the tasks vector of a finished batch: the work fills that storage, and
+// a call that finds no work leaves it with the caller.
+TEST_F(ConsumerSession, WorkTakesTheStorageItIsGivenOnlyWhenThereIsWork) {
+  connect();
+  std::vector<Delivery> room(300);
+  const Delivery* storage = room.data();
+  EXPECT_FALSE(session.next_work(1, now, SIZE_MAX, &room));
+  EXPECT_EQ(room.data(), storage);
+  feed(tasks("p1", {0, 1, 2}));
+  Work work = session.take_work(3, &room);
+  EXPECT_EQ(work.tasks.data(), storage);
+  EXPECT_THAT(seqs_of(work), ElementsAre(0u, 1u, 2u));
+}
+
 TEST_F(ConsumerSession, TakeWorkFromAnEmptyQueueGivesNothing) {
   connect();
   Work work = session.take_work(4);
