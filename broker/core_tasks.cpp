@@ -26,14 +26,17 @@ void Core::accept_task(ProducerBook& producer, const TaskView& task, TimePoint n
   --producer.outstanding;
   --queues_[producer.queue]->outstanding;
   const TaskKey key{producer.slot, task.seq};
-  if (book_.contains(key) || producer.unacked.contains(key.seq)) {
+  TaskRecord* record =
+      producer.unacked.contains(key.seq) ? nullptr : book_.try_add(key, producer.queue);
+  if (record == nullptr) {
     ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
     return;
   }
   ++stats_.tasks_received;
   ++producer.tasks_accepted;
   run_.on_work(producer.slot);
-  if (task.payload.size() > config_.max_payload_bytes) {
+  if (task.payload.size() > config_.max_payload_bytes) [[unlikely]] {
+    book_.erase(key, *record);  // final at once: it never waits in the book
     const std::string error = "payload of " + std::to_string(task.payload.size()) +
                               " bytes is over the broker's --max-payload-bytes " +
                               std::to_string(config_.max_payload_bytes);
@@ -41,12 +44,13 @@ void Core::accept_task(ProducerBook& producer, const TaskView& task, TimePoint n
                   Duration::zero());
     return;
   }
-  TaskRecord& record = book_.add(key, producer.queue);
   // The one copy at-least-once needs: the frame is gone once this message is handled. It goes
-  // into the reused record's buffer, so steady state does not allocate.
-  record.payload.assign(task.payload);
-  if (task.headers != nullptr) record.headers.Swap(task.headers);
-  record.received = now;
+  // into the reused record's buffer (emptied, its capacity kept), so steady state does not
+  // allocate. append(), not assign(): assign() goes through _M_replace, which also handles a
+  // source inside the string itself, about 99 instructions per 64 B task against 36.
+  record->payload.append(task.payload);
+  if (task.headers != nullptr) record->headers.Swap(task.headers);
+  record->received = now;
 }
 
 // Refused tasks stay the producer's: the error lists them, and it sends them again later.
@@ -203,7 +207,7 @@ void Core::finalize(const TaskKey& key, TaskRecord& record, const Outcome& outco
     facts.queue = queues_[record.queue]->name;
   }
   deliver_final(*producers_[key.producer], key.seq, outcome, facts, last_now_ - record.received);
-  book_.erase(key);
+  book_.erase(key, record);
 }
 
 void Core::deliver_final(ProducerBook& producer, std::uint64_t seq, const Outcome& outcome,

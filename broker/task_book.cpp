@@ -45,11 +45,17 @@ TaskRecord& TaskBook::add(const TaskKey& key, TaskRecord record) {
 }
 
 TaskRecord& TaskBook::add(const TaskKey& key, std::uint32_t queue) {
+  TaskRecord* added = try_add(key, queue);
+  assert(added != nullptr && "TaskBook::add: task already in the book");
+  return *added;
+}
+
+TaskRecord* TaskBook::try_add(const TaskKey& key, std::uint32_t queue) {
   while (key.producer >= records_.size())
     records_.push_back(std::make_unique<SeqTable<TaskRecord>>());
   bool inserted = false;
   TaskRecord& added = records_[key.producer]->get_or_add(key.seq, &inserted);
-  assert(inserted && "TaskBook::add: task already in the book");
+  if (!inserted) return nullptr;
   ++size_;
   added.queue = queue;
   added.state = TaskState::queued;
@@ -59,7 +65,7 @@ TaskRecord& TaskBook::add(const TaskKey& key, std::uint32_t queue) {
   QueueLoad& load = load_of(queue);
   ++load.held;
   ++load.queued;
-  return added;
+  return &added;
 }
 
 void TaskBook::requeue_front(const TaskKey& key, TaskRecord& record) {
@@ -126,14 +132,17 @@ std::optional<std::pair<TaskKey, TaskRecord*>> TaskBook::pop_queued(std::uint32_
 }
 
 void TaskBook::erase(const TaskKey& key) {
-  TaskRecord* record = find(key);
-  if (record == nullptr) return;
-  QueueLoad& load = load_of(record->queue);
-  if (record->state == TaskState::queued) {
+  if (TaskRecord* record = find(key)) erase(key, *record);
+}
+
+void TaskBook::erase(const TaskKey& key, TaskRecord& record) {
+  assert(find(key) == &record);
+  QueueLoad& load = load_of(record.queue);
+  if (record.state == TaskState::queued) {
     --queued_;
     --load.queued;
   }
-  if (record->state == TaskState::delayed) {
+  if (record.state == TaskState::delayed) {
     --delayed_count_;
     --load.delayed;
   }

@@ -57,6 +57,34 @@ TEST(TaskBook, AddedTaskIsQueuedWithItsPayload) {
   EXPECT_EQ(book.find({0, 1}), nullptr);
 }
 
+// A task sent again (a producer's reconnect) finds its key in the book: try_add() leaves the
+// record, the queue and the counts as they were.
+TEST(TaskBook, TryAddOfAKeyInTheBookChangesNothing) {
+  TaskBook book;
+  TaskRecord* first = book.try_add({0, 5}, 0);
+  ASSERT_NE(first, nullptr);
+  first->payload = "first";
+  EXPECT_EQ(book.try_add({0, 5}, 0), nullptr);
+  EXPECT_EQ(book.size(), 1u);
+  EXPECT_EQ(book.queued(), 1u);
+  EXPECT_EQ(book.load(0).held, 1u);
+  EXPECT_EQ(book.find({0, 5})->payload, "first");
+  EXPECT_EQ(pop_all(book), (std::vector<TaskKey>{{0, 5}}));
+}
+
+// Erasing with the record in hand is erasing by key: gone from the book, the counts and the FIFO.
+TEST(TaskBook, EraseWithTheRecordInHandIsEraseByKey) {
+  TaskBook book;
+  book.add({0, 0}, record("a"));
+  book.add({0, 1}, record("b"));
+  book.erase({0, 0}, *book.find({0, 0}));
+  EXPECT_FALSE(book.contains({0, 0}));
+  EXPECT_EQ(book.size(), 1u);
+  EXPECT_EQ(book.queued(), 1u);
+  EXPECT_EQ(book.load(0).held, 1u);
+  EXPECT_EQ(pop_all(book), (std::vector<TaskKey>{{0, 1}}));
+}
+
 TEST(TaskBook, PoppedTaskStaysInTheBookButLeavesTheQueue) {
   TaskBook book;
   book.add({0, 0}, record("a"));
