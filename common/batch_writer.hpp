@@ -78,6 +78,32 @@ class FieldSizer {
   std::size_t size_ = 0;
 };
 
+// The most bytes the fields it is given can take: every varint counted at its longest (10 bytes),
+// so it needs no look at the values beyond the lengths of strings. For an item written once
+// into a buffer of its own (encode_fields()), where no length goes before the fields.
+class FieldBound {
+ public:
+  static constexpr std::size_t kMaxVarintBytes = 10;
+
+  void varint(int field, std::uint64_t /*value*/) {
+    size_ += varint_size(field_tag(field, 0)) + kMaxVarintBytes;
+  }
+  void bytes(int field, std::string_view value) { element(field, value); }
+  void element(int field, std::string_view value) {
+    size_ += varint_size(field_tag(field, 2)) + kMaxVarintBytes + value.size();
+  }
+  template <class Fields>
+  void message(int field, Fields&& fields) {
+    FieldBound inner;
+    fields(inner);
+    size_ += varint_size(field_tag(field, 2)) + kMaxVarintBytes + inner.size();
+  }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::size_t size_ = 0;
+};
+
 // Writes each field it is given at a cursor, into room FieldSizer measured: the second pass.
 class FieldWriter {
  public:
@@ -119,16 +145,20 @@ class FieldWriter {
 // Writes a message's fields (given as BatchWriter::add takes them) at the start of `out`, for a
 // sender that keeps an item encoded and sends it more than once; returns how many bytes. `out`
 // grows when it is too small and is never shrunk: a reused buffer is not resized per item (a
-// std::string resize, zero-filling included, cost more than writing a small result).
+// std::string resize, zero-filling included, cost more than writing a small result). Its room
+// is bounded (FieldBound), not measured (FieldSizer): nothing before the fields needs their exact
+// size, and measuring cost nearly as much as writing (the broker's FinalResult::write, 64 B
+// results: 197 instructions per task measured, 147 bounded).
 template <class Fields>
 std::size_t encode_fields(std::string& out, Fields&& fields) {
-  FieldSizer sizer;
-  fields(sizer);
-  if (out.size() < sizer.size()) out.resize(sizer.size());
+  FieldBound bound;
+  fields(bound);
+  if (out.size() < bound.size()) out.resize(bound.size());
   FieldWriter writer(out.data());
   fields(writer);
-  assert(writer.end() == out.data() + sizer.size());
-  return sizer.size();
+  const auto size = static_cast<std::size_t>(writer.end() - out.data());
+  assert(size <= bound.size());
+  return size;
 }
 
 // Bytes written before they are read: a batch's buffer. Unlike std::string it grows without

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,34 @@ TEST(BatchWriter, AnItemEncodedAheadIsTheSameBytesAsTheItemAdded) {
   copied.add_encoded(std::string_view(buffer).substr(0, size));
   EXPECT_EQ(copied.count(), 2u);
   EXPECT_EQ(std::string(copied.finish()), std::string(added.finish()));
+}
+
+// encode_fields() makes room by FieldBound, so the bound must hold for any values: varints of
+// every length (the longest 10 bytes), strings empty or not, a nested message. It holds by
+// exactly the room the longest varints take.
+TEST(BatchWriter, TheBoundIsNeverBelowTheSizeAndExactForTheLongestVarints) {
+  std::mt19937_64 random(3);
+  for (int round = 0; round < 2000; ++round) {
+    const std::uint64_t value = random() >> (random() % 64);
+    const std::string text(random() % 300, 'x');
+    const auto fields = [&](auto& out) {
+      out.varint(2, value);
+      out.bytes(4, text);
+      out.message(5, [&](auto& header) { header.bytes(1, text); });
+      out.element(7, "");
+    };
+    FieldSizer sizer;
+    fields(sizer);
+    FieldBound bound;
+    fields(bound);
+    ASSERT_GE(bound.size(), sizer.size()) << "value " << value << ", " << text.size() << " bytes";
+  }
+  const auto longest = [](auto& out) { out.varint(2, UINT64_MAX); };
+  FieldSizer sizer;
+  longest(sizer);
+  FieldBound bound;
+  longest(bound);
+  EXPECT_EQ(bound.size(), sizer.size());
 }
 
 // A reused buffer is written from its start and not shrunk: the size returned is what counts.
