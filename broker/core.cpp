@@ -412,15 +412,13 @@ void Core::on_consumer_message(std::string_view route, wire::Envelope& envelope,
 // result already forgotten is a harmless repeat (an ack crossing a resend).
 void Core::on_ack(ProducerBook& producer, std::span<const std::uint64_t> seqs, TimePoint now) {
   std::size_t unsent = 0;
-  for (const std::uint64_t seq : seqs) {
-    const FinalResult* result = producer.unacked.find(seq);
-    if (result == nullptr) continue;
-    if (!result->sent) {
-      ++unsent;
-      continue;
-    }
-    producer.unacked.erase(seq);
-  }
+  // A result not sent yet stays: it was not acknowledged, whatever the producer says.
+  const auto sent = [&unsent](const FinalResult& result) {
+    unsent += result.sent ? 0 : 1;
+    return result.sent;
+  };
+  for (const std::uint64_t seq : seqs)
+    producer.unacked.erase_if(seq, sent);  // an unknown seq: acknowledged before, nothing to do
   if (unsent > 0) {
     count_bad(BadInput::unsent_ack, Side::frontend, *producer.route, producer.address,
               "producer " + producer.id + " acknowledged " + std::to_string(unsent) +

@@ -82,14 +82,23 @@ class SeqTable {
 
   // Removes `seq`'s value (reset for reuse); false if there was none.
   bool erase(std::uint64_t seq) {
+    return erase_if(seq, [](const T&) { return true; });
+  }
+
+  // Removes `seq`'s value if `wanted(value)` says so, in one lookup where find() then erase()
+  // took two; false if there was none or it stays.
+  template <class Wanted>
+  bool erase_if(std::uint64_t seq, Wanted&& wanted) {
     Range& range = range_of(seq);
     std::uint32_t slot = kNone;
     if (range.holds(seq) && range.ring[range.index(seq)] != kNone) {
       std::uint32_t& cell = range.ring[range.index(seq)];
+      if (!wanted(std::as_const(at(cell)))) return false;
       slot = std::exchange(cell, kNone);
       --range.count;
       range.advance_base();
     } else if (auto it = overflow_.find(seq); it != overflow_.end()) {
+      if (!wanted(std::as_const(at(it->second)))) return false;
       slot = it->second;
       overflow_.erase(it);
     }

@@ -85,6 +85,27 @@ TEST(SeqTable, AFreedSlotIsResetAndReused) {
   EXPECT_EQ(next.resets, 1);
 }
 
+// erase_if(): the value is shown before it goes and stays when it is not wanted, in the ring and
+// in the map alike (10 is older than the ring's base: a straggler).
+TEST(SeqTable, EraseIfRemovesOnlyAWantedValue) {
+  SeqTable<Value> table;
+  table.get_or_add(1000).text = "keep";
+  table.get_or_add(1001).text = "drop";
+  table.get_or_add(10).text = "keep";
+  table.get_or_add(11).text = "drop";
+  ASSERT_GE(table.stragglers(), 2u);
+  std::vector<std::string> shown;
+  const auto droppable = [&](const Value& value) {
+    shown.push_back(value.text);
+    return value.text == "drop";
+  };
+  for (const std::uint64_t seq : {1000, 1001, 10, 11, 12})
+    EXPECT_EQ(table.erase_if(seq, droppable), seq == 1001 || seq == 11) << seq;
+  EXPECT_EQ(shown, (std::vector<std::string>{"keep", "drop", "keep", "drop"}));
+  EXPECT_EQ(seqs_of(table), (std::vector<std::uint64_t>{1000, 10}));
+  EXPECT_EQ(table.size(), 2u);
+}
+
 TEST(SeqTable, SeqsFarAwayOrOlderThanTheOldestAreStillFound) {
   SeqTable<Value> table;
   table.get_or_add(1000).text = "base";
