@@ -259,6 +259,8 @@ class Core {
   ConsumerSession& heard_from_consumer(std::string_view route, TimePoint now);
   void on_tasks(ProducerBook& producer, std::span<TaskView> tasks, TimePoint now);
   void accept_task(ProducerBook& producer, const TaskView& task, TimePoint now);
+  void fail_oversized(ProducerBook& producer, const TaskKey& key, std::size_t bytes);
+  void count_accepted(ProducerBook& producer);
   void refuse_tasks(ProducerBook& producer, std::vector<std::uint64_t> seqs, bool too_many,
                     TimePoint now);
   void on_pill(ProducerBook& producer, const wire::Pill& pill, TimePoint now);

@@ -26,24 +26,16 @@ void Core::accept_task(ProducerBook& producer, const TaskView& task, TimePoint n
   --producer.outstanding;
   --queues_[producer.queue]->outstanding;
   const TaskKey key{producer.slot, task.seq};
+  if (task.payload.size() > config_.max_payload_bytes) [[unlikely]] {
+    return fail_oversized(producer, key, task.payload.size());
+  }
   TaskRecord* record =
       producer.unacked.contains(key.seq) ? nullptr : book_.try_add(key, producer.queue);
   if (record == nullptr) {
     ++stats_.duplicate_tasks;  // sent again after a reconnect: we hold it already
     return;
   }
-  ++stats_.tasks_received;
-  ++producer.tasks_accepted;
-  run_.on_work(producer.slot);
-  if (task.payload.size() > config_.max_payload_bytes) [[unlikely]] {
-    book_.erase(key, *record);  // final at once: it never waits in the book
-    const std::string error = "payload of " + std::to_string(task.payload.size()) +
-                              " bytes is over the broker's --max-payload-bytes " +
-                              std::to_string(config_.max_payload_bytes);
-    deliver_final(producer, key.seq, Outcome::by_broker(wire::FAILED, error), TaskFacts{},
-                  Duration::zero());
-    return;
-  }
+  count_accepted(producer);
   // The one copy at-least-once needs: the frame is gone once this message is handled. It goes
   // into the reused record's buffer (emptied, its capacity kept), so steady state does not
   // allocate. append(), not assign(): assign() goes through _M_replace, which also handles a
@@ -51,6 +43,27 @@ void Core::accept_task(ProducerBook& producer, const TaskView& task, TimePoint n
   record->payload.append(task.payload);
   if (task.headers != nullptr) record->headers.Swap(task.headers);
   record->received = now;
+}
+
+// A payload over --max-payload-bytes: final at once (FAILED), it never waits in the book or in
+// its queue's FIFO.
+void Core::fail_oversized(ProducerBook& producer, const TaskKey& key, std::size_t bytes) {
+  if (book_.contains(key) || producer.unacked.contains(key.seq)) {
+    ++stats_.duplicate_tasks;
+    return;
+  }
+  count_accepted(producer);
+  const std::string error = "payload of " + std::to_string(bytes) +
+                            " bytes is over the broker's --max-payload-bytes " +
+                            std::to_string(config_.max_payload_bytes);
+  deliver_final(producer, key.seq, Outcome::by_broker(wire::FAILED, error), TaskFacts{},
+                Duration::zero());
+}
+
+void Core::count_accepted(ProducerBook& producer) {
+  ++stats_.tasks_received;
+  ++producer.tasks_accepted;
+  run_.on_work(producer.slot);
 }
 
 // Refused tasks stay the producer's: the error lists them, and it sends them again later.

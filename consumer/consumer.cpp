@@ -108,7 +108,8 @@ std::unique_ptr<WorkBatch> Consumer::spare_batch() {
   return batch;
 }
 
-// Emptied at once: its tasks hold their frames, and its moved-from results hold nothing.
+// Emptied at once: its tasks hold their frames, and its results (moved out, or dropped as stale
+// by the session) may still hold strings.
 void Consumer::recycle(std::unique_ptr<WorkBatch> batch) {
   if (spare_batches_.size() >= kSpareBatches) return;
   batch->id = 0;

@@ -263,5 +263,21 @@ TEST(BrokerCoreBadInput, PayloadOverMaxPayloadBytesIsFinalFailedWithoutAConsumer
   EXPECT_EQ(b.core().stats().tasks_received, 2u);
 }
 
+// Sent again before its result is acknowledged (a reconnect), an oversized task is a duplicate
+// like any other: one result, counted once.
+TEST(BrokerCoreBadInput, AnOversizedTaskSentAgainIsADuplicate) {
+  Config config = test_config();
+  config.max_payload_bytes = 100;
+  BrokerDriver b(config);
+  b.connect_producer("p1");
+  b.to_frontend(route_of("p1"), task_batch({0}, std::string(101, 'x')));
+  b.to_frontend(route_of("p1"), task_batch({0}, std::string(101, 'x')));
+  b.flush();
+  EXPECT_EQ(b.take_results("p1").size(), 1u);
+  EXPECT_EQ(b.core().stats().duplicate_tasks, 1u);
+  EXPECT_EQ(b.core().stats().tasks_received, 1u);
+  EXPECT_EQ(b.core().tasks_held(), 0u);
+}
+
 }  // namespace
 }  // namespace conveyor::broker::testing
